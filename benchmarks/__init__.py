@@ -1,0 +1,1 @@
+"""Benchmarks: advsim's batched engine timed side by side with the naive way (``python -m benchmarks``)."""

@@ -1,0 +1,14 @@
+"""All registered claims, in reading order."""
+
+from __future__ import annotations
+
+from paper_checks.claims import Claim
+from paper_checks.subspace import CLAIMS as SUBSPACE_CLAIMS
+
+__all__ = ["CLAIMS"]
+
+CLAIMS: tuple[Claim, ...] = (*SUBSPACE_CLAIMS,)
+
+_ids = [c.id for c in CLAIMS]
+if len(set(_ids)) != len(_ids):
+    raise RuntimeError(f"duplicate claim ids: {_ids}")

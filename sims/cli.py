@@ -1,0 +1,91 @@
+"""``python -m sims``: list the numbered simulations and run them into records."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from sims.errors import AdvsimError
+from sims.simulation import SCALES, Simulation
+
+__all__ = ["main", "main_for"]
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--scale",
+        default="quick",
+        choices=SCALES,
+        help="quick (CI, main job) or paper (the paper's setting); default quick",
+    )
+    p.add_argument("--out", default="results", help="results directory (default: results)")
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help="ensemble members (seeds) per run, overriding the scale's default",
+    )
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--force", action="store_true", help="recompute finished runs")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _run(sims: Sequence[Simulation], args: argparse.Namespace) -> int:
+    from sims.simulation import run_simulation
+
+    status = 0
+    for sim in sims:
+        s = run_simulation(
+            sim,
+            scale=args.scale,
+            out=args.out,
+            n_seeds=args.seeds,
+            device=args.device,
+            force=args.force,
+            progress=False if args.no_progress else None,
+        )
+        print(
+            f"sim {s.sim}: {s.ran} ran, {s.skipped} already done, {s.failed} failed "
+            f"({s.seconds:.1f} s) -> {args.out}/{s.sim}"
+        )
+        for f in s.failures:
+            print(f"  FAILED {f}", file=sys.stderr)
+        if s.failed:
+            status = 1
+    return status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m sims``."""
+    parser = argparse.ArgumentParser(prog="python -m sims", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the numbered simulations")
+    run = sub.add_parser("run", help="run simulations into records")
+    run.add_argument("which", help="a number (01), a name (frozen_weights) or 'all'")
+    _add_run_options(run)
+    args = parser.parse_args(argv)
+    from sims.registry import all_simulations, find_simulation
+
+    try:
+        if args.command == "list":
+            for sim in all_simulations():
+                print(f"{sim.number}  {sim.name:<24} {sim.title}  [{sim.paper}]")
+            return 0
+        sims = all_simulations() if args.which == "all" else [find_simulation(args.which)]
+        return _run(sims, args)
+    except AdvsimError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def main_for(sim: Simulation, argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m sims.NN_name``: the run options for that one simulation."""
+    parser = argparse.ArgumentParser(prog=f"python -m sims.{sim.id}", description=sim.title)
+    _add_run_options(parser)
+    args = parser.parse_args(argv)
+    try:
+        return _run([sim], args)
+    except AdvsimError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

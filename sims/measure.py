@@ -1,0 +1,79 @@
+"""Measurements of an ensemble against the known subspace: weights and input gradients split by ``P``.
+
+All functions take the ground-truth basis ``U (d, k_P)`` from the dataset (never an estimate) and
+project as ``P v = U(Uᵀv)``, ``P⊥ v = v − P v`` without forming ``d × d`` matrices. They return tensors
+with the ensemble axis first. Quantities (PAPERS.md §1):
+
+* per neuron: ``‖P w_j‖``, ``‖P⊥ w_j‖``;
+* per member: drift ``‖P⊥(W_t − W_0)‖_F / ‖P⊥ W_0‖_F`` (invariant 1 says it stays 0 under gradient
+  training on linear-subspace data) and the ratio ``‖P⊥ W_t‖_F / ‖P⊥ W_0‖_F`` (invariant 2: ``(1−ηλ)^t``);
+* per point: ``‖P ∇_x f‖``, ``‖P⊥ ∇_x f‖`` and the active-set weight ``ρ(x) = Σ_{j active} a_j²``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from sims.nets import TwoLayerEnsemble
+
+__all__ = [
+    "as_basis",
+    "input_grad_split",
+    "offsubspace_drift",
+    "offsubspace_ratio",
+    "project",
+    "project_perp",
+    "weight_split",
+]
+
+
+def as_basis(basis: np.ndarray | Tensor, like: Tensor) -> Tensor:
+    """The basis as a tensor with ``like``'s dtype and device."""
+    return torch.as_tensor(basis, dtype=like.dtype, device=like.device)
+
+
+def project(V: Tensor, U: Tensor) -> Tensor:
+    """``P v = U Uᵀ v`` applied to the last axis of ``V``."""
+    return torch.matmul(torch.matmul(V, U), U.T)
+
+
+def project_perp(V: Tensor, U: Tensor) -> Tensor:
+    """``P⊥ v = v − U Uᵀ v`` applied to the last axis of ``V``."""
+    return torch.sub(V, project(V, U))
+
+
+def weight_split(ens: TwoLayerEnsemble, basis: np.ndarray | Tensor) -> dict[str, Tensor]:
+    """Per-neuron norms ``‖P w_j‖`` and ``‖P⊥ w_j‖``: ``w_on``, ``w_off`` of shape ``(M, m)``."""
+    U = as_basis(basis, ens.W)
+    on = project(ens.W, U)
+    return {"w_on": on.norm(dim=-1), "w_off": (ens.W - on).norm(dim=-1)}
+
+
+def offsubspace_drift(W: Tensor, W0: Tensor, basis: np.ndarray | Tensor) -> Tensor:
+    """Drift ``‖P⊥(W − W0)‖_F / ‖P⊥ W0‖_F`` of each member's first layer: ``(M,)``."""
+    U = as_basis(basis, W)
+    num = project_perp(W - W0.to(W.dtype), U).flatten(1).norm(dim=1)
+    return torch.div(num, project_perp(W0.to(W.dtype), U).flatten(1).norm(dim=1))
+
+
+def offsubspace_ratio(W: Tensor, W0: Tensor, basis: np.ndarray | Tensor) -> Tensor:
+    """``‖P⊥ W‖_F / ‖P⊥ W0‖_F`` per member: ``(M,)``."""
+    U = as_basis(basis, W)
+    num = project_perp(W, U).flatten(1).norm(dim=1)
+    return torch.div(num, project_perp(W0.to(W.dtype), U).flatten(1).norm(dim=1))
+
+
+def input_grad_split(
+    ens: TwoLayerEnsemble, X: Tensor, basis: np.ndarray | Tensor
+) -> dict[str, Tensor]:
+    """Per point: ``grad_on = ‖P∇f‖``, ``grad_off = ‖P⊥∇f‖`` and ``rho = Σ_{j active} a_j²``: ``(M, n)``."""
+    G = ens.input_grad(X)
+    U = as_basis(basis, G)
+    on = project(G, U)
+    return {
+        "grad_on": on.norm(dim=-1),
+        "grad_off": (G - on).norm(dim=-1),
+        "rho": ens.active_weight(X),
+    }

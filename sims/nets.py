@@ -1,0 +1,324 @@
+"""Ensembles of two-layer ReLU networks ``f(x) = Σ_j a_j σ(w_j·x + b_j)`` trained all at once.
+
+Every parameter carries a leading ensemble axis ``M``: ``W (M, m, d)``, ``b (M, m)``, ``a (M, m)``.
+Forward passes, input gradients and parameter gradients are batched matrix products over that axis.
+Member ``i`` is initialised from its own seed, so it equals the same network built (and trained) alone.
+
+The closed forms implemented here (PAPERS.md notation):
+
+* output ``f(x) = Σ_j a_j σ(h_j)`` with ``h_j = w_j·x + b_j``;
+* input gradient ``∇_x f(x) = Σ_j a_j σ'(h_j) w_j`` (PAPERS.md §1, "gradient law");
+* parameter gradients of ``L = (1/n) Σ_i ℓ(f(x_i), y_i)`` with ``g_i = ∂ℓ/∂f / n``:
+  ``∂L/∂a_j = Σ_i g_i σ(h_ij)``, ``∂L/∂w_j = Σ_i g_i a_j σ'(h_ij) x_i``, ``∂L/∂b_j = Σ_i g_i a_j σ'(h_ij)``.
+  The second shows invariant 1 of PAPERS.md §1: ``∂L/∂w_j ∈ span{x_i}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from sims.errors import AdvsimError, check_choice, check_float, check_int
+
+__all__ = [
+    "ACTIVATIONS",
+    "PARAM_NAMES",
+    "TwoLayerEnsemble",
+    "TwoLayerNet",
+    "activation",
+    "activation_grad",
+    "init_ensemble",
+]
+
+PARAM_NAMES = ("W", "b", "a")
+ACTIVATIONS = ("relu", "smooth_relu")
+InitScheme = Literal["paper", "signs"]
+
+
+def activation(h: Tensor, kind: str, width: float = 1.0) -> Tensor:
+    """``σ(h)``: ReLU, or the smoothed ReLU of feature purification.
+
+    The smoothed ReLU (Allen-Zhu & Li 2020, PAPERS.md §2) with width ``ϱ`` is 0 for ``h ≤ 0``,
+    ``h²/(2ϱ)`` on ``(0, ϱ]`` and ``h − ϱ/2`` above: continuously differentiable, linear for large ``h``.
+    """
+    if kind == "relu":
+        return torch.relu(h)
+    r = torch.clamp(h, min=0.0)
+    return torch.where(r <= width, r * r / (2 * width), r - width / 2)
+
+
+def activation_grad(h: Tensor, kind: str, width: float = 1.0) -> Tensor:
+    """``σ'(h)`` for :func:`activation` (``σ'(0) = 0`` for ReLU, as autograd uses)."""
+    if kind == "relu":
+        return (h > 0).to(h.dtype)
+    return torch.clamp(h, min=0.0, max=width) / width
+
+
+@dataclass(eq=False)
+class TwoLayerEnsemble:
+    """``M`` two-layer networks of width ``m`` on ``R^d``, stored as stacked tensors.
+
+    Attributes:
+        W: first-layer weights ``(M, m, d)``.
+        b: first-layer biases ``(M, m)``.
+        a: second-layer weights ``(M, m)``.
+        trainable: which of ``'W'``, ``'b'``, ``'a'`` are trained.
+        act: ``'relu'`` or ``'smooth_relu'``.
+        act_width: the smoothing width ``ϱ`` of ``'smooth_relu'``.
+    """
+
+    W: Tensor
+    b: Tensor
+    a: Tensor
+    trainable: tuple[str, ...] = PARAM_NAMES
+    act: str = "relu"
+    act_width: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.W.ndim != 3:
+            raise AdvsimError(f"W must have shape (M, m, d); got {tuple(self.W.shape)}")
+        M, m, _ = self.W.shape
+        if tuple(self.b.shape) != (M, m) or tuple(self.a.shape) != (M, m):
+            raise AdvsimError(
+                f"b and a must have shape (M, m) = ({M}, {m}); "
+                f"got {tuple(self.b.shape)} and {tuple(self.a.shape)}"
+            )
+        for name in self.trainable:
+            check_choice("trainable entry", name, PARAM_NAMES)
+        check_choice("activation", self.act, ACTIVATIONS)
+
+    # ----------------------------------------------------------------- shape helpers
+    @property
+    def M(self) -> int:
+        """Ensemble size."""
+        return int(self.W.shape[0])
+
+    @property
+    def m(self) -> int:
+        """Width (hidden neurons per member)."""
+        return int(self.W.shape[1])
+
+    @property
+    def d(self) -> int:
+        """Input dimension."""
+        return int(self.W.shape[2])
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """Parameter dtype."""
+        return self.W.dtype
+
+    @property
+    def device(self) -> torch.device:
+        """Parameter device."""
+        return self.W.device
+
+    def params(self) -> dict[str, Tensor]:
+        """The parameters by name (the tensors themselves, not copies)."""
+        return {"W": self.W, "b": self.b, "a": self.a}
+
+    def clone(self) -> TwoLayerEnsemble:
+        """A deep copy (fresh tensors, no autograd history)."""
+        return replace(
+            self, W=self.W.detach().clone(), b=self.b.detach().clone(), a=self.a.detach().clone()
+        )
+
+    def select(self, idx: Sequence[int] | Tensor | slice) -> TwoLayerEnsemble:
+        """The sub-ensemble of the given members (copies)."""
+        if isinstance(idx, slice):
+            return replace(
+                self, W=self.W[idx].clone(), b=self.b[idx].clone(), a=self.a[idx].clone()
+            )
+        ix = torch.as_tensor(idx, dtype=torch.long, device=self.device)
+        return replace(self, W=self.W[ix].clone(), b=self.b[ix].clone(), a=self.a[ix].clone())
+
+    def to(
+        self, device: str | torch.device | None = None, dtype: torch.dtype | None = None
+    ) -> TwoLayerEnsemble:
+        """A copy on another device and/or dtype."""
+        return replace(
+            self,
+            W=self.W.to(device=device, dtype=dtype),
+            b=self.b.to(device=device, dtype=dtype),
+            a=self.a.to(device=device, dtype=dtype),
+        )
+
+    # ----------------------------------------------------------------- evaluation
+    def _inputs(self, X: Tensor) -> Tensor:
+        if X.ndim == 2:
+            if X.shape[1] != self.d:
+                raise AdvsimError(f"X must have shape (n, d={self.d}); got {tuple(X.shape)}")
+        elif X.ndim == 3:
+            if X.shape[0] != self.M or X.shape[2] != self.d:
+                raise AdvsimError(
+                    f"X must have shape (n, d) or (M={self.M}, n, d={self.d}); got {tuple(X.shape)}"
+                )
+        else:
+            raise AdvsimError(f"X must have shape (n, d) or (M, n, d); got {tuple(X.shape)}")
+        return X.to(self.dtype)
+
+    def preact(self, X: Tensor) -> Tensor:
+        """Pre-activations ``h = W x + b``: ``(M, n, m)`` for ``X`` of shape ``(n, d)`` or ``(M, n, d)``."""
+        X = self._inputs(X)
+        if X.ndim == 2:
+            return torch.matmul(X, self.W.transpose(1, 2)) + self.b[:, None, :]
+        return torch.baddbmm(self.b[:, None, :], X, self.W.transpose(1, 2))
+
+    def forward(self, X: Tensor) -> Tensor:
+        """Outputs ``f(x)`` of every member at every point: ``(M, n)``."""
+        return self.output(self.preact(X))
+
+    def output(self, h: Tensor) -> Tensor:
+        """Outputs from pre-activations ``h (M, n, m)``: ``(M, n)``."""
+        s = activation(h, self.act, self.act_width)
+        return torch.bmm(s, self.a[:, :, None])[..., 0]
+
+    __call__ = forward
+
+    def input_grad(self, X: Tensor) -> Tensor:
+        """Closed-form input gradients ``∇_x f(x) = Σ_j a_j σ'(h_j) w_j``: ``(M, n, d)``."""
+        ds = activation_grad(self.preact(X), self.act, self.act_width)
+        return torch.bmm(ds * self.a[:, None, :], self.W)
+
+    def active_weight(self, X: Tensor) -> Tensor:
+        """``ρ(x) = Σ_j a_j² σ'(h_j(x))`` — for ReLU the sum of ``a_j²`` over active neurons: ``(M, n)``."""
+        ds = activation_grad(self.preact(X), self.act, self.act_width)
+        return torch.bmm(ds, (self.a * self.a)[:, :, None])[..., 0]
+
+    def param_grads(self, X: Tensor, g: Tensor, h: Tensor | None = None) -> dict[str, Tensor]:
+        """Closed-form gradients of ``Σ_i g_i f(x_i)`` w.r.t. ``W``, ``b``, ``a`` (see module docstring).
+
+        Args:
+            X: inputs ``(n, d)`` or ``(M, n, d)``.
+            g: per-member, per-point output weights ``(M, n)`` — for a loss, ``∂ℓ/∂f`` divided by n.
+            h: the pre-activations at ``X`` if already computed (saves one matrix product).
+
+        Returns:
+            Gradients for the *trainable* parameters only, shaped like the parameters.
+        """
+        X = self._inputs(X)
+        if h is None:
+            h = self.preact(X)
+        out: dict[str, Tensor] = {}
+        if "a" in self.trainable:
+            s = activation(h, self.act, self.act_width)
+            out["a"] = torch.bmm(g[:, None, :], s)[:, 0, :]
+        if "W" in self.trainable or "b" in self.trainable:
+            G = activation_grad(h, self.act, self.act_width) * (g[:, :, None] * self.a[:, None, :])
+            if "W" in self.trainable:
+                if X.ndim == 2:
+                    out["W"] = torch.matmul(G.transpose(1, 2), X)
+                else:
+                    out["W"] = torch.bmm(G.transpose(1, 2), X)
+            if "b" in self.trainable:
+                out["b"] = G.sum(dim=1)
+        return out
+
+    # ----------------------------------------------------------------- export
+    def member(self, i: int) -> TwoLayerNet:
+        """Member ``i`` as an ordinary ``torch.nn.Module`` (a copy), for outside attack libraries."""
+        i = check_int("member index", i, 0, self.M - 1)
+        return TwoLayerNet(self.W[i], self.b[i], self.a[i], act=self.act, act_width=self.act_width)
+
+
+class TwoLayerNet(nn.Module):
+    """One two-layer network as an ``nn.Module``: ``forward(x) -> f(x)``, shape ``(n,)``."""
+
+    def __init__(
+        self, W: Tensor, b: Tensor, a: Tensor, *, act: str = "relu", act_width: float = 1.0
+    ) -> None:
+        super().__init__()
+        self.hidden = nn.Linear(W.shape[1], W.shape[0], dtype=W.dtype, device=W.device)
+        self.out = nn.Linear(W.shape[0], 1, bias=False, dtype=W.dtype, device=W.device)
+        with torch.no_grad():
+            self.hidden.weight.copy_(W)
+            self.hidden.bias.copy_(b)
+            self.out.weight.copy_(a[None, :])
+        self.act = act
+        self.act_width = act_width
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``f(x)`` for ``x`` of shape ``(n, d)``: ``(n,)``."""
+        h = activation(self.hidden(x), self.act, self.act_width)
+        return torch.as_tensor(self.out(h)[..., 0])
+
+
+def _per_member(name: str, value: float | Sequence[float], M: int) -> np.ndarray:
+    arr = np.asarray(value, dtype=np.float64).reshape(-1)
+    if arr.size == 1:
+        arr = np.full(M, float(arr[0]))
+    if arr.size != M:
+        raise AdvsimError(
+            f"{name} must be a scalar or have one value per member (M={M}); got {arr.size} values"
+        )
+    for v in arr:
+        check_float(name, float(v), 0.0, lo_open=True)
+    return arr
+
+
+def init_ensemble(
+    d: int,
+    m: int,
+    *,
+    seeds: Sequence[int],
+    scheme: InitScheme = "paper",
+    first_scale: float | Sequence[float] = 1.0,
+    second_scale: float | Sequence[float] = 1.0,
+    bias: Literal["zero", "normal"] = "zero",
+    bias_std: float = 0.0,
+    trainable: Sequence[str] = PARAM_NAMES,
+    act: str = "relu",
+    act_width: float = 1.0,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
+) -> TwoLayerEnsemble:
+    """Initialise one network per seed; member ``i`` depends on ``seeds[i]`` alone.
+
+    Schemes (PAPERS.md §1):
+        ``'paper'``: the authors' code, ``w_j ~ N(0, I/d)``, ``a_j ~ N(0, 1/m)``; "small init" divides both
+            by a factor, i.e. ``first_scale = second_scale = 1/factor``.
+        ``'signs'``: ``w_j ~ N(0, I/d)``, ``a_j = ±1/√m`` with independent fair signs (the setting of the
+            gradient law ``‖P⊥∇f‖ ≈ √(ℓ⊥/(2d))``), usually with ``'a'`` not trained.
+
+    ``first_scale`` (the init scale β of PAPERS.md §1) multiplies ``W``; ``second_scale`` multiplies ``a``;
+    either may be one value per member. Biases are zero, or ``N(0, bias_std²)``. Values are drawn in
+    float64 on the CPU from ``torch.Generator().manual_seed(seed)`` and then cast, so the same seed
+    gives the same network on every device and in every ensemble.
+    """
+    d = check_int("d", d, 1)
+    m = check_int("m", m, 1)
+    if len(seeds) < 1:
+        raise AdvsimError("seeds must hold at least one seed (one per member); got none")
+    M = len(seeds)
+    check_choice("scheme", scheme, ("paper", "signs"))
+    check_choice("bias", bias, ("zero", "normal"))
+    bias_std = check_float("bias_std", bias_std, 0.0)
+    beta_w = _per_member("first_scale", first_scale, M)
+    beta_a = _per_member("second_scale", second_scale, M)
+    W = np.empty((M, m, d))
+    b = np.zeros((M, m))
+    a = np.empty((M, m))
+    for i, s in enumerate(seeds):
+        gen = torch.Generator().manual_seed(check_int("seed", s, 0))
+        W[i] = torch.randn(m, d, generator=gen, dtype=torch.float64).numpy() / np.sqrt(d)
+        if scheme == "paper":
+            a[i] = torch.randn(m, generator=gen, dtype=torch.float64).numpy() / np.sqrt(m)
+        else:
+            signs = torch.randint(0, 2, (m,), generator=gen).numpy() * 2.0 - 1.0
+            a[i] = signs / np.sqrt(m)
+        if bias == "normal":
+            b[i] = torch.randn(m, generator=gen, dtype=torch.float64).numpy() * bias_std
+    W *= beta_w[:, None, None]
+    a *= beta_a[:, None]
+
+    def t(x: np.ndarray) -> Tensor:
+        return torch.as_tensor(x, dtype=dtype, device=device)
+
+    return TwoLayerEnsemble(
+        W=t(W), b=t(b), a=t(a), trainable=tuple(trainable), act=act, act_width=act_width
+    )

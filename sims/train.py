@@ -1,0 +1,207 @@
+"""The training loop: every member of an ensemble trained at once, with per-member stop rules.
+
+One step computes the outputs of all members on their batch, the loss derivative ``∂ℓ/∂f``, the
+closed-form parameter gradients of :meth:`sims.nets.TwoLayerEnsemble.param_grads` and one
+:class:`sims.optim.Optimizer` update. Full-batch training (``batch_size=None``) is gradient descent;
+minibatches are drawn per member from that member's own seed, so member ``i`` of an ensemble follows
+exactly the trajectory it would follow trained alone.
+
+Stop rules follow the authors' code for Melamed et al. (PAPERS.md §1): a member stops once
+``min_i y_i f(x_i) > stop_margin`` (or its training accuracy reaches ``stop_accuracy``); it is then frozen
+while the others go on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from sims.errors import AdvsimError, check_choice, check_finite, check_float, check_int
+from sims.losses import LOSSES, loss_derivative, loss_value
+from sims.nets import TwoLayerEnsemble
+from sims.optim import Optimizer, OptimizerConfig
+
+__all__ = ["Measure", "TrainConfig", "TrainResult", "train"]
+
+Measure = Callable[[TwoLayerEnsemble], Mapping[str, Tensor]]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train.
+
+    Attributes:
+        steps: maximum number of updates (>= 0).
+        optimizer: the optimizer and its hyperparameters.
+        loss: one of :data:`sims.losses.LOSSES`.
+        batch_size: minibatch size (``None``: full batch, i.e. gradient descent).
+        stop_margin: stop a member once ``min_i y_i f(x_i)`` exceeds this (``None``: never).
+        stop_accuracy: stop a member once its training accuracy reaches this (``None``: never).
+        check_every: evaluate the stop rules every this many steps (>= 1).
+    """
+
+    steps: int
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    loss: str = "logistic"
+    batch_size: int | None = None
+    stop_margin: float | None = None
+    stop_accuracy: float | None = None
+    check_every: int = 1
+
+    def __post_init__(self) -> None:
+        check_int("steps", self.steps, 0)
+        check_choice("loss", self.loss, LOSSES)
+        if self.batch_size is not None:
+            check_int("batch_size", self.batch_size, 1)
+        if self.stop_margin is not None:
+            check_float("stop_margin", self.stop_margin)
+        if self.stop_accuracy is not None:
+            check_float("stop_accuracy", self.stop_accuracy, 0.0, 1.0)
+        check_int("check_every", self.check_every, 1)
+
+
+@dataclass
+class TrainResult:
+    """What a training run returns (the ensemble itself is updated in place).
+
+    Attributes:
+        steps_taken: updates applied to each member, ``(M,)``.
+        stopped: whether each member met a stop rule, ``(M,)``.
+        measure_steps: the steps at which ``history`` was measured.
+        history: each measured quantity stacked over ``measure_steps``: ``(T, M, ...)``.
+        final_loss: mean training loss of each member at the end, ``(M,)``.
+        seconds: wall time of the loop.
+    """
+
+    steps_taken: np.ndarray
+    stopped: np.ndarray
+    measure_steps: list[int]
+    history: dict[str, np.ndarray]
+    final_loss: np.ndarray
+    seconds: float
+
+
+def train(
+    ens: TwoLayerEnsemble,
+    X: Tensor,
+    y: Tensor,
+    cfg: TrainConfig,
+    *,
+    seeds: Sequence[int] | None = None,
+    measure: Measure | None = None,
+    measure_at: Iterable[int] = (),
+    progress: bool = False,
+    desc: str = "train",
+) -> TrainResult:
+    """Train every member of ``ens`` in place on ``(X, y)``.
+
+    Args:
+        ens: the ensemble (its trainable parameters are updated in place).
+        X: inputs ``(n, d)``; y: labels ``(n,)`` in {-1, +1}.
+        cfg: the training configuration.
+        seeds: one seed per member for the minibatch order (required when ``batch_size`` is set).
+        measure: called on the ensemble at each step of ``measure_at`` (0 = before training); returns
+            named tensors with a leading member axis.
+        measure_at: steps (0..``cfg.steps``) at which to call ``measure``.
+        progress: show a progress bar (tqdm; silent when not a terminal).
+        desc: the progress bar's label.
+    """
+    X = X.to(device=ens.device, dtype=ens.dtype)
+    y = y.to(device=ens.device, dtype=ens.dtype)
+    if X.ndim != 2 or X.shape[1] != ens.d:
+        raise AdvsimError(f"X must have shape (n, d={ens.d}); got {tuple(X.shape)}")
+    n = int(X.shape[0])
+    if n < 1:
+        raise AdvsimError("X must hold at least one point (n >= 1)")
+    if tuple(y.shape) != (n,):
+        raise AdvsimError(f"y must have shape (n,) = ({n},); got {tuple(y.shape)}")
+    check_finite("X", X)
+    M = ens.M
+    batch = cfg.batch_size
+    if batch is not None and batch >= n:
+        batch = None
+    gens: list[torch.Generator] = []
+    if batch is not None:
+        if seeds is None or len(seeds) != M:
+            raise AdvsimError(f"seeds must give one seed per member (M={M}) for minibatch training")
+        gens = [torch.Generator().manual_seed(int(s) + 7_919) for s in seeds]
+    steps_wanted = sorted({check_int("measure_at step", t, 0, cfg.steps) for t in measure_at})
+    history: dict[str, list[np.ndarray]] = {}
+
+    def record() -> None:
+        assert measure is not None
+        for key, val in measure(ens).items():
+            history.setdefault(key, []).append(val.detach().cpu().numpy())
+
+    params = {k: v for k, v in ens.params().items() if k in ens.trainable}
+    opt = Optimizer(cfg.optimizer, params)
+    active = torch.ones(M, dtype=torch.bool, device=ens.device)
+    steps_taken = torch.zeros(M, dtype=torch.long, device=ens.device)
+    check_stop = cfg.stop_margin is not None or cfg.stop_accuracy is not None
+    perms: Tensor | None = None
+    n_batches = 0 if batch is None else -(-n // batch)
+    next_measure = 0
+    t0 = time.perf_counter()
+    bar = tqdm(total=cfg.steps, desc=desc, disable=not progress, leave=False)
+    with torch.no_grad():
+        for step in range(cfg.steps + 1):
+            if next_measure < len(steps_wanted) and steps_wanted[next_measure] == step:
+                if measure is not None:
+                    record()
+                next_measure += 1
+            if step == cfg.steps:
+                break
+            h_full: Tensor | None = None
+            if check_stop and step % cfg.check_every == 0:
+                h_full = ens.preact(X)
+                margins = y * ens.output(h_full)
+                done = torch.zeros(M, dtype=torch.bool, device=ens.device)
+                if cfg.stop_margin is not None:
+                    done |= margins.min(dim=1).values > cfg.stop_margin
+                if cfg.stop_accuracy is not None:
+                    done |= (margins > 0).to(X.dtype).mean(dim=1) >= cfg.stop_accuracy
+                active &= ~done
+                if not bool(active.any()):
+                    break
+            if batch is None:
+                Xb: Tensor = X
+                yb = y
+                h = h_full if h_full is not None else ens.preact(X)
+                nb = n
+            else:
+                j = step % n_batches
+                if j == 0:
+                    perms = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(X.device)
+                assert perms is not None
+                idx = perms[:, j * batch : (j + 1) * batch]
+                Xb = X[idx]
+                yb = y[idx]
+                h = ens.preact(Xb)
+                nb = int(idx.shape[1])
+            f = ens.output(h)
+            g = loss_derivative(cfg.loss, f, yb) / nb
+            grads = ens.param_grads(Xb, g, h)
+            opt.step(params, grads, None if bool(active.all()) else active)
+            steps_taken += active.to(torch.long)
+            bar.update(1)
+        bar.close()
+        # members are frozen once stopped, so later measurements equal the last state
+        while measure is not None and next_measure < len(steps_wanted):
+            record()
+            next_measure += 1
+        final_loss = loss_value(cfg.loss, ens.forward(X), y).mean(dim=1)
+    seconds = time.perf_counter() - t0
+    return TrainResult(
+        steps_taken=steps_taken.cpu().numpy(),
+        stopped=(~active).cpu().numpy(),
+        measure_steps=steps_wanted,
+        history={k: np.stack(v) for k, v in history.items()},
+        final_loss=final_loss.cpu().numpy(),
+        seconds=seconds,
+    )

@@ -1,0 +1,1 @@
+"""advsim test suite."""

@@ -1,0 +1,111 @@
+"""The training loop: members equal networks trained alone, stop rules, measurements, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sims.data import make_subspace_data
+from sims.errors import AdvsimError
+from sims.nets import TwoLayerEnsemble, init_ensemble
+from sims.optim import OptimizerConfig
+from sims.train import TrainConfig, train
+
+D64 = torch.float64
+
+
+def _setup(seeds: list[int]) -> tuple[TwoLayerEnsemble, torch.Tensor, torch.Tensor]:
+    data = make_subspace_data(30, 8, 3, seed=4)
+    X, y = data.tensors(dtype=D64)
+    ens = init_ensemble(8, 12, seeds=seeds, bias="normal", bias_std=0.1, dtype=D64)
+    return ens, X, y
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        TrainConfig(steps=60, optimizer=OptimizerConfig("sgd", lr=0.2)),
+        TrainConfig(steps=60, optimizer=OptimizerConfig("nesterov", lr=0.05), batch_size=7),
+        TrainConfig(steps=80, optimizer=OptimizerConfig("adam", lr=0.02), stop_margin=0.05),
+        TrainConfig(
+            steps=80,
+            optimizer=OptimizerConfig("heavy_ball", lr=0.05),
+            loss="hinge",
+            stop_accuracy=1.0,
+            batch_size=10,
+        ),
+    ],
+)
+def test_member_equals_network_trained_alone(cfg: TrainConfig) -> None:
+    seeds = [11, 12, 13]
+    ens, X, y = _setup(seeds)
+    res = train(ens, X, y, cfg, seeds=seeds)
+    for i, s in enumerate(seeds):
+        alone, _, _ = _setup([s])
+        r1 = train(alone, X, y, cfg, seeds=[s])
+        torch.testing.assert_close(ens.W[i], alone.W[0], rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(ens.a[i], alone.a[0], rtol=1e-12, atol=1e-12)
+        assert res.steps_taken[i] == r1.steps_taken[0]
+
+
+def test_same_seed_same_result() -> None:
+    cfg = TrainConfig(steps=40, optimizer=OptimizerConfig("sgd", lr=0.1), batch_size=8)
+    e1, X, y = _setup([1, 2])
+    e2, _, _ = _setup([1, 2])
+    train(e1, X, y, cfg, seeds=[1, 2])
+    train(e2, X, y, cfg, seeds=[1, 2])
+    assert torch.equal(e1.W, e2.W) and torch.equal(e1.a, e2.a) and torch.equal(e1.b, e2.b)
+
+
+def test_stop_margin_freezes_members_that_reach_it() -> None:
+    ens, X, y = _setup([0, 1, 2, 3])
+    cfg = TrainConfig(steps=3000, optimizer=OptimizerConfig("sgd", lr=0.5), stop_margin=0.3)
+    res = train(ens, X, y, cfg)
+    assert res.stopped.all()
+    assert (res.steps_taken < 3000).all()
+    margins = (y * ens.forward(X)).min(dim=1).values
+    assert torch.all(margins > 0.3)
+
+
+def test_measurements_are_taken_at_the_requested_steps() -> None:
+    ens, X, y = _setup([0, 1])
+    W0 = ens.W.clone()
+    cfg = TrainConfig(steps=10, optimizer=OptimizerConfig("sgd", lr=0.1))
+    res = train(ens, X, y, cfg, measure=lambda e: {"w": e.W.clone()}, measure_at=[0, 3, 10])
+    assert res.measure_steps == [0, 3, 10]
+    assert res.history["w"].shape == (3, 2, 12, 8)
+    np.testing.assert_array_equal(res.history["w"][0], W0.numpy())
+    np.testing.assert_array_equal(res.history["w"][-1], ens.W.numpy())
+
+
+def test_fixed_parameters_do_not_move() -> None:
+    data = make_subspace_data(20, 6, 2, seed=0)
+    X, y = data.tensors(dtype=D64)
+    ens = init_ensemble(6, 5, seeds=[0], trainable=("W",), bias="normal", bias_std=0.1, dtype=D64)
+    a0, b0 = ens.a.clone(), ens.b.clone()
+    train(ens, X, y, TrainConfig(steps=20, optimizer=OptimizerConfig("sgd", lr=0.1)))
+    assert torch.equal(ens.a, a0) and torch.equal(ens.b, b0)
+
+
+def test_bad_input() -> None:
+    ens, X, y = _setup([0])
+    cfg = TrainConfig(steps=5)
+    with pytest.raises(AdvsimError, match=r"^X must have shape"):
+        train(ens, X[:, :3], y, cfg)
+    with pytest.raises(AdvsimError, match=r"^y must have shape"):
+        train(ens, X, y[:4], cfg)
+    Xbad = X.clone()
+    Xbad[0, 0] = float("nan")
+    with pytest.raises(AdvsimError, match="^X must be finite"):
+        train(ens, Xbad, y, cfg)
+    with pytest.raises(AdvsimError, match="^seeds must"):
+        train(ens, X, y, TrainConfig(steps=5, batch_size=4))
+    with pytest.raises(AdvsimError, match="^steps must"):
+        TrainConfig(steps=-1)
+    with pytest.raises(AdvsimError, match="^batch_size must"):
+        TrainConfig(steps=1, batch_size=0)
+    with pytest.raises(AdvsimError, match="^loss must"):
+        TrainConfig(steps=1, loss="mse")
+    with pytest.raises(AdvsimError, match="^stop_accuracy must"):
+        TrainConfig(steps=1, stop_accuracy=1.5)
