@@ -15,9 +15,9 @@ The closed forms implemented here (PAPERS.md notation):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -28,6 +28,9 @@ from sims.errors import AdvsimError, check_choice, check_float, check_int
 __all__ = [
     "ACTIVATIONS",
     "PARAM_NAMES",
+    "AutogradModel",
+    "LinearEnsemble",
+    "ScalarModel",
     "TwoLayerEnsemble",
     "TwoLayerNet",
     "activation",
@@ -185,6 +188,12 @@ class TwoLayerEnsemble:
         ds = activation_grad(self.preact(X), self.act, self.act_width)
         return torch.bmm(ds * self.a[:, None, :], self.W)
 
+    def value_and_grad(self, X: Tensor) -> tuple[Tensor, Tensor]:
+        """``(f(x), ∇_x f(x))`` with one shared pre-activation pass: ``(M, n)``, ``(M, n, d)``."""
+        h = self.preact(X)
+        ds = activation_grad(h, self.act, self.act_width)
+        return self.output(h), torch.bmm(ds * self.a[:, None, :], self.W)
+
     def active_weight(self, X: Tensor) -> Tensor:
         """``ρ(x) = Σ_j a_j² σ'(h_j(x))`` — for ReLU the sum of ``a_j²`` over active neurons: ``(M, n)``."""
         ds = activation_grad(self.preact(X), self.act, self.act_width)
@@ -322,3 +331,147 @@ def init_ensemble(
     return TwoLayerEnsemble(
         W=t(W), b=t(b), a=t(a), trainable=tuple(trainable), act=act, act_width=act_width
     )
+
+
+@runtime_checkable
+class ScalarModel(Protocol):
+    """What attacks and measurements need of a model: ``M`` members with scalar outputs on ``R^d``.
+
+    ``forward(X)`` takes ``(n, d)`` or ``(M, n, d)`` inputs and returns ``(M, n)``; ``input_grad(X)``
+    returns ``∇_x f`` as ``(M, n, d)``; ``value_and_grad(X)`` returns both. :class:`TwoLayerEnsemble` and :class:`LinearEnsemble` implement it
+    in closed form; :class:`AutogradModel` wraps any differentiable function.
+    """
+
+    @property
+    def M(self) -> int: ...
+
+    @property
+    def d(self) -> int: ...
+
+    def forward(self, X: Tensor) -> Tensor: ...
+
+    def input_grad(self, X: Tensor) -> Tensor: ...
+
+    def value_and_grad(self, X: Tensor) -> tuple[Tensor, Tensor]: ...
+
+
+@dataclass(eq=False)
+class LinearEnsemble:
+    """``M`` linear models ``f(x) = w·x + c``: ``w (M, d)``, ``c (M,)``.
+
+    The exact minimal perturbation that flips ``f`` in a norm with dual norm ``q`` has size
+    ``|f(x)| / ‖w‖_q`` (Hölder; PAPERS.md §5) — the ground truth for the attack conformance suite, and the
+    low-complexity baseline of feature purification (PAPERS.md §2).
+    """
+
+    w: Tensor
+    c: Tensor
+
+    def __post_init__(self) -> None:
+        if self.w.ndim != 2 or tuple(self.c.shape) != (self.w.shape[0],):
+            raise AdvsimError(
+                f"w must be (M, d) and c (M,); got {tuple(self.w.shape)}, {tuple(self.c.shape)}"
+            )
+
+    @property
+    def M(self) -> int:
+        """Ensemble size."""
+        return int(self.w.shape[0])
+
+    @property
+    def d(self) -> int:
+        """Input dimension."""
+        return int(self.w.shape[1])
+
+    def forward(self, X: Tensor) -> Tensor:
+        """``(M, n)`` outputs."""
+        X = X.to(self.w.dtype)
+        if X.ndim == 2:
+            return torch.matmul(X, self.w.T).T + self.c[:, None]
+        return torch.bmm(X, self.w[:, :, None])[..., 0] + self.c[:, None]
+
+    __call__ = forward
+
+    def input_grad(self, X: Tensor) -> Tensor:
+        """``∇_x f = w`` at every point: ``(M, n, d)``."""
+        n = X.shape[-2]
+        return self.w[:, None, :].expand(self.M, n, self.d).clone()
+
+    def value_and_grad(self, X: Tensor) -> tuple[Tensor, Tensor]:
+        """``(f, ∇_x f)``."""
+        return self.forward(X), self.input_grad(X)
+
+    def flip_radius(self, X: Tensor, q: float) -> Tensor:
+        """The exact minimal flip radius ``|f(x)| / ‖w‖_q``: ``(M, n)``."""
+        return torch.div(
+            self.forward(X).abs(), torch.linalg.vector_norm(self.w, ord=q, dim=1)[:, None]
+        )
+
+
+class AutogradModel:
+    """A :class:`ScalarModel` from any differentiable ``fn: (M, n, d) -> (M, n)`` via autograd.
+
+    ``input_grad`` differentiates only with respect to the input: parameters captured by ``fn`` should
+    not require gradients (use :meth:`from_modules`, which turns them off and restores them).
+    """
+
+    def __init__(self, fn: Callable[[Tensor], Tensor], M: int, d: int) -> None:
+        self._fn = fn
+        self._M = M
+        self._d = d
+
+    @property
+    def M(self) -> int:
+        """Ensemble size."""
+        return self._M
+
+    @property
+    def d(self) -> int:
+        """Input dimension."""
+        return self._d
+
+    def _expand(self, X: Tensor) -> Tensor:
+        return X.expand(self._M, *X.shape) if X.ndim == 2 else X
+
+    def forward(self, X: Tensor) -> Tensor:
+        """``(M, n)`` outputs."""
+        with torch.no_grad():
+            return self._fn(self._expand(X))
+
+    __call__ = forward
+
+    def input_grad(self, X: Tensor) -> Tensor:
+        """``∇_x f`` by autograd (``X`` is not modified): ``(M, n, d)``."""
+        return self.value_and_grad(X)[1]
+
+    def value_and_grad(self, X: Tensor) -> tuple[Tensor, Tensor]:
+        """``(f, ∇_x f)`` from one forward and one backward pass."""
+        Xg = self._expand(X).detach().clone().requires_grad_(True)
+        with torch.enable_grad():
+            f = self._fn(Xg)
+            (g,) = torch.autograd.grad(f.sum(), Xg)
+        return f.detach(), g
+
+    @classmethod
+    def from_modules(cls, modules: Sequence[nn.Module], d: int) -> AutogradModel:
+        """Wrap ``M`` modules mapping ``(n, d) -> (n,)``; each runs in eval mode with parameter
+        gradients off during a call, and its mode and ``requires_grad`` flags are restored after."""
+        mods = list(modules)
+
+        def fn(X: Tensor) -> Tensor:
+            outs = []
+            for i, mod in enumerate(mods):
+                was_training = mod.training
+                flags = [p.requires_grad for p in mod.parameters()]
+                mod.eval()
+                for p in mod.parameters():
+                    p.requires_grad_(False)
+                try:
+                    outs.append(mod(X[i]).reshape(-1))
+                finally:
+                    mod.train(was_training)
+                    for p, flag in zip(mod.parameters(), flags, strict=True):
+                        p.requires_grad_(flag)
+            return torch.stack(outs)
+
+        return cls(fn, len(mods), d)

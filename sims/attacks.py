@@ -1,0 +1,442 @@
+"""Attacks on scalar-output ensembles, batched over members and points.
+
+Every attack takes a :class:`sims.nets.ScalarModel` (``M`` members), inputs ``X`` of shape ``(n, d)``
+(shared by all members) or ``(M, n, d)``, labels ``y (n,)`` in {-1, +1} and, for the ε-ball attacks, a
+:class:`sims.threat.ThreatModel`. A point is *correct* when ``y f(x) > 0`` and *adversarial* when
+``y f(x + δ) <= 0``. Attacks use closed-form (or autograd-on-input-only) input gradients, so parameter
+gradients are never computed, and they never modify ``X``.
+
+* :class:`PGD` — projected steepest ascent (Madry et al. 2018) with random start, restarts and
+  keep-best per point; :func:`FGSM` is one step of size ε from the clean point (FGM for ℓ2).
+  Default loss: the logit margin ``−y f``, whose gradient never saturates; ``'ce'`` (cross-entropy of
+  the two-logit view, ``softplus(−y f)``) saturates to exactly zero gradients in float32 on confident
+  points (PAPERS.md §5).
+* :class:`MinNorm` — a minimum-norm attack for margins: DeepFool steps to the boundary (Moosavi-Dezfooli
+  et al. 2016), bisection along the ray, then FAB-style refinement (Croce & Hein 2020): project the
+  clean point onto the boundary's tangent plane at the current boundary point; with restarts.
+* :func:`robust_accuracy` — robust accuracy on an ε grid in one batched call; :func:`worst_case` — the
+  per-point worst case over several attacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from sims.errors import AdvsimError, check_choice, check_float, check_int
+from sims.nets import ScalarModel
+from sims.rng import row_normal
+from sims.threat import ThreatModel, safe_normalize
+
+__all__ = [
+    "ATTACK_LOSSES",
+    "FGM",
+    "FGSM",
+    "PGD",
+    "AttackResult",
+    "MinNorm",
+    "MinNormResult",
+    "RobustAccuracy",
+    "robust_accuracy",
+    "worst_case",
+]
+
+ATTACK_LOSSES = ("margin", "ce")
+
+
+@dataclass
+class AttackResult:
+    """Perturbations found for every member and point.
+
+    Attributes:
+        delta: ``(M, n, d)`` perturbations (inside the threat model's ball).
+        margin: ``y f(x + δ)``, ``(M, n)``.
+        clean_margin: ``y f(x)``, ``(M, n)``.
+    """
+
+    delta: Tensor
+    margin: Tensor
+    clean_margin: Tensor
+
+    @property
+    def success(self) -> Tensor:
+        """Adversarial (``y f(x + δ) <= 0``), ``(M, n)`` bool; includes points wrong to begin with."""
+        return self.margin <= 0
+
+    @property
+    def robust(self) -> Tensor:
+        """Correct and not flipped, ``(M, n)`` bool."""
+        return (self.clean_margin > 0) & (self.margin > 0)
+
+
+def _prepare(model: ScalarModel, X: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    if X.ndim not in (2, 3) or X.shape[-1] != model.d:
+        raise AdvsimError(f"X must have shape (n, d={model.d}) or (M, n, d); got {tuple(X.shape)}")
+    if X.ndim == 3 and X.shape[0] != model.M:
+        raise AdvsimError(f"X must have M={model.M} rows on its first axis; got {X.shape[0]}")
+    n = X.shape[-2]
+    if tuple(y.shape) != (n,):
+        raise AdvsimError(f"y must have shape (n,) = ({n},); got {tuple(y.shape)}")
+    if not torch.all(torch.isfinite(X)):
+        raise AdvsimError("X must be finite everywhere")
+    Xe = X.detach().expand(model.M, *X.shape[-2:]) if X.ndim == 2 else X.detach()
+    return Xe, y.to(device=X.device, dtype=X.dtype)
+
+
+def _loss_grad(loss: str, f: Tensor, G: Tensor, y: Tensor) -> Tensor:
+    """Input gradient of the attack loss (to ascend): margin ``−y f`` or CE ``softplus(−y f)``."""
+    if loss == "margin":
+        return -y[:, None] * G
+    return (-y * torch.sigmoid(-y * f))[..., None] * G
+
+
+@dataclass(frozen=True, kw_only=True)
+class PGD:
+    """Projected gradient descent on the attack loss inside the threat model's ball.
+
+    Attributes:
+        steps: number of steps (>= 1).
+        rel_stepsize: step size as a multiple of ε (default ``2.5 / steps``).
+        random_start: start from the threat model's random start (else from δ = 0).
+        restarts: independent restarts (>= 1); the best per point is kept.
+        loss: ``'margin'`` (default) or ``'ce'``.
+        schedule: ``'constant'`` step size, or ``'linear'`` decay from ``2·alpha`` to 0 over the steps
+            (converges onto a local maximum, used by the minimum-norm search).
+        seed: seed of the random starts (keyed per row, see :mod:`sims.rng`).
+    """
+
+    steps: int = 50
+    rel_stepsize: float | None = None
+    random_start: bool = True
+    restarts: int = 1
+    loss: str = "margin"
+    schedule: str = "constant"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_int("steps", self.steps, 1)
+        check_choice("schedule", self.schedule, ("constant", "linear"))
+        check_int("restarts", self.restarts, 1)
+        check_choice("loss", self.loss, ATTACK_LOSSES)
+        if self.rel_stepsize is not None:
+            check_float("rel_stepsize", self.rel_stepsize, 0.0, lo_open=True)
+        check_int("seed", self.seed, 0)
+
+    @property
+    def alpha(self) -> float:
+        """The step size as a multiple of ε."""
+        return self.rel_stepsize if self.rel_stepsize is not None else 2.5 / self.steps
+
+    @property
+    def gradient_evaluations(self) -> int:
+        """Input-gradient evaluations per point and member (the attack's cost)."""
+        return self.steps * self.restarts
+
+    def __call__(
+        self, model: ScalarModel, X: Tensor, y: Tensor, threat: ThreatModel
+    ) -> AttackResult:
+        """Attack every member at every point."""
+        Xe, y = _prepare(model, X, y)
+        threat.check_dim(model.d)
+        with torch.no_grad():
+            clean = y * model.forward(Xe)
+            best_margin = clean.clone()
+            best_delta = torch.zeros_like(Xe)
+            eps = threat.eps_like(Xe)
+            step = self.alpha * eps
+            for r in range(self.restarts):
+                if self.random_start:
+                    keyed = Xe if threat.eps.ndim == 2 else X.detach()
+                    start = threat.random_start(keyed, self.seed, stream=r)
+                    delta = threat.project(start.expand_as(Xe).clone())
+                else:
+                    delta = torch.zeros_like(Xe)
+                delta = threat.apply_bounds(Xe, delta)
+                for t in range(self.steps):
+                    f, G = model.value_and_grad(Xe + delta)
+                    margin = y * f
+                    better = margin < best_margin
+                    best_margin = torch.where(better, margin, best_margin)
+                    best_delta = torch.where(better[..., None], delta, best_delta)
+                    g = _loss_grad(self.loss, f, G, y)
+                    scale = 1.0 if self.schedule == "constant" else 2.0 * (1 - t / self.steps)
+                    delta = threat.project(delta + scale * step * threat.ascent_direction(g))
+                    delta = threat.apply_bounds(Xe, delta)
+                margin = y * model.forward(Xe + delta)
+                better = margin < best_margin
+                best_margin = torch.where(better, margin, best_margin)
+                best_delta = torch.where(better[..., None], delta, best_delta)
+        return AttackResult(delta=best_delta, margin=best_margin, clean_margin=clean)
+
+
+def FGSM(
+    *, loss: str = "margin", random_start: bool = False, rel_stepsize: float = 1.0, seed: int = 0
+) -> PGD:
+    """The fast gradient (sign) method: one step of ``rel_stepsize · ε`` (Goodfellow et al. 2015).
+
+    With an :class:`~sims.threat.LinfBall` the step is ``ε·sign(∇)`` (FGSM); with an
+    :class:`~sims.threat.L2Ball` it is ``ε·∇/‖∇‖`` (FGM).
+    """
+    return PGD(steps=1, rel_stepsize=rel_stepsize, random_start=random_start, loss=loss, seed=seed)
+
+
+FGM = FGSM
+
+
+@dataclass
+class MinNormResult:
+    """Smallest perturbations found that make each point adversarial.
+
+    Attributes:
+        dist: ``‖δ‖`` per member and point (0 for points already adversarial; ``inf`` where none was
+            found), ``(M, n)``.
+        delta: the perturbations (zero where none was found), ``(M, n, d)``.
+    """
+
+    dist: Tensor
+    delta: Tensor
+
+
+@dataclass(frozen=True, kw_only=True)
+class MinNorm:
+    """Minimum-norm attack on binary scalar-output models (ℓ2 or ℓ∞).
+
+    Attributes:
+        norm: ``'l2'`` or ``'linf'``.
+        max_iter: DeepFool iterations per restart.
+        overshoot: DeepFool's relative overshoot.
+        refine_steps: FAB-style refinement steps per restart.
+        restarts: restarts; restart 0 starts at the clean point, the others at random points at half
+            the best distance found so far.
+        bisection_steps: bisection steps along each candidate ray.
+        search_steps: steps of the bisection over the radius with ``search_attack`` (0 turns it off).
+        search_attack: the PGD attack run at each radius of that search.
+        seed: seed of the restarts' random points.
+
+    Stages: DeepFool from the clean point and from random restarts, each refined; then a bisection over
+    the radius ε per point (from the best distance so far, or doubling from a first-order estimate
+    until PGD succeeds), running ``search_attack`` at each radius — PGD searches the whole ball and so
+    escapes the local minima of the boundary-following stage; its final perturbation is refined again.
+    Every returned δ is verified adversarial, so the distance is always an upper bound of the true one.
+    """
+
+    norm: str = "l2"
+    max_iter: int = 50
+    overshoot: float = 0.02
+    refine_steps: int = 30
+    restarts: int = 3
+    bisection_steps: int = 30
+    search_steps: int = 12
+    search_attack: PGD = PGD(steps=50, restarts=10, schedule="linear")
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_choice("norm", self.norm, ("l2", "linf"))
+        check_int("max_iter", self.max_iter, 1)
+        check_float("overshoot", self.overshoot, 0.0)
+        check_int("refine_steps", self.refine_steps, 0)
+        check_int("restarts", self.restarts, 1)
+        check_int("bisection_steps", self.bisection_steps, 1)
+        check_int("search_steps", self.search_steps, 0)
+
+    def _norm(self, v: Tensor) -> Tensor:
+        return v.norm(dim=-1) if self.norm == "l2" else v.abs().amax(dim=-1)
+
+    def _to_plane(self, f: Tensor, G: Tensor) -> Tensor:
+        """Smallest step ``r`` with ``f + G·r = 0`` in this norm."""
+        if self.norm == "l2":
+            den = (G * G).sum(-1)
+            return -(f / torch.where(den > 0, den, torch.ones_like(den)))[..., None] * G
+        den = G.abs().sum(-1)
+        return -(f / torch.where(den > 0, den, torch.ones_like(den)))[..., None] * torch.sign(G)
+
+    def _bisect(
+        self, model: ScalarModel, Xe: Tensor, y: Tensor, delta: Tensor, ok: Tensor
+    ) -> Tensor:
+        """Shrink each adversarial ``δ`` (``ok``) along its ray to just past the boundary."""
+        lo = torch.zeros(delta.shape[:-1], dtype=delta.dtype, device=delta.device)
+        hi = torch.ones_like(lo)
+        for _ in range(self.bisection_steps):
+            mid = (lo + hi) / 2
+            adv = y * model.forward(Xe + mid[..., None] * delta) <= 0
+            hi = torch.where(adv, mid, hi)
+            lo = torch.where(adv, lo, mid)
+        return torch.where(ok[..., None], hi[..., None] * delta, delta)
+
+    def __call__(self, model: ScalarModel, X: Tensor, y: Tensor) -> MinNormResult:
+        """Find small adversarial perturbations for every member and point."""
+        Xe, y = _prepare(model, X, y)
+        inf = torch.tensor(float("inf"), dtype=Xe.dtype, device=Xe.device)
+        with torch.no_grad():
+            clean = y * model.forward(Xe)
+            best = torch.where(clean <= 0, torch.zeros_like(clean), inf)
+            best_delta = torch.zeros_like(Xe)
+            for r in range(self.restarts):
+                if r == 0:
+                    delta = torch.zeros_like(Xe)
+                else:
+                    u = safe_normalize(row_normal(X.detach(), model.d, self.seed, stream=r))
+                    if self.norm == "linf":
+                        u = torch.sign(u)
+                    scale = torch.where(torch.isfinite(best), best / 2, torch.zeros_like(best))
+                    delta = u.expand_as(Xe) * scale[..., None]
+                found = torch.zeros_like(clean, dtype=torch.bool)
+                for _ in range(self.max_iter):  # DeepFool
+                    f, G = model.value_and_grad(Xe + delta)
+                    found = y * f <= 0
+                    if bool(found.all()):
+                        break
+                    step = self._to_plane(f, G) * (1 + self.overshoot)
+                    delta = torch.where(found[..., None], delta, delta + step)
+                found = y * model.forward(Xe + delta) <= 0
+                delta = self._bisect(model, Xe, y, delta, found)
+                delta = self._refine(model, Xe, y, delta, found)
+                dist = torch.where(found, self._norm(delta), inf)
+                better = (dist < best) & (clean > 0)
+                best = torch.where(better, dist, best)
+                best_delta = torch.where(better[..., None], delta, best_delta)
+            if self.search_steps > 0:
+                best, best_delta = self._search(model, Xe, y, clean, best, best_delta)
+        return MinNormResult(dist=best, delta=best_delta)
+
+    def _refine(
+        self, model: ScalarModel, Xe: Tensor, y: Tensor, delta: Tensor, found: Tensor
+    ) -> Tensor:
+        """FAB-style steps: project x onto the tangent plane of the boundary at ``x + δ``."""
+        for k in range(self.refine_steps):
+            f, G = model.value_and_grad(Xe + delta)
+            # plane through x+δ with normal G; project x onto it: f(x+δ) + G·(r − δ) = 0
+            proj = self._to_plane(f - (G * delta).sum(-1), G)
+            over = 1 + self.overshoot * (0.5**k)
+            for cand in (proj * over, (proj * over + delta) / 2):
+                adv = y * model.forward(Xe + cand) <= 0
+                cand = self._bisect(model, Xe, y, cand, adv)
+                take = adv & found & (self._norm(cand) < self._norm(delta))
+                delta = torch.where(take[..., None], cand, delta)
+        return delta
+
+    def _search(
+        self,
+        model: ScalarModel,
+        Xe: Tensor,
+        y: Tensor,
+        clean: Tensor,
+        best: Tensor,
+        best_delta: Tensor,
+    ) -> tuple[Tensor, Tensor]:
+        """Bisection over the radius with PGD; returns the improved ``(best, best_delta)``."""
+        from sims.threat import L2Ball, LinfBall
+
+        ball = L2Ball if self.norm == "l2" else LinfBall
+        todo = clean > 0
+        hi = best.clone()
+        hi_delta = best_delta.clone()
+        missing = todo & ~torch.isfinite(hi)
+        if bool(missing.any()):  # no boundary point yet: grow a first-order estimate until PGD wins
+            f, G = model.value_and_grad(Xe)
+            gn = self._norm(G) if self.norm == "l2" else G.abs().sum(-1)
+            r = torch.where(
+                gn > 0, f.abs() / torch.where(gn > 0, gn, torch.ones_like(gn)), torch.ones_like(gn)
+            )
+            r = torch.where(torch.isfinite(r) & (r > 0), r, torch.ones_like(r))
+            for _ in range(40):
+                if not bool(missing.any()):
+                    break
+                res = self.search_attack(model, Xe, y, ball(torch.where(missing, r, 0 * r)))
+                won = missing & res.success
+                hi = torch.where(won, r, hi)
+                hi_delta = torch.where(won[..., None], res.delta, hi_delta)
+                missing = missing & ~won
+                r = r * 2
+        lo = torch.zeros_like(hi)
+        active = todo & torch.isfinite(hi)
+        for _ in range(self.search_steps):
+            mid = torch.where(active, (lo + hi) / 2, torch.zeros_like(hi))
+            res = self.search_attack(model, Xe, y, ball(mid))
+            won = active & res.success
+            hi = torch.where(won, mid, hi)
+            hi_delta = torch.where(won[..., None], res.delta, hi_delta)
+            lo = torch.where(active & ~won, mid, lo)
+        found = active & (y * model.forward(Xe + hi_delta) <= 0)
+        cand = self._bisect(model, Xe, y, hi_delta, found)
+        cand = self._refine(model, Xe, y, cand, found)
+        dist = torch.where(found, self._norm(cand), torch.full_like(best, float("inf")))
+        better = dist < best
+        return (torch.where(better, dist, best), torch.where(better[..., None], cand, best_delta))
+
+
+@dataclass
+class RobustAccuracy:
+    """Robust accuracy on an ε grid.
+
+    Attributes:
+        eps: the grid, ``(K,)``.
+        success: adversarial at each ε, ``(M, K, n)`` (the worst case over the attacks).
+        accuracy: robust accuracy, ``(M, K)``.
+        clean_accuracy: ``(M,)``.
+        min_dist: per-point minimal perturbation found by a :class:`MinNorm` attack (``None`` if not run),
+            ``(M, n)``.
+    """
+
+    eps: np.ndarray
+    success: Tensor
+    accuracy: Tensor
+    clean_accuracy: Tensor
+    min_dist: Tensor | None = None
+
+
+def worst_case(results: Sequence[AttackResult]) -> AttackResult:
+    """Per member and point, the attack result with the lowest margin ``y f(x + δ)``."""
+    if not results:
+        raise AdvsimError("results must hold at least one attack result")
+    out = results[0]
+    delta, margin = out.delta.clone(), out.margin.clone()
+    for r in results[1:]:
+        better = r.margin < margin
+        margin = torch.where(better, r.margin, margin)
+        delta = torch.where(better[..., None], r.delta, delta)
+    return AttackResult(delta=delta, margin=margin, clean_margin=out.clean_margin)
+
+
+def robust_accuracy(
+    model: ScalarModel,
+    X: Tensor,
+    y: Tensor,
+    threat: ThreatModel,
+    eps_grid: Sequence[float] | np.ndarray,
+    attacks: Sequence[PGD] = (PGD(steps=50, restarts=2),),
+    min_norm: MinNorm | None = None,
+) -> RobustAccuracy:
+    """Robust accuracy at every ε of ``eps_grid`` in one batched attack per attack type.
+
+    The points are replicated once per ε with a per-point radius, so the whole grid is one call; the
+    result is the worst case over ``attacks`` per point. ``threat`` supplies the norm, restriction and
+    start; its own ε is ignored.
+    """
+    grid = np.asarray(eps_grid, dtype=np.float64).reshape(-1)
+    if grid.size == 0 or not np.all(np.isfinite(grid)) or np.any(grid < 0):
+        raise AdvsimError("eps_grid must be a non-empty list of finite values >= 0")
+    if not attacks:
+        raise AdvsimError("attacks must hold at least one attack")
+    K = grid.size
+    n = X.shape[-2]
+    Xk = torch.cat([X] * K, dim=-2)
+    yk = torch.cat([y] * K)
+    eps = torch.as_tensor(np.repeat(grid, n), dtype=torch.float64)
+    tm = threat.with_eps(eps)
+    res = worst_case([atk(model, Xk, yk, tm) for atk in attacks])
+    success = res.success.reshape(model.M, K, n)
+    clean_ok = res.clean_margin.reshape(model.M, K, n)[:, 0, :] > 0
+    acc = (clean_ok[:, None, :] & ~success).to(torch.float64).mean(dim=-1)
+    md = None if min_norm is None else min_norm(model, X, y).dist
+    return RobustAccuracy(
+        eps=grid,
+        success=success,
+        accuracy=acc,
+        clean_accuracy=clean_ok.to(torch.float64).mean(dim=-1),
+        min_dist=md,
+    )
