@@ -87,11 +87,35 @@ def _prepare(model: ScalarModel, X: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     return Xe, y.to(device=X.device, dtype=X.dtype)
 
 
-def _loss_grad(loss: str, f: Tensor, G: Tensor, y: Tensor) -> Tensor:
-    """Input gradient of the attack loss (to ascend): margin ``−y f`` or CE ``softplus(−y f)``."""
+def _member_blocks(model: ScalarModel, X: Tensor) -> list[slice]:
+    """Member slices whose ``(n, d)`` working sets fit the engine's block budget."""
+    from sims import nets
+
+    if not hasattr(model, "select") or model.M == 1:
+        return [slice(0, model.M)]
+    per_member = X.shape[-2] * X.shape[-1] * X.element_size() * 4  # X+δ, δ, ∇f, direction
+    size = max(1, nets.BLOCK_BYTES // max(1, per_member))
+    return [slice(i, min(model.M, i + size)) for i in range(0, model.M, size)]
+
+
+def _select(model: ScalarModel, block: slice) -> ScalarModel:
+    sub: ScalarModel = model.select(block)  # type: ignore[attr-defined]
+    return sub
+
+
+def _threat_rows(threat: ThreatModel, block: slice) -> ThreatModel:
+    """The threat model for a block of members (per-member radii are sliced)."""
+    return threat.with_eps(threat.eps[block]) if threat.eps.ndim == 2 else threat
+
+
+def _loss_sign(loss: str, f: Tensor | None, y: Tensor) -> Tensor:
+    """Sign of ``∂(attack loss)/∂f``: ``−y`` for the margin ``−y f``; for CE ``softplus(−y f)`` the
+    derivative is ``−y σ(−y f)``, whose sign is ``−y`` unless σ underflows to exactly 0 (saturation:
+    then the gradient, and the step, is zero)."""
     if loss == "margin":
-        return -y[:, None] * G
-    return (-y * torch.sigmoid(-y * f))[..., None] * G
+        return -y
+    assert f is not None
+    return torch.sign(-y * torch.sigmoid(-y * f))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,6 +130,8 @@ class PGD:
         loss: ``'margin'`` (default) or ``'ce'``.
         schedule: ``'constant'`` step size, or ``'linear'`` decay from ``2·alpha`` to 0 over the steps
             (converges onto a local maximum, used by the minimum-norm search).
+        keep_best: return the iterate with the lowest margin per point (default); else the last
+            iterate of the last restart (the textbook PGD output).
         seed: seed of the random starts (keyed per row, see :mod:`sims.rng`).
     """
 
@@ -115,6 +141,7 @@ class PGD:
     restarts: int = 1
     loss: str = "margin"
     schedule: str = "constant"
+    keep_best: bool = True
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -139,7 +166,46 @@ class PGD:
     def __call__(
         self, model: ScalarModel, X: Tensor, y: Tensor, threat: ThreatModel
     ) -> AttackResult:
-        """Attack every member at every point."""
+        """Attack every member at every point.
+
+        Members are attacked in blocks small enough for their ``(n, d)`` working set to stay in cache
+        (when the model can :meth:`select` members): each member's attack is independent of the
+        others', so the result is identical whatever the blocking.
+        """
+        blocks = _member_blocks(model, X)
+        units = None
+        if self.random_start:  # keyed on the rows' content: computed once, sliced per block
+            threat.check_dim(X.shape[-1])
+            units = [
+                threat.unit_start(X.detach(), self.seed, stream=r) for r in range(self.restarts)
+            ]
+        if len(blocks) == 1:
+            return self._attack(model, X, y, threat, units)
+        parts = [
+            self._attack(
+                _select(model, b),
+                X if X.ndim == 2 else X[b],
+                y,
+                _threat_rows(threat, b),
+                None if units is None else [u if u.ndim == 2 else u[b] for u in units],
+            )
+            for b in blocks
+        ]
+
+        return AttackResult(
+            delta=torch.cat([p.delta for p in parts]),
+            margin=torch.cat([p.margin for p in parts]),
+            clean_margin=torch.cat([p.clean_margin for p in parts]),
+        )
+
+    def _attack(
+        self,
+        model: ScalarModel,
+        X: Tensor,
+        y: Tensor,
+        threat: ThreatModel,
+        units: list[Tensor] | None,
+    ) -> AttackResult:
         Xe, y = _prepare(model, X, y)
         threat.check_dim(model.d)
         with torch.no_grad():
@@ -149,24 +215,31 @@ class PGD:
             eps = threat.eps_like(Xe)
             step = self.alpha * eps
             for r in range(self.restarts):
-                if self.random_start:
-                    keyed = Xe if threat.eps.ndim == 2 else X.detach()
-                    start = threat.random_start(keyed, self.seed, stream=r)
-                    delta = threat.project(start.expand_as(Xe).clone())
+                if units is not None:
+                    delta = threat.project(units[r].expand_as(Xe) * eps)
                 else:
                     delta = torch.zeros_like(Xe)
                 delta = threat.apply_bounds(Xe, delta)
                 for t in range(self.steps):
-                    f, G = model.value_and_grad(Xe + delta)
-                    margin = y * f
-                    better = margin < best_margin
-                    best_margin = torch.where(better, margin, best_margin)
-                    best_delta = torch.where(better[..., None], delta, best_delta)
-                    g = _loss_grad(self.loss, f, G, y)
+                    if self.keep_best or self.loss != "margin":
+                        f, G = model.value_and_grad(Xe + delta)
+                    else:
+                        f, G = None, model.input_grad(Xe + delta)
+                    if self.keep_best:
+                        assert f is not None
+                        margin = y * f
+                        better = margin < best_margin
+                        best_margin = torch.where(better, margin, best_margin)
+                        best_delta = torch.where(better[..., None], delta, best_delta)
                     scale = 1.0 if self.schedule == "constant" else 2.0 * (1 - t / self.steps)
-                    delta = threat.project(delta + scale * step * threat.ascent_direction(g))
+                    # ascent direction of c·∇f (c the loss' scalar derivative) is sign(c)·dir(∇f)
+                    coef = _loss_sign(self.loss, f, y)[..., None] * (scale * step)
+                    delta = threat.project(delta.addcmul(coef, threat.ascent_direction(G)))
                     delta = threat.apply_bounds(Xe, delta)
                 margin = y * model.forward(Xe + delta)
+                if not self.keep_best:
+                    best_margin, best_delta = margin, delta
+                    continue
                 better = margin < best_margin
                 best_margin = torch.where(better, margin, best_margin)
                 best_delta = torch.where(better[..., None], delta, best_delta)

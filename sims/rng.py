@@ -5,7 +5,7 @@ only on ``(seed, stream, the row's values)``, never on the row's position in the
 ensemble member is attacked. So attacking one row alone gives exactly the result of attacking it inside
 a batch, and member ``i`` of an ensemble sees the same random start as the same network attacked alone.
 
-The generator is SplitMix64 (Steele, Lea & Flood 2014) applied to a per-row key mixed from the row's
+The generator is SplitMix64 (Steele, Lea & Flood 2014) applied to a per-row key hashed from the row's
 float64 bit patterns, then to ``key + counter``; uniforms take the top 53 bits, normals use Box–Muller.
 """
 
@@ -32,15 +32,18 @@ def _splitmix(z: np.ndarray) -> np.ndarray:
 
 
 def row_keys(X: Tensor, seed: int, stream: int = 0) -> np.ndarray:
-    """One 64-bit key per row of ``X`` (any leading shape), from ``seed``, ``stream`` and the row values."""
+    """One 64-bit key per row of ``X`` (any leading shape), from ``seed``, ``stream`` and the row values.
+
+    Each entry's float64 bit pattern is hashed together with its column index, the hashes are summed
+    (wrapping) along the row, and the sum is mixed with the seed and stream: one vectorised pass.
+    """
     rows = X.detach().to(device="cpu", dtype=torch.float64).reshape(-1, X.shape[-1]).numpy()
     bits = np.ascontiguousarray(rows).view(np.uint64)
+    cols = np.arange(bits.shape[1], dtype=np.uint64)
     with np.errstate(over="ignore"):
-        h = _splitmix(np.full(bits.shape[0], np.uint64(seed & 0xFFFFFFFFFFFFFFFF)))
-        h = _splitmix(h ^ np.uint64(stream & 0xFFFFFFFFFFFFFFFF))
-        for c in range(bits.shape[1]):
-            h = _splitmix(h ^ bits[:, c])
-    return h
+        h = _splitmix(bits ^ _splitmix(cols * _GOLDEN)[None, :]).sum(axis=1, dtype=np.uint64)
+        h = _splitmix(h ^ _splitmix(np.asarray(np.uint64(seed & 0xFFFFFFFFFFFFFFFF))))
+        return _splitmix(h ^ np.uint64(stream & 0xFFFFFFFFFFFFFFFF))
 
 
 def _uniform01(keys: np.ndarray, width: int, offset: int = 0) -> np.ndarray:

@@ -122,17 +122,23 @@ class Subspace:
 def safe_normalize(G: Tensor) -> Tensor:
     """``g / ‖g‖₂`` on the last axis, robust to tiny and zero gradients.
 
-    Rows are first divided by their largest entry (so squaring cannot underflow), then by their norm;
-    an exactly-zero row stays zero instead of becoming NaN or being blown up by an ``ε`` in the
-    denominator (PAPERS.md §5: a library bug of that kind moved robust accuracy from 26.1% to 1.7%).
+    Rows whose norm is comfortably representable are divided by it directly; the rare rows whose
+    squared entries could underflow are first divided by their largest entry. An exactly-zero row stays
+    zero instead of becoming NaN or being blown up by an ``ε`` in the denominator (PAPERS.md §5: a library
+    bug of that kind moved robust accuracy from 26.1% to 1.7%).
     """
-    amax = G.abs().amax(dim=-1, keepdim=True)
-    nz = amax > 0
-    scaled = G / torch.where(nz, amax, torch.ones_like(amax))
-    norm = scaled.norm(dim=-1, keepdim=True)
-    return torch.where(
-        nz, scaled / torch.where(nz, norm, torch.ones_like(norm)), torch.zeros_like(G)
-    )
+    norm = G.norm(dim=-1, keepdim=True)
+    safe = torch.finfo(G.dtype).tiny ** 0.25  # far above underflow of the squares
+    out = G / norm.clamp_min(safe)
+    small = (norm < safe)[..., 0]
+    if bool(small.any()):
+        rows = G[small]
+        amax = rows.abs().amax(dim=-1, keepdim=True)
+        scaled = rows / amax.clamp_min(torch.finfo(G.dtype).tiny)
+        fixed = scaled / scaled.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(G.dtype).tiny)
+        out[small] = torch.where(amax > 0, fixed, torch.zeros_like(rows))
+    result: Tensor = out
+    return result
 
 
 class ThreatModel:
@@ -229,7 +235,11 @@ class ThreatModel:
         raise NotImplementedError
 
     def random_start(self, X: Tensor, seed: int, stream: int = 0) -> Tensor:
-        """A random δ in the ball for every row of ``X (..., n, d)``."""
+        """A random δ in the ball for every row of ``X (..., n, d)``: ``ε ·`` :meth:`unit_start`."""
+        return self.unit_start(X, seed, stream) * self.eps_like(X)
+
+    def unit_start(self, X: Tensor, seed: int, stream: int = 0) -> Tensor:
+        """The random start for ε = 1 (every start law here is linear in ε)."""
         raise NotImplementedError
 
     def ascent_direction(self, G: Tensor) -> Tensor:
@@ -253,8 +263,8 @@ class L2Ball(ThreatModel):
         out: Tensor = delta.norm(dim=-1)
         return out
 
-    def random_start(self, X: Tensor, seed: int, stream: int = 0) -> Tensor:
-        """Uniform direction (in the allowed subspace) times a radius from the chosen law."""
+    def unit_start(self, X: Tensor, seed: int, stream: int = 0) -> Tensor:
+        """Uniform direction (in the allowed subspace) times a radius from the chosen law (ε = 1)."""
         d = X.shape[-1]
         self.check_dim(d)
         r = d if self.restrict is None else self.restrict.dim
@@ -263,13 +273,10 @@ class L2Ball(ThreatModel):
             Q = torch.as_tensor(self.restrict.Q, dtype=X.dtype, device=X.device)
             g = torch.matmul(g, Q.T)
         direction = safe_normalize(g)
-        eps = self.eps_like(X)
         if self.start == "sphere":
-            radius = eps
-        else:
-            u = row_uniform(X, 1, seed, stream + 1_000_003)
-            radius = eps * (u ** (1.0 / r) if self.start == "uniform" else u)
-        return direction * radius
+            return direction
+        u = row_uniform(X, 1, seed, stream + 1_000_003)
+        return direction * (u ** (1.0 / r) if self.start == "uniform" else u)
 
     def ascent_direction(self, G: Tensor) -> Tensor:
         """``P g / ‖P g‖₂`` (``P`` the restriction), safely normalised."""
@@ -278,12 +285,8 @@ class L2Ball(ThreatModel):
     def project(self, delta: Tensor) -> Tensor:
         """Restrict, then scale by ``min(1, ε/‖δ‖)``."""
         delta = self._restrict(delta)
-        n = delta.norm(dim=-1, keepdim=True)
-        eps = self.eps_like(delta)
-        factor = torch.where(
-            n > eps, eps / torch.where(n > 0, n, torch.ones_like(n)), torch.ones_like(n)
-        )
-        return delta * factor
+        n = delta.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(delta.dtype).tiny)
+        return delta * torch.clamp(self.eps_like(delta) / n, max=1.0)
 
 
 class LinfBall(ThreatModel):
@@ -320,11 +323,11 @@ class LinfBall(ThreatModel):
         """``‖δ‖∞``."""
         return delta.abs().amax(dim=-1)
 
-    def random_start(self, X: Tensor, seed: int, stream: int = 0) -> Tensor:
-        """``U[−ε, ε]`` on every allowed coordinate."""
+    def unit_start(self, X: Tensor, seed: int, stream: int = 0) -> Tensor:
+        """``U[−1, 1]`` on every allowed coordinate (``U[−ε, ε]`` once scaled)."""
         self.check_dim(X.shape[-1])
         u = row_uniform(X, X.shape[-1], seed, stream)
-        return self._mask((2 * u - 1) * self.eps_like(X))
+        return self._mask(2 * u - 1)
 
     def ascent_direction(self, G: Tensor) -> Tensor:
         """``sign(g)`` on the allowed coordinates."""

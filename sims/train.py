@@ -23,7 +23,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from sims.errors import AdvsimError, check_choice, check_finite, check_float, check_int
-from sims.losses import LOSSES, loss_derivative, loss_value
+from sims.losses import LOSSES, loss_value
 from sims.nets import TwoLayerEnsemble
 from sims.optim import Optimizer, OptimizerConfig
 
@@ -157,10 +157,14 @@ def train(
                 next_measure += 1
             if step == cfg.steps:
                 break
-            h_full: Tensor | None = None
+            f_full: Tensor | None = None
+            grads: dict[str, Tensor] | None = None
+            if batch is None:  # full batch: the stop rule reuses the outputs of the gradient pass
+                f_full, grads = ens.loss_grads(X, y, cfg.loss)
             if check_stop and step % cfg.check_every == 0:
-                h_full = ens.preact(X)
-                margins = y * ens.output(h_full)
+                if f_full is None:
+                    f_full = ens.forward(X)
+                margins = y * f_full
                 done = torch.zeros(M, dtype=torch.bool, device=ens.device)
                 if cfg.stop_margin is not None:
                     done |= margins.min(dim=1).values > cfg.stop_margin
@@ -169,24 +173,13 @@ def train(
                 active &= ~done
                 if not bool(active.any()):
                     break
-            if batch is None:
-                Xb: Tensor = X
-                yb = y
-                h = h_full if h_full is not None else ens.preact(X)
-                nb = n
-            else:
+            if grads is None:
                 j = step % n_batches
                 if j == 0:
                     perms = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(X.device)
-                assert perms is not None
+                assert perms is not None and batch is not None
                 idx = perms[:, j * batch : (j + 1) * batch]
-                Xb = X[idx]
-                yb = y[idx]
-                h = ens.preact(Xb)
-                nb = int(idx.shape[1])
-            f = ens.output(h)
-            g = loss_derivative(cfg.loss, f, yb) / nb
-            grads = ens.param_grads(Xb, g, h)
+                _, grads = ens.loss_grads(X[idx], y[idx], cfg.loss)
             opt.step(params, grads, None if bool(active.all()) else active)
             steps_taken += active.to(torch.long)
             bar.update(1)

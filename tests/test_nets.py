@@ -168,3 +168,50 @@ def test_bad_inputs_raise_advsim_error() -> None:
         ens.member(1)
     with pytest.raises(AdvsimError, match="^loss must"):
         loss_value("cross", torch.zeros(1), torch.ones(1))
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("block", [1, 2, 3, 5, None])
+@pytest.mark.parametrize("trainable", [("W", "b", "a"), ("W",), ("a", "b")])
+def test_blocked_loss_grads_equal_the_unblocked_closed_form(
+    loss: str, block: int | None, trainable: tuple[str, ...]
+) -> None:
+    """Identical results whatever the member blocking (issue: chunking must not change numbers)."""
+    ens = init_ensemble(
+        6, 9, seeds=list(range(5)), bias="normal", bias_std=0.4, dtype=D64, trainable=trainable
+    )
+    gen = torch.Generator().manual_seed(2)
+    X = torch.randn(13, 6, dtype=D64, generator=gen)
+    y = torch.where(torch.rand(13, generator=gen) > 0.5, 1.0, -1.0).to(D64)
+    f, grads = ens.loss_grads(X, y, loss, block=block)
+    h = ens.preact(X)
+    f_ref = ens.output(h)
+    ref = ens.param_grads(X, loss_derivative(loss, f_ref, y) / 13, h)
+    torch.testing.assert_close(f, f_ref, rtol=1e-13, atol=1e-14)
+    assert set(grads) == set(ref) == set(trainable)
+    for k in ref:
+        torch.testing.assert_close(grads[k], ref[k], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("per_member_inputs", [False, True])
+def test_blocked_forward_and_value_and_grad_match_the_plain_formulas(
+    per_member_inputs: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sims.nets as nets_mod
+
+    ens = _ens(M=5)
+    gen = torch.Generator().manual_seed(4)
+    X = (
+        torch.randn(5, 11, 5, dtype=D64, generator=gen)
+        if per_member_inputs
+        else torch.randn(11, 5, dtype=D64, generator=gen)
+    )
+    h = ens.preact(X)
+    f_ref = ens.output(h)
+    G_ref = torch.bmm((h > 0).to(D64) * ens.a[:, None, :], ens.W)
+    for budget in (1, 11 * 7 * 8 * 2, 1 << 30):  # one member, two members, everything per block
+        monkeypatch.setattr(nets_mod, "BLOCK_BYTES", budget)
+        torch.testing.assert_close(ens.forward(X), f_ref, rtol=1e-13, atol=1e-14)
+        f, G = ens.value_and_grad(X)
+        torch.testing.assert_close(f, f_ref, rtol=1e-13, atol=1e-14)
+        torch.testing.assert_close(G, G_ref, rtol=1e-13, atol=1e-14)

@@ -1,0 +1,372 @@
+"""Benchmark cases. Each runs advsim's way and the naive way side by side in one process.
+
+Every comparison first checks that both ways compute the same numbers (float64, a few members and
+steps), then times each (warm-up, repeats, median) and reports the ratio and the achieved GFLOP/s.
+FLOPs counted: one training step or one PGD step costs ``4·M·n·m·d`` (two GEMM-sized products).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from benchmarks import naive
+from sims.attacks import PGD
+from sims.nets import TwoLayerEnsemble, init_ensemble
+from sims.optim import OptimizerConfig
+from sims.threat import L2Ball
+from sims.train import TrainConfig, train
+
+Result = dict[str, Any]
+
+
+def timeit(fn: Callable[[], object], *, repeats: int = 3, warmup: int = 1) -> float:
+    """Median wall time of ``fn`` over ``repeats`` calls after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def matmul_peak(dtype: torch.dtype = torch.float32, size: int = 2048) -> float:
+    """GFLOP/s of a large square GEMM (this machine's practical peak)."""
+    a = torch.randn(size, size, dtype=dtype)
+    b = torch.randn(size, size, dtype=dtype)
+    t = timeit(lambda: a @ b, repeats=5)
+    return 2 * size**3 / t / 1e9
+
+
+def _data(n: int, d: int, dtype: torch.dtype, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, d, generator=gen, dtype=torch.float64).to(dtype) / np.sqrt(d)
+    y = torch.where(torch.rand(n, generator=gen) > 0.5, 1.0, -1.0).to(dtype)
+    return X, y
+
+
+def _ens(M: int, d: int, m: int, dtype: torch.dtype) -> TwoLayerEnsemble:
+    return init_ensemble(d, m, seeds=list(range(M)), bias="normal", bias_std=0.1, dtype=dtype)
+
+
+def check_train_identical(d: int, m: int, n: int) -> float:
+    """Max abs difference of advsim and the naive loop after 20 GD steps (4 members, float64)."""
+    ens = _ens(4, d, m, torch.float64)
+    X, y = _data(n, d, torch.float64)
+    mods = naive.make_modules(ens.W, ens.b, ens.a)
+    naive.train_loop(mods, X, y, steps=20, lr=0.1)
+    train(ens, X, y, TrainConfig(steps=20, optimizer=OptimizerConfig("sgd", lr=0.1)))
+    diff = 0.0
+    for i, net in enumerate(mods):
+        diff = max(
+            diff,
+            float((net.hidden.weight.detach() - ens.W[i]).abs().max()),
+            float((net.out.weight[0].detach() - ens.a[i]).abs().max()),
+        )
+    return diff
+
+
+def case_train(
+    name: str,
+    M: int,
+    n: int,
+    d: int,
+    m: int,
+    steps: int,
+    dtype: torch.dtype,
+    naive_members: int,
+    peak: float,
+) -> Result:
+    """advsim's batched training vs the naive loop over ``nn.Module``s."""
+    diff = check_train_identical(d, m, min(n, 200))
+    if diff > 1e-9:
+        raise AssertionError(f"{name}: advsim and the naive loop disagree by {diff:g}")
+    X, y = _data(n, d, dtype)
+    cfg = TrainConfig(steps=steps, optimizer=OptimizerConfig("sgd", lr=0.1))
+    ens0 = _ens(M, d, m, dtype)
+
+    def ours() -> None:
+        train(ens0.clone(), X, y, cfg)
+
+    t_ours = timeit(ours)
+    k = min(M, naive_members)
+    mods = naive.make_modules(ens0.W[:k], ens0.b[:k], ens0.a[:k])
+    t_naive_k = timeit(
+        lambda: naive.train_loop(mods, X, y, steps=steps, lr=0.1), repeats=1, warmup=0
+    )
+    t_naive = t_naive_k * M / k  # the loop is exactly linear in the number of models
+    flops = 4.0 * M * n * m * d * steps
+    return {
+        "case": name,
+        "shape": {"M": M, "n": n, "d": d, "m": m, "steps": steps},
+        "dtype": str(dtype).removeprefix("torch."),
+        "identical_max_abs_diff": diff,
+        "advsim_s": t_ours,
+        "naive_s": t_naive,
+        "naive_timed_members": k,
+        "naive_extrapolated": k < M,
+        "speedup": t_naive / t_ours,
+        "advsim_gflops": flops / t_ours / 1e9,
+        "naive_gflops": flops / t_naive / 1e9,
+        "peak_gflops": peak,
+        "advsim_fraction_of_peak": flops / t_ours / 1e9 / peak,
+    }
+
+
+def case_pgd(
+    name: str, M: int, n: int, d: int, m: int, steps: int, naive_members: int, peak: float
+) -> Result:
+    """advsim's batched ℓ2 PGD vs a PGD loop over models (same starts, same steps)."""
+    eps = 0.5
+    # identical results first (float64, textbook last-iterate output on both sides)
+    e64 = _ens(3, d, m, torch.float64)
+    X64, y64 = _data(min(n, 100), d, torch.float64)
+    threat = L2Ball(eps)
+    attack = PGD(steps=10, keep_best=False)
+    ours64 = attack(e64, X64, y64, threat).delta
+    start = threat.project(threat.random_start(X64, seed=0).expand(3, *X64.shape))
+    ref = naive.pgd_l2_loop(
+        naive.make_modules(e64.W, e64.b, e64.a),
+        X64,
+        y64,
+        start,
+        eps=eps,
+        steps=10,
+        alpha=attack.alpha * eps,
+    )
+    diff = float((ours64 - ref).abs().max())
+    if diff > 1e-9:
+        raise AssertionError(f"{name}: advsim and the naive PGD disagree by {diff:g}")
+    ens = _ens(M, d, m, torch.float32)
+    X, y = _data(n, d, torch.float32)
+    pgd = PGD(steps=steps, keep_best=False)
+    t_ours = timeit(lambda: pgd(ens, X, y, threat), repeats=3)
+    k = min(M, naive_members)
+    mods = naive.make_modules(ens.W[:k], ens.b[:k], ens.a[:k])
+    d0 = threat.project(threat.random_start(X, seed=0).expand(k, *X.shape))
+    t_naive = timeit(
+        lambda: naive.pgd_l2_loop(mods, X, y, d0, eps=eps, steps=steps, alpha=pgd.alpha * eps),
+        repeats=1,
+        warmup=0,
+    )
+    t_naive *= M / k
+    flops = 4.0 * M * n * m * d * steps
+    return {
+        "case": name,
+        "shape": {"M": M, "n": n, "d": d, "m": m, "steps": steps},
+        "dtype": "float32",
+        "identical_max_abs_diff": diff,
+        "advsim_s": t_ours,
+        "naive_s": t_naive,
+        "naive_timed_members": k,
+        "naive_extrapolated": k < M,
+        "speedup": t_naive / t_ours,
+        "advsim_gflops": flops / t_ours / 1e9,
+        "peak_gflops": peak,
+        "advsim_fraction_of_peak": flops / t_ours / 1e9 / peak,
+        "throughput_point_steps_per_s": M * n * steps / t_ours,
+    }
+
+
+def case_torchattacks(d: int = 20, n: int = 200) -> Result:
+    """What torchattacks' PGDL2 does on our vector data, as a user would call it (reported, not hidden)."""
+    out: Result = {"case": "torchattacks_pgdl2"}
+    try:
+        import torchattacks
+    except ImportError:
+        out["status"] = "torchattacks not installed (pip install --no-deps torchattacks)"
+        return out
+    ens = _ens(1, d, 16, torch.float32)
+    X, y = _data(n, d, torch.float32)
+    net = ens.member(0)
+
+    class TwoLogits(torch.nn.Module):
+        def __init__(self, body: torch.nn.Module) -> None:
+            super().__init__()
+            self.body = body
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            f = self.body(x.reshape(x.shape[0], -1))
+            return torch.stack([torch.zeros_like(f), f], dim=1)
+
+    model = TwoLogits(net)
+    labels = (y > 0).long()
+    eps = 0.05
+    atk = torchattacks.PGDL2(model, eps=eps, alpha=2.5 * eps / 50, steps=50)
+    try:
+        atk(X, labels)
+        out["vector_input"] = "ran"
+    except Exception as exc:  # reported: this is the finding
+        out["vector_input"] = f"raises {type(exc).__name__}: {str(exc)[:120]}"
+    adv = atk(X.reshape(n, 1, 1, d), labels).reshape(n, d)
+    norms = (adv - X).norm(dim=1)
+    out.update(
+        {
+            "image_reshaped_input": "ran",
+            "eps": eps,
+            "median_perturbation_norm": float(norms.median()),
+            "max_perturbation_over_eps": float(norms.max() / eps),
+            "clamped_to_unit_box": bool(adv.min() >= 0 and adv.max() <= 1),
+            "fraction_inputs_outside_unit_box": float(((X < 0) | (X > 1)).float().mean()),
+        }
+    )
+    return out
+
+
+def case_size_sweep() -> Result:
+    """Seconds per training step over shapes; the fitted exponent of time vs ``M·n·m·d``."""
+    shapes = [
+        (32, 200, 20, 16),
+        (64, 200, 20, 16),
+        (128, 400, 20, 16),
+        (64, 400, 40, 32),
+        (128, 800, 40, 32),
+        (64, 1000, 100, 64),
+        (64, 1000, 200, 128),
+        (64, 1000, 200, 256),
+    ]
+    rows = []
+    for M, n, d, m in shapes:
+        ens = _ens(M, d, m, torch.float32)
+        X, y = _data(n, d, torch.float32)
+        cfg = TrainConfig(steps=10, optimizer=OptimizerConfig("sgd", lr=0.1))
+
+        def ten_steps(
+            e: TwoLayerEnsemble = ens,
+            X: torch.Tensor = X,
+            y: torch.Tensor = y,
+            cfg: TrainConfig = cfg,
+        ) -> None:
+            train(e, X, y, cfg)
+
+        t = timeit(ten_steps) / 10
+        rows.append({"M": M, "n": n, "d": d, "m": m, "product": M * n * m * d, "s_per_step": t})
+    p = np.log([r["product"] for r in rows])
+    s = np.log([r["s_per_step"] for r in rows])
+    slope_all = float(np.polyfit(p, s, 1)[0])
+    big = p >= np.log(1e8)
+    slope_big = float(np.polyfit(p[big], s[big], 1)[0]) if big.sum() >= 2 else float("nan")
+    return {
+        "case": "size_sweep",
+        "rows": rows,
+        "exponent_all": slope_all,
+        "exponent_large": slope_big,
+    }
+
+
+def case_import_overhead() -> Result:
+    """Seconds of ``import sims`` engine modules beyond ``import torch`` (median of 5 fresh processes)."""
+
+    def run(code: str) -> float:
+        ts = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True)
+            ts.append(time.perf_counter() - t0)
+        return statistics.median(ts)
+
+    t_torch = run("import torch")
+    t_sims = run("import torch, sims.nets, sims.train, sims.attacks, sims.simulation")
+    return {
+        "case": "import_overhead",
+        "torch_s": t_torch,
+        "sims_s": t_sims,
+        "overhead_s": t_sims - t_torch,
+    }
+
+
+def case_sim01() -> Result:
+    """Simulation 01 at the quick scale, end to end (fresh results directory)."""
+    from sims.registry import find_simulation
+    from sims.simulation import run_simulation
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        s = run_simulation(find_simulation("01"), scale="quick", out=tmp, progress=False)
+        t = time.perf_counter() - t0
+    return {"case": "sim01_quick", "seconds": t, "runs": s.ran, "failed": s.failed}
+
+
+def run_case(name: str, quick: bool) -> Result:
+    """Run one case by name (in this process) and add its peak memory."""
+    torch.manual_seed(0)
+    peak32 = matmul_peak(torch.float32)
+    if name == "train_small":
+        r = case_train(name, 256, 200, 20, 16, 200, torch.float32, 32 if quick else 256, peak32)
+    elif name == "train_large_f32":
+        r = case_train(
+            name,
+            64,
+            1000,
+            200,
+            256,
+            20 if quick else 200,
+            torch.float32,
+            4 if quick else 64,
+            peak32,
+        )
+    elif name == "train_large_f64":
+        r = case_train(
+            name,
+            64,
+            1000,
+            200,
+            256,
+            20 if quick else 200,
+            torch.float64,
+            4 if quick else 64,
+            matmul_peak(torch.float64),
+        )
+        r["peak_gflops_f32"] = peak32
+    elif name == "pgd_small":
+        r = case_pgd(name, 64, 200, 20, 16, 50, 16 if quick else 64, peak32)
+    elif name == "pgd_large":
+        r = case_pgd(name, 64, 1000, 200, 256, 10 if quick else 50, 4 if quick else 64, peak32)
+    elif name == "torchattacks_pgdl2":
+        r = case_torchattacks()
+    elif name == "size_sweep":
+        r = case_size_sweep()
+    elif name == "import_overhead":
+        r = case_import_overhead()
+    elif name == "sim01_quick":
+        r = case_sim01()
+    else:
+        raise SystemExit(f"unknown case {name!r}")
+    r["peak_rss_mb"] = peak_rss_mb()
+    r["torch_threads"] = torch.get_num_threads()
+    return r
+
+
+CASES = [
+    "train_small",
+    "train_large_f32",
+    "train_large_f64",
+    "pgd_small",
+    "pgd_large",
+    "torchattacks_pgdl2",
+    "size_sweep",
+    "import_overhead",
+    "sim01_quick",
+]
+
+
+def main_case(name: str, quick: bool) -> None:
+    """Entry for the child process: print the case's JSON on stdout."""
+    print(json.dumps(run_case(name, quick)))
