@@ -30,7 +30,7 @@ from torch import Tensor
 from sims.errors import AdvsimError, check_choice, check_float, check_int
 from sims.nets import ScalarModel
 from sims.rng import row_normal
-from sims.threat import ThreatModel, safe_normalize
+from sims.threat import L2Ball, LinfBall, Subspace, ThreatModel, safe_normalize
 
 __all__ = [
     "ATTACK_LOSSES",
@@ -288,6 +288,8 @@ class MinNorm:
         bisection_steps: bisection steps along each candidate ray.
         search_steps: steps of the bisection over the radius with ``search_attack`` (0 turns it off).
         search_attack: the PGD attack run at each radius of that search.
+        restrict: look for perturbations in this subspace only (e.g. ``Subspace.perp(U)``: the
+            minimal off-subspace flip radius); every step uses the gradient projected onto it.
         seed: seed of the restarts' random points.
 
     Stages: DeepFool from the clean point and from random restarts, each refined; then a bisection over
@@ -305,10 +307,13 @@ class MinNorm:
     bisection_steps: int = 30
     search_steps: int = 12
     search_attack: PGD = PGD(steps=50, restarts=10, schedule="linear")
+    restrict: Subspace | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
         check_choice("norm", self.norm, ("l2", "linf"))
+        if self.norm == "linf" and self.restrict is not None:
+            LinfBall(1.0, restrict=self.restrict)  # validates: coordinate subspaces only
         check_int("max_iter", self.max_iter, 1)
         check_float("overshoot", self.overshoot, 0.0)
         check_int("refine_steps", self.refine_steps, 0)
@@ -318,6 +323,11 @@ class MinNorm:
 
     def _norm(self, v: Tensor) -> Tensor:
         return v.norm(dim=-1) if self.norm == "l2" else v.abs().amax(dim=-1)
+
+    def _vg(self, model: ScalarModel, Z: Tensor) -> tuple[Tensor, Tensor]:
+        """``(f, ∇f)`` with the gradient projected onto the allowed subspace."""
+        f, G = model.value_and_grad(Z)
+        return f, G if self.restrict is None else self.restrict.project(G)
 
     def _to_plane(self, f: Tensor, G: Tensor) -> Tensor:
         """Smallest step ``r`` with ``f + G·r = 0`` in this norm."""
@@ -352,14 +362,17 @@ class MinNorm:
                 if r == 0:
                     delta = torch.zeros_like(Xe)
                 else:
-                    u = safe_normalize(row_normal(X.detach(), model.d, self.seed, stream=r))
+                    u = row_normal(X.detach(), model.d, self.seed, stream=r)
+                    if self.restrict is not None:
+                        u = self.restrict.project(u)
+                    u = safe_normalize(u)
                     if self.norm == "linf":
                         u = torch.sign(u)
                     scale = torch.where(torch.isfinite(best), best / 2, torch.zeros_like(best))
                     delta = u.expand_as(Xe) * scale[..., None]
                 found = torch.zeros_like(clean, dtype=torch.bool)
                 for _ in range(self.max_iter):  # DeepFool
-                    f, G = model.value_and_grad(Xe + delta)
+                    f, G = self._vg(model, Xe + delta)
                     found = y * f <= 0
                     if bool(found.all()):
                         break
@@ -381,7 +394,7 @@ class MinNorm:
     ) -> Tensor:
         """FAB-style steps: project x onto the tangent plane of the boundary at ``x + δ``."""
         for k in range(self.refine_steps):
-            f, G = model.value_and_grad(Xe + delta)
+            f, G = self._vg(model, Xe + delta)
             # plane through x+δ with normal G; project x onto it: f(x+δ) + G·(r − δ) = 0
             proj = self._to_plane(f - (G * delta).sum(-1), G)
             over = 1 + self.overshoot * (0.5**k)
@@ -402,15 +415,17 @@ class MinNorm:
         best_delta: Tensor,
     ) -> tuple[Tensor, Tensor]:
         """Bisection over the radius with PGD; returns the improved ``(best, best_delta)``."""
-        from sims.threat import L2Ball, LinfBall
 
-        ball = L2Ball if self.norm == "l2" else LinfBall
+        def ball(eps: Tensor) -> ThreatModel:
+            cls = L2Ball if self.norm == "l2" else LinfBall
+            return cls(eps, restrict=self.restrict)
+
         todo = clean > 0
         hi = best.clone()
         hi_delta = best_delta.clone()
         missing = todo & ~torch.isfinite(hi)
         if bool(missing.any()):  # no boundary point yet: grow a first-order estimate until PGD wins
-            f, G = model.value_and_grad(Xe)
+            f, G = self._vg(model, Xe)
             gn = self._norm(G) if self.norm == "l2" else G.abs().sum(-1)
             r = torch.where(
                 gn > 0, f.abs() / torch.where(gn > 0, gn, torch.ones_like(gn)), torch.ones_like(gn)

@@ -139,12 +139,15 @@ def make_subspace_data(
     n_intervals: int = 4,
     teacher_width: int = 8,
     offset: float = 0.0,
+    noise: float = 0.0,
 ) -> SubspaceData:
     """Points on a random ``k``-dimensional subspace of ``R^d`` with labels from a chosen rule.
 
     Each point is ``x = U c + o``: ``c ~ N(0, I_k · radius²/k)`` (so ``E‖c‖² = radius²``) or ``c``
     uniform on the sphere of that radius; ``o = offset · u`` for a unit vector ``u ⟂ span U`` (the
-    affine negative control), zero by default.
+    affine negative control), zero by default. ``noise > 0`` adds ``noise · ξ/√(d − k)`` with ``ξ``
+    standard Gaussian in ``P⊥`` (so ``E‖P⊥x‖² = noise²``): points *off* the subspace in every direction,
+    the other negative control. Labels never depend on the noise.
 
     Labels (computed from the coordinates ``c``):
         ``linear``: ``sign(⟨v, c⟩)`` for a Gaussian teacher ``v``;
@@ -166,6 +169,7 @@ def make_subspace_data(
         n_intervals: number of intervals for ``labels='intervals'`` (>= 2).
         teacher_width: width of the random teacher for ``labels='teacher'`` (>= 1).
         offset: length of the affine offset (>= 0; 0 gives a linear subspace).
+        noise: size of the isotropic off-subspace noise (>= 0).
     """
     n = check_int("n", n, 1)
     d = check_int("d", d, 2)
@@ -175,6 +179,7 @@ def make_subspace_data(
     check_choice("labels", labels, LABEL_RULES)
     radius = check_float("radius", radius, 0.0, lo_open=True)
     offset = check_float("offset", offset, 0.0)
+    noise = check_float("noise", noise, 0.0)
     n_intervals = check_int("n_intervals", n_intervals, 2)
     teacher_width = check_int("teacher_width", teacher_width, 1)
     rng = np.random.default_rng(seed)
@@ -196,7 +201,11 @@ def make_subspace_data(
         u -= U @ (U.T @ u)
         o = offset * u / np.linalg.norm(u)
     X = c @ U.T + o
-    name = f"subspace(d={d},k={k},{points},{labels}" + (f",offset={offset:g})" if offset else ")")
+    if noise > 0:
+        xi = rng.standard_normal((n, d))
+        X = X + noise * (xi - (xi @ U) @ U.T) / np.sqrt(d - k)
+    name = f"subspace(d={d},k={k},{points},{labels}" + (f",offset={offset:g}" if offset else "")
+    name += f",noise={noise:g})" if noise else ")"
     return SubspaceData(X=X, y=y, basis=U, offset=o, name=name)
 
 

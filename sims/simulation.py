@@ -51,6 +51,16 @@ def member_seeds(seed: int, n_seeds: int) -> list[int]:
     return [10_000 * seed + i for i in range(n_seeds)]
 
 
+def with_seeds(cfg: Any, n_seeds: int) -> Any:
+    """``cfg`` with ``n_seeds`` members: on the config itself or on its ``setup`` field."""
+    names = {f.name for f in dataclasses.fields(cfg)}
+    if "n_seeds" in names:
+        return dataclasses.replace(cfg, n_seeds=n_seeds)
+    if "setup" in names:
+        return dataclasses.replace(cfg, setup=with_seeds(cfg.setup, n_seeds))
+    raise AdvsimError(f"config {type(cfg).__name__} has no n_seeds to override")
+
+
 def torch_dtype(name: str) -> torch.dtype:
     """``'float32'`` or ``'float64'`` as a torch dtype."""
     return _DTYPES[check_choice("dtype", name, tuple(_DTYPES))]
@@ -89,7 +99,8 @@ class Simulation:
         name: snake-case name, e.g. ``"frozen_weights"``.
         title: one line for ``python -m sims list``.
         paper: the paper (and theorem/figure) it serves.
-        configs: ``configs(scale)`` gives the grid of frozen-dataclass configs; each has ``n_seeds``.
+        configs: ``configs(scale)`` gives the grid of frozen-dataclass configs; each has ``n_seeds``
+            (or a ``setup`` field that has it).
         run: ``run(config, context)`` trains and measures one config.
         label: a short readable prefix for a config's run key.
     """
@@ -113,7 +124,7 @@ class Simulation:
         cfgs = list(self.configs(scale))
         if n_seeds is not None:
             n_seeds = check_int("seeds", n_seeds, 1, 9_999)
-            cfgs = [dataclasses.replace(c, n_seeds=n_seeds) for c in cfgs]
+            cfgs = [with_seeds(c, n_seeds) for c in cfgs]
         return cfgs
 
     def key(self, cfg: Any) -> str:

@@ -20,10 +20,16 @@ import numpy as np
 __all__ = [
     "GRADIENT_LINEAR_OPTIMIZERS",
     "decay_factor",
+    "first_order_flip_radius",
     "frozen_weights_condition",
     "gradient_flow_factor",
+    "init_scale_slope",
     "momentum_decay_factor",
+    "offsubspace_grad_chi2_df",
     "predicted_offsubspace_drift",
+    "predicted_offsubspace_grad_norm",
+    "typical_offsubspace_grad_norm",
+    "universal_direction_cosine",
     "weight_decay_factor",
 ]
 
@@ -121,3 +127,58 @@ def decay_factor(
     if optimizer in ("heavy_ball", "nesterov"):
         return momentum_decay_factor(eta, lam, mu, t, nesterov=optimizer == "nesterov")
     return None
+
+
+# --------------------------------------------------------------------------- the gradient law
+def predicted_offsubspace_grad_norm(
+    rho: np.ndarray | float, sigma_w2: float, codim: int
+) -> np.ndarray:
+    """``√(ρ(x) σ_w² ℓ⊥)``: the typical ``‖P⊥∇f(x)‖`` given the active-set weight ``ρ(x) = Σ_{j active} a_j²``.
+
+    [derived, exact in law] With invariant 1, ``P⊥∇f(x) = Σ_{j active} a_j g_j`` with the frozen
+    ``g_j = P⊥w_j(0) ~ N(0, σ_w² P⊥)``. The on-subspace parts ``P w_j(0)`` are independent of the ``g_j``
+    and are all that training (on data in ``P``) ever sees, so the active set and the output weights are
+    independent of the ``g_j``, and conditionally on them ``‖P⊥∇f(x)‖² = σ_w² ρ(x) χ²_{ℓ⊥}``
+    (PAPERS.md §1, "Gradient law"). This returns the square root of its mean.
+    """
+    return np.sqrt(np.asarray(rho, dtype=float) * sigma_w2 * codim)
+
+
+def offsubspace_grad_chi2_df(codim: int) -> int:
+    """Degrees of freedom of ``‖P⊥∇f(x)‖² / (σ_w² ρ(x))``, which is ``χ²_{ℓ⊥}`` [derived]."""
+    return int(codim)
+
+
+def typical_offsubspace_grad_norm(d: int, codim: int, active_fraction: float = 0.5) -> float:
+    """``√(ℓ⊥ · active_fraction / d)``: ``‖P⊥∇f‖`` for ``a_j = ±1/√m`` and ``σ_w² = 1/d`` [derived].
+
+    With half the neurons active this is ``√(ℓ⊥/(2d))`` — order one when the co-dimension is a constant
+    fraction of ``d``: the off-subspace gradient does not vanish with the dimension.
+    """
+    return float(np.sqrt(codim * active_fraction / d))
+
+
+def init_scale_slope() -> float:
+    """Log-log slope of ``‖P⊥∇f‖`` against the first-layer init scale β: 1 [derived].
+
+    ``g_j = β·P⊥w̃_j(0)`` with ``w̃`` at unit scale, so for a given activation pattern ``P⊥∇f`` is
+    proportional to β. (The activation pattern itself may move with β; the simulation measures that.)
+    """
+    return 1.0
+
+
+def universal_direction_cosine(rho: np.ndarray | float, total: float) -> np.ndarray:
+    """``√(ρ(x) / Σ_j a_j²)``: the cosine of ``P⊥∇f(x)`` with ``g_univ = Σ_j a_j P⊥w_j(0)`` [derived].
+
+    ``g_univ`` sums the same ``a_j g_j`` over *all* neurons; in high co-dimension the ``g_j`` are nearly
+    orthogonal, so the cosine is the share of ``Σ a_j²`` carried by the active neurons (≈ 0.7 when half
+    are active). The paper states that such a universal perturbation exists.
+    """
+    return np.sqrt(np.asarray(rho, dtype=float) / total)
+
+
+def first_order_flip_radius(f: np.ndarray, grad_off_norm: np.ndarray) -> np.ndarray:
+    """``r*(x) = |f(x)| / ‖P⊥∇f(x)‖``: the off-subspace ℓ2 radius at which the linearisation flips."""
+    g = np.asarray(grad_off_norm, dtype=float)
+    with np.errstate(divide="ignore"):
+        return np.where(g > 0, np.abs(np.asarray(f, dtype=float)) / g, np.inf)

@@ -1,0 +1,186 @@
+"""The shared setting of the off-subspace simulations: train an ensemble on subspace data, measure it.
+
+Simulations 02–05 (Melamed, Yehudai & Vardi 2023; PAPERS.md §1) all train two-layer ReLU ensembles on
+points of a random linear subspace and then measure input gradients split by ``P``. This module holds
+that setting once: :class:`SubspaceSetup` (data, network, optimizer and stop rule, all hashable into
+run keys), :func:`train_setup` (build, train, return everything a measurement needs) and
+:func:`gradient_arrays` (the per-point measurements every one of those sims records).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from sims.data import SubspaceData, make_subspace_data
+from sims.errors import check_choice, check_float, check_int
+from sims.losses import LOSSES
+from sims.measure import input_grad_split
+from sims.nets import TwoLayerEnsemble, init_ensemble
+from sims.optim import OPTIMIZERS, OptimizerConfig
+from sims.simulation import member_seeds, torch_dtype
+from sims.train import TrainConfig, TrainResult, train
+
+__all__ = ["SubspaceSetup", "Trained", "gradient_arrays", "train_setup"]
+
+
+@dataclass(frozen=True)
+class SubspaceSetup:
+    """Data, network and training of one off-subspace run (every member differs only by seed).
+
+    The first layer is ``N(0, β²/d)`` (``first_scale`` = β); output weights are ``±1/√m`` and fixed
+    (``init="signs"``, the gradient-law setting) or ``N(0, 1/m)`` (``init="paper"``).
+    """
+
+    d: int
+    k: int
+    m: int
+    n: int = 60
+    n_test: int = 100
+    labels: str = "linear"
+    offset: float = 0.0
+    noise: float = 0.0
+    axis_aligned: bool = False
+    init: str = "signs"
+    first_scale: float = 1.0
+    second_scale: float = 1.0
+    train_a: bool = False
+    bias_std: float = 0.0
+    optimizer: str = "sgd"
+    lr: float = 1.0
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    loss: str = "logistic"
+    steps: int = 4000
+    stop_accuracy: float | None = 1.0
+    stop_margin: float | None = None
+    n_seeds: int = 8
+    seed: int = 0
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        check_int("d", self.d, 2)
+        check_int("k_P", self.k, 1, self.d - 1)
+        check_int("m", self.m, 1)
+        check_int("n", self.n, 1)
+        check_int("n_test", self.n_test, 1)
+        check_choice("init", self.init, ("signs", "paper"))
+        check_float("first_scale", self.first_scale, 0.0, lo_open=True)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("loss", self.loss, LOSSES)
+        check_float("lr", self.lr, 0.0, lo_open=True)
+        check_float("weight_decay", self.weight_decay, 0.0)
+        check_int("steps", self.steps, 0)
+        check_int("n_seeds", self.n_seeds, 1)
+
+    @property
+    def sigma_w2(self) -> float:
+        """Variance ``σ_w² = β²/d`` of each first-layer weight at initialisation."""
+        return self.first_scale**2 / self.d
+
+    @property
+    def codim(self) -> int:
+        """``ℓ⊥ = d − k_P``."""
+        return self.d - self.k
+
+
+@dataclass
+class Trained:
+    """A trained run: the data (train and test split), the ensemble before and after, the trace."""
+
+    data: SubspaceData
+    X: Tensor
+    y: Tensor
+    X_test: Tensor
+    y_test: Tensor
+    ens: TwoLayerEnsemble
+    ens0: TwoLayerEnsemble
+    result: TrainResult
+
+
+def train_setup(s: SubspaceSetup, device: str = "cpu") -> Trained:
+    """Generate the data (``n + n_test`` points, split), initialise and train the ensemble."""
+    dtype = torch_dtype(s.dtype)
+    data = make_subspace_data(
+        s.n + s.n_test,
+        s.d,
+        s.k,
+        seed=s.seed,
+        labels=s.labels,  # type: ignore[arg-type]
+        offset=s.offset,
+        noise=s.noise,
+        axis_aligned=s.axis_aligned,
+    )
+    Xall, yall = data.tensors(dtype=dtype, device=device)
+    seeds = member_seeds(s.seed, s.n_seeds)
+    trainable = ("W", "b") + (("a",) if s.train_a else ())
+    ens = init_ensemble(
+        s.d,
+        s.m,
+        seeds=seeds,
+        scheme=s.init,  # type: ignore[arg-type]
+        first_scale=s.first_scale,
+        second_scale=s.second_scale,
+        bias="normal" if s.bias_std > 0 else "zero",
+        bias_std=s.bias_std,
+        trainable=trainable,
+        dtype=dtype,
+        device=device,
+    )
+    ens0 = ens.clone()
+    cfg = TrainConfig(
+        steps=s.steps,
+        loss=s.loss,
+        stop_accuracy=s.stop_accuracy,
+        stop_margin=s.stop_margin,
+        optimizer=OptimizerConfig(
+            s.optimizer, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay
+        ),
+    )
+    X, y = Xall[: s.n], yall[: s.n]
+    res = train(ens, X, y, cfg, seeds=seeds)
+    return Trained(data, X, y, Xall[s.n :], yall[s.n :], ens, ens0, res)
+
+
+def gradient_arrays(t: Trained) -> dict[str, np.ndarray]:
+    """The arrays every off-subspace run records (member axis first).
+
+    ``basis``, ``offset``, ``X``, ``y``, ``X_test``, ``y_test``, ``W0``, ``W``, ``b0``, ``b``, ``a0``, ``a``,
+    ``steps_taken``, and at the test points: ``f_test (M, n_test)``, ``grad_on``/``grad_off``
+    (``‖P∇f‖``, ``‖P⊥∇f‖``) and ``rho`` (``Σ_{j active} a_j²``).
+    """
+
+    def np_(x: Tensor) -> np.ndarray:
+        return x.detach().cpu().numpy()
+
+    with torch.no_grad():
+        split = input_grad_split(t.ens, t.X_test, t.data.basis)
+        f_test = t.ens.forward(t.X_test)
+    return {
+        "basis": t.data.basis,
+        "offset": t.data.offset,
+        "X": np_(t.X),
+        "y": np_(t.y),
+        "X_test": np_(t.X_test),
+        "y_test": np_(t.y_test),
+        "W0": np_(t.ens0.W),
+        "W": np_(t.ens.W),
+        "b0": np_(t.ens0.b),
+        "b": np_(t.ens.b),
+        "a0": np_(t.ens0.a),
+        "a": np_(t.ens.a),
+        "steps_taken": t.result.steps_taken,
+        "f_test": np_(f_test),
+        "grad_on": np_(split["grad_on"]),
+        "grad_off": np_(split["grad_off"]),
+        "rho": np_(split["rho"]),
+    }
+
+
+def accuracy(ens: TwoLayerEnsemble, X: Tensor, y: Tensor) -> np.ndarray:
+    """Per-member accuracy ``mean(y f(x) > 0)``."""
+    with torch.no_grad():
+        return ((y * ens.forward(X)) > 0).to(torch.float64).mean(dim=1).cpu().numpy()
