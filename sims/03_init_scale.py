@@ -22,14 +22,17 @@ import sys
 from dataclasses import dataclass, replace
 
 import numpy as np
-import torch
 
-from sims.attacks import PGD, MinNorm
 from sims.cli import main_for
 from sims.errors import check_choice
 from sims.simulation import RunContext, RunOutput, Simulation
-from sims.subspace_runs import SubspaceSetup, accuracy, gradient_arrays, train_setup
-from sims.threat import Subspace
+from sims.subspace_runs import (
+    SubspaceSetup,
+    accuracy,
+    gradient_arrays,
+    offsubspace_flip_radius,
+    train_setup,
+)
 
 BETAS = (1.0, 0.5, 0.25, 0.125, 0.0625)
 
@@ -75,19 +78,12 @@ def run(cfg: Config, ctx: RunContext) -> RunOutput:
     """Train; measure off-subspace gradients and the minimal off-subspace flip radius."""
     t = train_setup(cfg.setup, ctx.device)
     arrays = gradient_arrays(t)
-    attack = MinNorm(
-        norm="l2",
-        restrict=Subspace.perp(t.data.basis),
+    arrays["flip_radius"] = offsubspace_flip_radius(
+        t,
         search_steps=cfg.search_steps,
-        search_attack=PGD(
-            steps=cfg.search_pgd_steps, restarts=cfg.search_restarts, schedule="linear"
-        ),
+        pgd_steps=cfg.search_pgd_steps,
+        restarts=cfg.search_restarts,
     )
-    res = attack(t.ens, t.X_test, t.y_test)
-    with torch.no_grad():
-        correct = (t.y_test * t.ens.forward(t.X_test)) > 0
-    radius = torch.where(correct, res.dist, torch.full_like(res.dist, float("nan")))
-    arrays["flip_radius"] = radius.cpu().numpy()
     arrays["train_acc"] = accuracy(t.ens, t.X, t.y)
     arrays["test_acc"] = accuracy(t.ens, t.X_test, t.y_test)
     metrics = {

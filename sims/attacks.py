@@ -290,6 +290,8 @@ class MinNorm:
         search_attack: the PGD attack run at each radius of that search.
         restrict: look for perturbations in this subspace only (e.g. ``Subspace.perp(U)``: the
             minimal off-subspace flip radius); every step uses the gradient projected onto it.
+        max_dist: the radius search stops doubling beyond this; points with no adversarial
+            perturbation found within it get ``inf``.
         seed: seed of the restarts' random points.
 
     Stages: DeepFool from the clean point and from random restarts, each refined; then a bisection over
@@ -308,10 +310,13 @@ class MinNorm:
     search_steps: int = 12
     search_attack: PGD = PGD(steps=50, restarts=10, schedule="linear")
     restrict: Subspace | None = None
+    max_dist: float = float("inf")
     seed: int = 0
 
     def __post_init__(self) -> None:
         check_choice("norm", self.norm, ("l2", "linf"))
+        if self.max_dist != float("inf"):
+            check_float("max_dist", self.max_dist, 0.0, lo_open=True)
         if self.norm == "linf" and self.restrict is not None:
             LinfBall(1.0, restrict=self.restrict)  # validates: coordinate subspaces only
         check_int("max_iter", self.max_iter, 1)
@@ -387,6 +392,9 @@ class MinNorm:
                 best_delta = torch.where(better[..., None], delta, best_delta)
             if self.search_steps > 0:
                 best, best_delta = self._search(model, Xe, y, clean, best, best_delta)
+            far = best > self.max_dist
+            best = torch.where(far, inf, best)
+            best_delta = torch.where(far[..., None], torch.zeros_like(best_delta), best_delta)
         return MinNormResult(dist=best, delta=best_delta)
 
     def _refine(
@@ -431,7 +439,8 @@ class MinNorm:
                 gn > 0, f.abs() / torch.where(gn > 0, gn, torch.ones_like(gn)), torch.ones_like(gn)
             )
             r = torch.where(torch.isfinite(r) & (r > 0), r, torch.ones_like(r))
-            for _ in range(40):
+            for _ in range(60):
+                missing = missing & (r <= self.max_dist)
                 if not bool(missing.any()):
                     break
                 res = self.search_attack(model, Xe, y, ball(torch.where(missing, r, 0 * r)))

@@ -379,7 +379,7 @@ def init_ensemble(
     scheme: InitScheme = "paper",
     first_scale: float | Sequence[float] = 1.0,
     second_scale: float | Sequence[float] = 1.0,
-    bias: Literal["zero", "normal"] = "zero",
+    bias: Literal["zero", "normal", "uniform"] = "zero",
     bias_std: float = 0.0,
     trainable: Sequence[str] = PARAM_NAMES,
     act: str = "relu",
@@ -396,7 +396,8 @@ def init_ensemble(
             gradient law ``‖P⊥∇f‖ ≈ √(ℓ⊥/(2d))``), usually with ``'a'`` not trained.
 
     ``first_scale`` (the init scale β of PAPERS.md §1) multiplies ``W``; ``second_scale`` multiplies ``a``;
-    either may be one value per member. Biases are zero, or ``N(0, bias_std²)``. Values are drawn in
+    either may be one value per member. Biases are zero, ``N(0, bias_std²)``, or ``U[−bias_std, bias_std]``
+    (``bias_std = 1/√d`` is torch's ``nn.Linear`` default). Values are drawn in
     float64 on the CPU from ``torch.Generator().manual_seed(seed)`` and then cast, so the same seed
     gives the same network on every device and in every ensemble.
     """
@@ -406,7 +407,7 @@ def init_ensemble(
         raise AdvsimError("seeds must hold at least one seed (one per member); got none")
     M = len(seeds)
     check_choice("scheme", scheme, ("paper", "signs"))
-    check_choice("bias", bias, ("zero", "normal"))
+    check_choice("bias", bias, ("zero", "normal", "uniform"))
     bias_std = check_float("bias_std", bias_std, 0.0)
     beta_w = _per_member("first_scale", first_scale, M)
     beta_a = _per_member("second_scale", second_scale, M)
@@ -423,6 +424,9 @@ def init_ensemble(
             a[i] = signs / np.sqrt(m)
         if bias == "normal":
             b[i] = torch.randn(m, generator=gen, dtype=torch.float64).numpy() * bias_std
+        elif bias == "uniform":
+            u = torch.rand(m, generator=gen, dtype=torch.float64).numpy()
+            b[i] = (2 * u - 1) * bias_std
     W *= beta_w[:, None, None]
     a *= beta_a[:, None]
 

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from sims.attacks import PGD, MinNorm
 from sims.data import SubspaceData, make_subspace_data
 from sims.errors import check_choice, check_float, check_int
 from sims.losses import LOSSES
@@ -22,9 +23,17 @@ from sims.measure import input_grad_split
 from sims.nets import TwoLayerEnsemble, init_ensemble
 from sims.optim import OPTIMIZERS, OptimizerConfig
 from sims.simulation import member_seeds, torch_dtype
+from sims.threat import Subspace
 from sims.train import TrainConfig, TrainResult, train
 
-__all__ = ["SubspaceSetup", "Trained", "gradient_arrays", "train_setup"]
+__all__ = [
+    "SubspaceSetup",
+    "Trained",
+    "accuracy",
+    "gradient_arrays",
+    "offsubspace_flip_radius",
+    "train_setup",
+]
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,7 @@ class SubspaceSetup:
     lr: float = 1.0
     momentum: float = 0.0
     weight_decay: float = 0.0
+    decay: tuple[str, ...] = ("W", "b", "a")
     loss: str = "logistic"
     steps: int = 4000
     stop_accuracy: float | None = 1.0
@@ -137,7 +147,11 @@ def train_setup(s: SubspaceSetup, device: str = "cpu") -> Trained:
         stop_accuracy=s.stop_accuracy,
         stop_margin=s.stop_margin,
         optimizer=OptimizerConfig(
-            s.optimizer, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay
+            s.optimizer,
+            lr=s.lr,
+            momentum=s.momentum,
+            weight_decay=s.weight_decay,
+            decay=tuple(p for p in s.decay if p != "a" or s.train_a),
         ),
     )
     X, y = Xall[: s.n], yall[: s.n]
@@ -184,3 +198,30 @@ def accuracy(ens: TwoLayerEnsemble, X: Tensor, y: Tensor) -> np.ndarray:
     """Per-member accuracy ``mean(y f(x) > 0)``."""
     with torch.no_grad():
         return ((y * ens.forward(X)) > 0).to(torch.float64).mean(dim=1).cpu().numpy()
+
+
+def offsubspace_flip_radius(
+    t: Trained,
+    *,
+    search_steps: int = 10,
+    pgd_steps: int = 20,
+    restarts: int = 2,
+    max_dist: float = 1e3,
+) -> np.ndarray:
+    """Minimal ℓ2 perturbation *orthogonal to the data subspace* that flips each test point.
+
+    :class:`sims.attacks.MinNorm` restricted to ``P⊥`` (an upper bound of the exact value). Returns
+    ``(M, n_test)``: NaN for points the member misclassifies, ``inf`` where nothing was found within
+    ``max_dist``.
+    """
+    attack = MinNorm(
+        norm="l2",
+        restrict=Subspace.perp(t.data.basis),
+        search_steps=search_steps,
+        search_attack=PGD(steps=pgd_steps, restarts=restarts, schedule="linear"),
+        max_dist=max_dist,
+    )
+    res = attack(t.ens, t.X_test, t.y_test)
+    with torch.no_grad():
+        correct = (t.y_test * t.ens.forward(t.X_test)) > 0
+    return torch.where(correct, res.dist, torch.full_like(res.dist, float("nan"))).cpu().numpy()

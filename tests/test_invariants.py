@@ -170,3 +170,43 @@ def test_negative_control_momentum_breaks_the_plain_sgd_law() -> None:
     p0, p = project_perp(W0, Ut), project_perp(W, Ut)
     err = (p - torch.as_tensor(plain)[:, None, None] * p0).flatten(1).norm(dim=1)
     assert torch.all(err > 1e4 * TOL * p0.flatten(1).norm(dim=1))
+
+
+@given(cases(optimizers=("sgd",)), st.floats(1e-3, 0.3), st.integers(0, 1000))
+def test_weight_decay_gradient_identity(c: Case, lam: float, point_seed: int) -> None:
+    """PAPERS.md §1: with GD and coupled decay, at any point P⊥∇f(x) equals (1 − ηλ)^t times the sum
+    of a_j P⊥w_j(0) over the neurons active at x — for the final activation pattern (exact)."""
+    data = make_subspace_data(c.n, c.d, c.k, seed=c.seed)
+    X, y = data.tensors(dtype=D64)
+    seeds = [c.seed, c.seed + 1]
+    ens = init_ensemble(
+        c.d,
+        c.m,
+        seeds=seeds,
+        first_scale=c.beta,
+        bias="normal",
+        bias_std=0.3,
+        trainable=c.trainable,
+        dtype=D64,
+    )
+    W0 = ens.W.clone()
+    res = train(
+        ens,
+        X,
+        y,
+        TrainConfig(
+            steps=c.steps,
+            optimizer=OptimizerConfig("sgd", lr=c.lr, weight_decay=lam),
+            loss=c.loss,
+            batch_size=c.batch_size,
+        ),
+        seeds=seeds,
+    )
+    Z = torch.randn(7, c.d, dtype=D64, generator=torch.Generator().manual_seed(point_seed))
+    U = torch.as_tensor(data.basis)
+    measured = project_perp(ens.input_grad(Z), U).norm(dim=-1)
+    base = th.frozen_offsubspace_grad_norm(
+        Z.numpy(), ens.W.numpy(), ens.b.numpy(), ens.a.numpy(), W0.numpy(), data.basis
+    )
+    factor = th.weight_decay_factor(c.lr, lam, res.steps_taken)[:, None]
+    torch.testing.assert_close(measured, torch.as_tensor(factor * base), rtol=1e-9, atol=1e-12)

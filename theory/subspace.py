@@ -21,6 +21,7 @@ __all__ = [
     "GRADIENT_LINEAR_OPTIMIZERS",
     "decay_factor",
     "first_order_flip_radius",
+    "frozen_offsubspace_grad_norm",
     "frozen_weights_condition",
     "gradient_flow_factor",
     "init_scale_slope",
@@ -182,3 +183,19 @@ def first_order_flip_radius(f: np.ndarray, grad_off_norm: np.ndarray) -> np.ndar
     g = np.asarray(grad_off_norm, dtype=float)
     with np.errstate(divide="ignore"):
         return np.where(g > 0, np.abs(np.asarray(f, dtype=float)) / g, np.inf)
+
+
+def frozen_offsubspace_grad_norm(
+    X: np.ndarray, W: np.ndarray, b: np.ndarray, a: np.ndarray, W0: np.ndarray, U: np.ndarray
+) -> np.ndarray:
+    """``‖Σ_{j active at x} a_j P⊥w_j(0)‖``: the off-subspace gradient invariant 1 predicts [derived].
+
+    With ``P⊥w_j(t) = c_t P⊥w_j(0)`` (``c_t = 1`` without decay, ``(1 − ηλ)^t`` with it),
+    ``P⊥∇f(x) = c_t Σ_{j active at x} a_j P⊥w_j(0)`` exactly, for the *final* activation pattern and
+    output weights. Shapes: ``X (n, d)``, ``W, W0 (M, m, d)``, ``b, a (M, m)``, ``U (d, k)``; returns
+    ``(M, n)``.
+    """
+    pre = np.einsum("nd,Mmd->Mnm", X, W) + b[:, None, :]
+    coef = (pre > 0) * a[:, None, :]
+    P0 = W0 - (W0 @ U) @ U.T
+    return np.asarray(np.linalg.norm(np.einsum("Mnm,Mmd->Mnd", coef, P0), axis=-1))

@@ -1,0 +1,157 @@
+"""Simulation 04 — weight decay shrinks the off-subspace gradient by exactly ``(1 − ηλ)^t``.
+
+Paper: Melamed, Yehudai & Vardi (NeurIPS 2023): "L2 regularisation … makes the network more robust in
+those directions" [paper, abstract]. Derived (PAPERS.md §1, invariant 2 and "Weight decay"): with coupled
+decay λ and plain GD, ``P⊥W_t = (1 − ηλ)^t P⊥W_0``, so at every point
+``P⊥∇f(x) = (1 − ηλ)^t Σ_{j active at x} a_j P⊥w_j(0)`` — an exact identity, whatever the activation
+pattern became — and the off-subspace flip radius grows with λ. On long runs ``P⊥W → 0``.
+
+Grid: λ ∈ {0, 1e-4, 3e-4, 1e-3, 3e-3} for a fixed number of full-batch GD steps (no early stop, so every
+run has the same ``t``), decaying the trained parameters ``W`` and ``b`` with ``a_j = ±1/√m`` fixed; the
+paper-code variant also trains (and decays) the second layer from ``N(0, 1/m)``; a long run at the
+largest λ. Negative
+controls: heavy-ball momentum and Adam with the same decay (other laws), and decay that skips the
+first layer (``P⊥W`` untouched, so the flip radius must not grow).
+
+Arrays: :func:`sims.subspace_runs.gradient_arrays` plus ``perp_ratio (M,)`` (``‖P⊥W_t‖/‖P⊥W_0‖``),
+``flip_radius (M, n_test)``, ``train_acc``, ``test_acc``. Runs are float64 so the identity can be checked
+to rounding.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from sims.cli import main_for
+from sims.errors import check_choice
+from sims.measure import offsubspace_ratio
+from sims.simulation import RunContext, RunOutput, Simulation
+from sims.subspace_runs import (
+    SubspaceSetup,
+    accuracy,
+    gradient_arrays,
+    offsubspace_flip_radius,
+    train_setup,
+)
+
+LAMBDAS = (0.0, 1e-4, 3e-4, 1e-3, 3e-3)
+
+
+@dataclass(frozen=True)
+class Config:
+    """One decay λ (``setup.weight_decay``) under a variant."""
+
+    condition: str
+    role: str
+    variant: str
+    setup: SubspaceSetup
+
+    def __post_init__(self) -> None:
+        check_choice("role", self.role, ("law", "control"))
+        check_choice("variant", self.variant, ("first_layer", "paper_code", "long"))
+
+
+def configs(scale: str) -> list[Config]:
+    """λ grid × variants, the long run and the controls."""
+    if scale == "quick":
+        base = SubspaceSetup(
+            d=100,
+            k=10,
+            m=200,
+            n=60,
+            n_test=20,
+            n_seeds=6,
+            steps=400,
+            stop_accuracy=None,
+            dtype="float64",
+        )
+        long_steps = 4000
+    else:
+        base = SubspaceSetup(
+            d=400,
+            k=20,
+            m=1000,
+            n=100,
+            n_test=100,
+            n_seeds=16,
+            steps=2000,
+            stop_accuracy=None,
+            dtype="float64",
+        )
+        long_steps = 20000
+    out = []
+    for lam in LAMBDAS:
+        out.append(Config(f"gd-l{lam:g}", "law", "first_layer", replace(base, weight_decay=lam)))
+        out.append(
+            Config(
+                f"paper-l{lam:g}",
+                "law",
+                "paper_code",
+                replace(base, weight_decay=lam, init="paper", train_a=True),
+            )
+        )
+    out.append(
+        Config("gd-long", "law", "long", replace(base, weight_decay=LAMBDAS[-1], steps=long_steps))
+    )
+    for lam in (0.0, 1e-3, 3e-3):
+        out.append(
+            Config(
+                f"no-W-decay-l{lam:g}",
+                "control",
+                "first_layer",
+                replace(base, weight_decay=lam, decay=("b", "a")),
+            )
+        )
+    out.append(
+        Config(
+            "heavy_ball",
+            "control",
+            "first_layer",
+            replace(base, weight_decay=1e-3, optimizer="heavy_ball", momentum=0.9, lr=0.1),
+        )
+    )
+    out.append(
+        Config(
+            "adam",
+            "control",
+            "first_layer",
+            replace(base, weight_decay=1e-3, optimizer="adam", lr=0.01),
+        )
+    )
+    return out
+
+
+def run(cfg: Config, ctx: RunContext) -> RunOutput:
+    """Train for a fixed number of steps; measure gradients, ``P⊥W`` and the flip radius."""
+    t = train_setup(cfg.setup, ctx.device)
+    arrays = gradient_arrays(t)
+    arrays["perp_ratio"] = offsubspace_ratio(t.ens.W, t.ens0.W, t.data.basis).cpu().numpy()
+    arrays["flip_radius"] = offsubspace_flip_radius(t)
+    arrays["train_acc"] = accuracy(t.ens, t.X, t.y)
+    arrays["test_acc"] = accuracy(t.ens, t.X_test, t.y_test)
+    metrics = {
+        "weight_decay": cfg.setup.weight_decay,
+        "grad_off_median": float(np.median(arrays["grad_off"])),
+        "perp_ratio_mean": float(arrays["perp_ratio"].mean()),
+        "flip_radius_median": float(np.nanmedian(arrays["flip_radius"])),
+        "train_acc_mean": float(arrays["train_acc"].mean()),
+        "test_acc_mean": float(arrays["test_acc"].mean()),
+    }
+    return RunOutput(metrics=metrics, arrays=arrays)
+
+
+SIM = Simulation(
+    number="04",
+    name="weight_decay",
+    title="weight decay shrinks the off-subspace gradient by (1 - eta lambda)^t",
+    paper="Melamed, Yehudai & Vardi 2023, PAPERS.md §1 weight decay",
+    configs=configs,
+    run=run,
+    label=lambda c: c.condition,
+)
+
+if __name__ == "__main__":
+    sys.exit(main_for(SIM))

@@ -1,0 +1,201 @@
+"""Simulation 06 — the authors' two datasets under the authors' settings (their Figs. 2 and 3).
+
+Paper: Melamed, Yehudai & Vardi (NeurIPS 2023), PAPERS.md §1 "Authors' experiments [paper, from their
+public code]": 7 points ``(t, t)`` on the diagonal of ``R²`` with alternating labels (width 100, lr 0.02)
+and a 5×5 checkerboard on ``[0, 1]²`` at height 0.5 in ``R³`` (width 400, lr 0.05); first layer
+``N(0, 1/d)``, second ``N(0, 1/width)`` (biases as torch's ``nn.Linear`` default); sigmoid + BCE;
+full-batch SGD until ``min_i y_i f(x_i) > 0.3`` or 40 000 epochs. Three panels: vanilla, small init
+(both weight matrices divided by ``factor``) and regularised (SGD weight decay ``λ``). The paper gives no
+numbers for ``factor`` or ``λ`` beyond "1.5, 3, 6, 12 appear" — both are parameters here
+(``factor`` 3 at the quick scale, 6 at the paper scale; ``λ`` = 3e-3) and the verdicts name the reading.
+
+Measured: for every training point, the distance to the decision boundary along the off-subspace
+direction (``(1, −1)/√2`` for the line, ``e₃`` for the checkerboard), both ways; the first layer's
+off-subspace drift (the checkerboard's plane is *affine*, so invariant 1 does not apply there); and the
+outputs on a grid for the decision-boundary plots. Negative control: the same three conditions with
+the seven points moved off the line (``jitter`` 0.3 along ``(1, −1)/√2``): data off the subspace.
+(Adam is no control here: on the diagonal both coordinates of every gradient are equal, so Adam's
+coordinate-wise scaling keeps updates on the line and ``P⊥W`` frozen — measured drift ~1e-15.)
+
+Arrays: ``X``, ``y``, ``basis``, ``offset``, ``W0``, ``W``, ``b0``, ``b``, ``a0``, ``a``, ``steps_taken``,
+``dist_off (M, n, 2)`` (both ways; inf if no boundary within ``t_max``), ``drift (M,)``, ``grid_x``,
+``grid_y`` (the plotted plane's coordinates) and ``grid_f (M, G, G)``.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from sims.cli import main_for
+from sims.data import SubspaceData, checkerboard, diagonal_line
+from sims.errors import check_choice, check_float, check_int
+from sims.measure import boundary_distance_along, offsubspace_drift
+from sims.nets import init_ensemble
+from sims.optim import OptimizerConfig
+from sims.simulation import RunContext, RunOutput, Simulation, member_seeds
+from sims.train import TrainConfig, train
+
+GRID = 121
+
+
+@dataclass(frozen=True)
+class Config:
+    """One panel: dataset × condition (vanilla, small init, regularised) × optimizer."""
+
+    dataset: str
+    condition: str
+    role: str
+    width: int
+    lr: float
+    factor: float = 1.0
+    weight_decay: float = 0.0
+    optimizer: str = "sgd"
+    steps: int = 40_000
+    stop_margin: float = 0.3
+    t_max: float = 10.0
+    jitter: float = 0.0
+    n_seeds: int = 10
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_choice("dataset", self.dataset, ("line", "checkerboard"))
+        check_choice("role", self.role, ("paper", "control"))
+        check_int("width", self.width, 1)
+        check_float("factor", self.factor, 0.0, lo_open=True)
+        check_float("weight_decay", self.weight_decay, 0.0)
+        check_float("jitter", self.jitter, 0.0)
+        check_int("n_seeds", self.n_seeds, 1)
+
+
+def configs(scale: str) -> list[Config]:
+    """Both datasets × the three panels, and the line with its points moved off the line (control)."""
+    seeds = 10 if scale == "quick" else 20
+    factor = 3.0 if scale == "quick" else 6.0
+    out = []
+    for dataset, width, lr in (("line", 100, 0.02), ("checkerboard", 400, 0.05)):
+        for cond, fac, lam in (
+            ("vanilla", 1.0, 0.0),
+            ("small_init", factor, 0.0),
+            ("regularised", 1.0, 3e-3),
+        ):
+            out.append(Config(dataset, cond, "paper", width, lr, fac, lam, n_seeds=seeds))
+            if dataset == "line":
+                out.append(
+                    Config(dataset, cond, "control", width, lr, fac, lam, jitter=0.3, n_seeds=seeds)
+                )
+    return out
+
+
+def _dataset(name: str, jitter: float) -> tuple[SubspaceData, np.ndarray]:
+    """The dataset (points moved off the line by ``jitter``·N(0, 1) when asked) and its off-subspace
+    direction."""
+    if name == "line":
+        u = np.array([1.0, -1.0]) / np.sqrt(2.0)
+        data = diagonal_line()
+        if jitter > 0:
+            xi = np.random.default_rng(12345).standard_normal(data.n)
+            data = SubspaceData(
+                X=data.X + jitter * xi[:, None] * u,
+                y=data.y,
+                basis=data.basis,
+                name=f"diagonal_line(jitter={jitter:g})",
+            )
+        return data, u
+    return checkerboard(), np.array([0.0, 0.0, 1.0])
+
+
+def run(cfg: Config, ctx: RunContext) -> RunOutput:
+    """Train the authors' way; measure boundary distances off the subspace, drift and a grid."""
+    dtype = torch.float64
+    data, u = _dataset(cfg.dataset, cfg.jitter)
+    X, y = data.tensors(dtype=dtype, device=ctx.device)
+    seeds = member_seeds(cfg.seed, cfg.n_seeds)
+    ens = init_ensemble(
+        data.d,
+        cfg.width,
+        seeds=seeds,
+        scheme="paper",
+        first_scale=1 / cfg.factor,
+        second_scale=1 / cfg.factor,
+        bias="uniform",
+        bias_std=1 / np.sqrt(data.d),
+        dtype=dtype,
+        device=ctx.device,
+    )
+    ens0 = ens.clone()
+    tc = TrainConfig(
+        steps=cfg.steps,
+        loss="bce",
+        stop_margin=cfg.stop_margin,
+        check_every=10,
+        optimizer=OptimizerConfig(cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay),
+    )
+    res = train(ens, X, y, tc, seeds=seeds)
+    ut = torch.as_tensor(u, dtype=dtype, device=ctx.device)
+    with torch.no_grad():
+        dist = torch.stack(
+            [boundary_distance_along(ens, X, s * ut, t_max=cfg.t_max) for s in (1.0, -1.0)], dim=-1
+        )
+        drift = offsubspace_drift(ens.W, ens0.W, data.basis)
+        if cfg.dataset == "line":  # the data plane itself
+            gx = np.linspace(-2.0, 2.0, GRID)
+            gy = np.linspace(-2.0, 2.0, GRID)
+            pts = np.stack(np.meshgrid(gx, gy, indexing="xy"), -1).reshape(-1, 2)
+        else:  # the vertical slice x2 = 0.5 through the checkerboard (x1 across, x3 up)
+            gx = np.linspace(-0.5, 1.5, GRID)
+            gy = np.linspace(-1.5, 2.5, GRID)
+            g1, g3 = np.meshgrid(gx, gy, indexing="xy")
+            pts = np.stack([g1.ravel(), np.full(g1.size, 0.5), g3.ravel()], -1)
+        grid_f = ens.forward(torch.as_tensor(pts, dtype=dtype, device=ctx.device))
+        margin = (y * ens.forward(X)).min(dim=1).values
+
+    def np_(t: torch.Tensor) -> np.ndarray:
+        return t.detach().cpu().numpy()
+
+    arrays = {
+        "X": data.X,
+        "y": data.y,
+        "basis": data.basis,
+        "offset": data.offset,
+        "W0": np_(ens0.W),
+        "W": np_(ens.W),
+        "b0": np_(ens0.b),
+        "b": np_(ens.b),
+        "a0": np_(ens0.a),
+        "a": np_(ens.a),
+        "steps_taken": res.steps_taken,
+        "dist_off": np_(dist),
+        "drift": np_(drift),
+        "grid_x": gx,
+        "grid_y": gy,
+        "grid_f": np_(grid_f).reshape(ens.M, GRID, GRID),
+        "train_margin": np_(margin),
+    }
+    finite = np.isfinite(arrays["dist_off"])
+    metrics = {
+        "dist_off_median": float(np.median(np.where(finite, arrays["dist_off"], cfg.t_max))),
+        "no_boundary_fraction": float(1 - finite.mean()),
+        "drift_max": float(arrays["drift"].max()),
+        "train_margin_min": float(arrays["train_margin"].min()),
+        "reached_margin_fraction": float(res.stopped.mean()),
+        "steps_taken_mean": float(res.steps_taken.mean()),
+    }
+    return RunOutput(metrics=metrics, arrays=arrays)
+
+
+SIM = Simulation(
+    number="06",
+    name="paper_figures",
+    title="the authors' line and checkerboard: vanilla vs small init vs weight decay",
+    paper="Melamed, Yehudai & Vardi 2023, Figs. 2-3 (PAPERS.md §1 authors' experiments)",
+    configs=configs,
+    run=run,
+    label=lambda c: f"{c.dataset}-{c.condition}" + (f"-jitter{c.jitter:g}" if c.jitter else ""),
+)
+
+if __name__ == "__main__":
+    sys.exit(main_for(SIM))
