@@ -33,7 +33,7 @@ from sims.data import make_subspace_data
 from sims.errors import check_choice, check_float, check_int
 from sims.losses import LOSSES
 from sims.measure import offsubspace_drift, offsubspace_ratio
-from sims.nets import TwoLayerEnsemble, init_ensemble
+from sims.nets import TwoLayerEnsemble, init_ensemble, weight_arrays
 from sims.optim import OPTIMIZERS, OptimizerConfig
 from sims.simulation import RunContext, RunOutput, Simulation, member_seeds, torch_dtype
 from sims.train import TrainConfig, train
@@ -267,12 +267,7 @@ def run(cfg: Config, ctx: RunContext) -> RunOutput:
         "offset": data.offset,
         "X": data.X,
         "y": data.y,
-        "W0": np_(ens0.W),
-        "W": np_(ens.W),
-        "b0": np_(ens0.b),
-        "b": np_(ens.b),
-        "a0": np_(ens0.a),
-        "a": np_(ens.a),
+        **weight_arrays(ens, ens0),
         "steps": np.asarray(res.measure_steps),
         "drift": drift,
         "perp_ratio": ratio,

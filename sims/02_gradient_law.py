@@ -21,26 +21,21 @@ Arrays: those of :func:`sims.subspace_runs.gradient_arrays` plus ``train_acc (M,
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
 from sims.cli import main_for
-from sims.errors import check_choice
 from sims.simulation import RunContext, RunOutput, Simulation
-from sims.subspace_runs import SubspaceSetup, accuracy, gradient_arrays, train_setup
+from sims.subspace_runs import (
+    Condition,
+    SubspaceSetup,
+    accuracy,
+    gradient_arrays,
+    train_setup,
+)
 
-
-@dataclass(frozen=True)
-class Config:
-    """One condition: its role (``law`` or ``control``), a name, and the shared setup."""
-
-    condition: str
-    role: str
-    setup: SubspaceSetup
-
-    def __post_init__(self) -> None:
-        check_choice("role", self.role, ("law", "control"))
+Config = Condition
 
 
 def configs(scale: str) -> list[Config]:

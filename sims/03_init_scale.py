@@ -24,9 +24,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from sims.cli import main_for
-from sims.errors import check_choice
 from sims.simulation import RunContext, RunOutput, Simulation
 from sims.subspace_runs import (
+    Condition,
     SubspaceSetup,
     accuracy,
     gradient_arrays,
@@ -38,18 +38,13 @@ BETAS = (1.0, 0.5, 0.25, 0.125, 0.0625)
 
 
 @dataclass(frozen=True)
-class Config:
-    """One init scale β (``setup.first_scale``) under the law or the control optimizer."""
+class Config(Condition):
+    """One init scale β (``setup.first_scale``) under the law or the control optimizer, and the
+    effort of the flip-radius search."""
 
-    condition: str
-    role: str
-    setup: SubspaceSetup
     search_steps: int = 10
     search_pgd_steps: int = 20
     search_restarts: int = 2
-
-    def __post_init__(self) -> None:
-        check_choice("role", self.role, ("law", "control"))
 
 
 def configs(scale: str) -> list[Config]:

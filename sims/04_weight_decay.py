@@ -30,6 +30,7 @@ from sims.errors import check_choice
 from sims.measure import offsubspace_ratio
 from sims.simulation import RunContext, RunOutput, Simulation
 from sims.subspace_runs import (
+    Condition,
     SubspaceSetup,
     accuracy,
     gradient_arrays,
@@ -41,16 +42,13 @@ LAMBDAS = (0.0, 1e-4, 3e-4, 1e-3, 3e-3)
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(Condition):
     """One decay λ (``setup.weight_decay``) under a variant."""
 
-    condition: str
-    role: str
-    variant: str
-    setup: SubspaceSetup
+    variant: str = "first_layer"
 
     def __post_init__(self) -> None:
-        check_choice("role", self.role, ("law", "control"))
+        super().__post_init__()
         check_choice("variant", self.variant, ("first_layer", "paper_code", "long"))
 
 
@@ -84,42 +82,38 @@ def configs(scale: str) -> list[Config]:
         long_steps = 20000
     out = []
     for lam in LAMBDAS:
-        out.append(Config(f"gd-l{lam:g}", "law", "first_layer", replace(base, weight_decay=lam)))
+        out.append(Config(f"gd-l{lam:g}", "law", replace(base, weight_decay=lam)))
         out.append(
             Config(
                 f"paper-l{lam:g}",
                 "law",
-                "paper_code",
                 replace(base, weight_decay=lam, init="paper", train_a=True),
+                variant="paper_code",
             )
         )
     out.append(
-        Config("gd-long", "law", "long", replace(base, weight_decay=LAMBDAS[-1], steps=long_steps))
+        Config(
+            "gd-long",
+            "law",
+            replace(base, weight_decay=LAMBDAS[-1], steps=long_steps),
+            variant="long",
+        )
     )
     for lam in (0.0, 1e-3, 3e-3):
         out.append(
             Config(
-                f"no-W-decay-l{lam:g}",
-                "control",
-                "first_layer",
-                replace(base, weight_decay=lam, decay=("b", "a")),
+                f"no-W-decay-l{lam:g}", "control", replace(base, weight_decay=lam, decay=("b", "a"))
             )
         )
     out.append(
         Config(
             "heavy_ball",
             "control",
-            "first_layer",
             replace(base, weight_decay=1e-3, optimizer="heavy_ball", momentum=0.9, lr=0.1),
         )
     )
     out.append(
-        Config(
-            "adam",
-            "control",
-            "first_layer",
-            replace(base, weight_decay=1e-3, optimizer="adam", lr=0.01),
-        )
+        Config("adam", "control", replace(base, weight_decay=1e-3, optimizer="adam", lr=0.01))
     )
     return out
 

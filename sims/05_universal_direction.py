@@ -19,30 +19,26 @@ Arrays: :func:`sims.subspace_runs.gradient_arrays` plus ``g_univ (M, d)``, ``cos
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import torch
 
 from sims.cli import main_for
-from sims.errors import check_choice
 from sims.measure import project_perp
 from sims.simulation import RunContext, RunOutput, Simulation
-from sims.subspace_runs import SubspaceSetup, accuracy, gradient_arrays, train_setup
+from sims.subspace_runs import (
+    Condition,
+    SubspaceSetup,
+    accuracy,
+    gradient_arrays,
+    train_setup,
+)
 
 MULTIPLES = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
 
 
-@dataclass(frozen=True)
-class Config:
-    """One condition of simulation 05."""
-
-    condition: str
-    role: str
-    setup: SubspaceSetup
-
-    def __post_init__(self) -> None:
-        check_choice("role", self.role, ("law", "control"))
+Config = Condition
 
 
 def configs(scale: str) -> list[Config]:

@@ -34,7 +34,7 @@ from sims.cli import main_for
 from sims.data import SubspaceData, checkerboard, diagonal_line
 from sims.errors import check_choice, check_float, check_int
 from sims.measure import boundary_distance_along, offsubspace_drift
-from sims.nets import init_ensemble
+from sims.nets import init_ensemble, weight_arrays
 from sims.optim import OptimizerConfig
 from sims.simulation import RunContext, RunOutput, Simulation, member_seeds
 from sims.train import TrainConfig, train
@@ -161,12 +161,7 @@ def run(cfg: Config, ctx: RunContext) -> RunOutput:
         "y": data.y,
         "basis": data.basis,
         "offset": data.offset,
-        "W0": np_(ens0.W),
-        "W": np_(ens.W),
-        "b0": np_(ens0.b),
-        "b": np_(ens.b),
-        "a0": np_(ens0.a),
-        "a": np_(ens.a),
+        **weight_arrays(ens, ens0),
         "steps_taken": res.steps_taken,
         "dist_off": np_(dist),
         "drift": np_(drift),

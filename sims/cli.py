@@ -28,6 +28,17 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.add_argument("--force", action="store_true", help="recompute finished runs")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="run on a local Dask cluster of N single-threaded worker processes",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        help="run on an existing Dask cluster (scheduler address, e.g. tcp://host:8786)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -44,6 +55,8 @@ def _run(sims: Sequence[Simulation], args: argparse.Namespace) -> int:
             device=args.device,
             force=args.force,
             progress=False if args.no_progress else None,
+            workers=args.workers,
+            scheduler=args.scheduler,
         )
         print(
             f"sim {s.sim}: {s.ran} ran, {s.skipped} already done, {s.failed} failed "

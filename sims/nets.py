@@ -39,6 +39,7 @@ __all__ = [
     "activation",
     "activation_grad",
     "init_ensemble",
+    "weight_arrays",
 ]
 
 PARAM_NAMES = ("W", "b", "a")
@@ -587,3 +588,12 @@ class AutogradModel:
             return torch.stack(outs)
 
         return cls(fn, len(mods), d)
+
+
+def weight_arrays(ens: TwoLayerEnsemble, ens0: TwoLayerEnsemble) -> dict[str, np.ndarray]:
+    """The record arrays of a trained ensemble: ``W0``, ``W``, ``b0``, ``b``, ``a0``, ``a`` (numpy)."""
+    out = {}
+    for name, e in (("0", ens0), ("", ens)):
+        for k, v in e.params().items():
+            out[f"{k}{name}"] = v.detach().cpu().numpy()
+    return out

@@ -144,6 +144,75 @@ class SweepSummary:
     failures: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Outcome:
+    """What executing one config produced, wherever it ran."""
+
+    status: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] | None = None
+    error: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    torch_threads: int = 0
+    worker: str = "local"
+
+
+def execute(sim: Simulation, cfg: Any, device: str) -> Outcome:
+    """Run one config; an exception becomes a ``failed`` outcome carrying its traceback."""
+    started, t0 = time.time(), time.perf_counter()
+    try:
+        result = sim.run(cfg, RunContext(device=device, progress=False))
+    except Exception:  # recorded, and the sweep goes on
+        return Outcome(
+            "failed",
+            error=traceback.format_exc(),
+            timings=_timings(started, t0),
+            torch_threads=torch.get_num_threads(),
+        )
+    return Outcome(
+        "ok",
+        result.metrics,
+        result.arrays,
+        timings=_timings(started, t0),
+        torch_threads=torch.get_num_threads(),
+    )
+
+
+def _remote(sim_id: str, scale: str, n_seeds: int | None, key: str, device: str) -> Outcome:
+    """Worker side of a distributed sweep: rebuild the config from its key (nothing but names and
+    numbers crosses the wire), run it with one torch thread, return the outcome."""
+    import os
+    import socket
+
+    from sims.registry import find_simulation
+
+    torch.set_num_threads(int(os.environ.get("ADVSIM_WORKER_THREADS", "1")))
+    sim = find_simulation(sim_id)
+    cfg = next(c for c in sim.grid(scale, n_seeds) if sim.key(c) == key)
+    out = execute(sim, cfg, device)
+    out.worker = f"{socket.gethostname()}:{os.getpid()}"
+    return out
+
+
+def _record(store: RunStore, key: str, cfg: Any, scale: str, device: str, out: Outcome) -> None:
+    body: dict[str, Any] = {
+        "config": to_jsonable(cfg),
+        "scale": scale,
+        "versions": versions(),
+        "git": git_revision(),
+        "device": device,
+        "torch_threads": out.torch_threads,
+        "worker": out.worker,
+        "status": out.status,
+        "timings": out.timings,
+    }
+    if out.status == "ok":
+        body["metrics"] = out.metrics
+    else:
+        body["error"] = out.error
+    store.write(key, body, out.arrays if out.status == "ok" else None)
+
+
 def run_simulation(
     sim: Simulation,
     *,
@@ -153,63 +222,106 @@ def run_simulation(
     device: str = "cpu",
     force: bool = False,
     progress: bool | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> SweepSummary:
     """Run every config of ``sim`` at ``scale`` not already finished under ``out``.
 
-    A config that raises is recorded with ``status="failed"`` and its traceback, and the sweep goes on;
-    a finished run (``status="ok"``) is skipped unless ``force``. Ends by rewriting the table.
+    In-process by default; with ``workers`` on a local Dask cluster of that many single-threaded
+    worker processes, or with ``scheduler`` (an address) on an existing Dask cluster whose workers have
+    advsim installed — the same code either way. Records are the resume state: a finished run
+    (``status="ok"``) is skipped unless ``force``; a config that raises is recorded with
+    ``status="failed"`` and its traceback and the sweep goes on; a task whose worker dies is
+    rescheduled by Dask, and each run's record is written once, by this process, when its result
+    arrives. Ends by rewriting the table.
     """
     device = resolve_device(device)
     cfgs = sim.grid(scale, n_seeds)
     store = RunStore(out, sim.id)
     summary = SweepSummary(sim=sim.id)
     t_start = time.perf_counter()
-    ctx = RunContext(device=device, progress=False)
+    pending = []
+    for cfg in cfgs:
+        key = sim.key(cfg)
+        if not force and store.is_done(key):
+            summary.skipped += 1
+        else:
+            pending.append((key, cfg))
     bar = tqdm(
-        cfgs,
+        total=len(pending),
         desc=f"sim {sim.id} [{scale}]",
         unit="run",
         disable=None if progress is None else not progress,
     )
-    for cfg in bar:
-        key = sim.key(cfg)
-        if not force and store.is_done(key):
-            summary.skipped += 1
-            continue
-        started = time.time()
-        t0 = time.perf_counter()
-        base: dict[str, Any] = {
-            "config": to_jsonable(cfg),
-            "scale": scale,
-            "versions": versions(),
-            "git": git_revision(),
-            "device": device,
-            "torch_threads": torch.get_num_threads(),
-        }
-        try:
-            result = sim.run(cfg, ctx)
-        except Exception as exc:  # recorded, and the sweep goes on
+
+    def done(key: str, cfg: Any, result: Outcome) -> None:
+        _record(store, key, cfg, scale, device, result)
+        if result.status == "ok":
+            summary.ran += 1
+        else:
             summary.failed += 1
-            summary.failures.append(f"{key}: {type(exc).__name__}: {exc}")
-            store.write(
-                key,
-                {
-                    **base,
-                    "status": "failed",
-                    "error": traceback.format_exc(),
-                    "timings": _timings(started, t0),
-                },
-            )
-            continue
-        store.write(
-            key,
-            {**base, "status": "ok", "metrics": result.metrics, "timings": _timings(started, t0)},
-            result.arrays,
-        )
-        summary.ran += 1
+            last = (result.error or "").strip().splitlines()[-1:] or ["failed"]
+            summary.failures.append(f"{key}: {last[0]}")
+        bar.update(1)
+
+    if workers is None and scheduler is None:
+        for key, cfg in pending:
+            done(key, cfg, execute(sim, cfg, device))
+    else:
+        _run_dask(sim, pending, scale, n_seeds, device, workers, scheduler, done)
+    bar.close()
     store.write_table()
     summary.seconds = time.perf_counter() - t_start
     return summary
+
+
+def _run_dask(
+    sim: Simulation,
+    pending: list[tuple[str, Any]],
+    scale: str,
+    n_seeds: int | None,
+    device: str,
+    workers: int | None,
+    scheduler: str | None,
+    done: Callable[[str, Any, Outcome], None],
+) -> None:
+    """Submit one task per pending config to a Dask cluster and record results as they arrive."""
+    try:
+        import dask
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise AdvsimError("workers/scheduler need Dask: pip install 'dask[distributed]'") from exc
+    cluster = None
+    if scheduler is None:
+        check_int("workers", workers, 1)
+        # the nanny's default MALLOC_TRIM_THRESHOLD_ makes torch loops ~2x slower (DESIGN.md)
+        with dask.config.set(
+            {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": str(512 << 20)}
+        ):
+            cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            )
+        client = Client(cluster)  # type: ignore[no-untyped-call]
+    else:
+        client = Client(scheduler)  # type: ignore[no-untyped-call]
+    try:
+        futures = {
+            client.submit(
+                _remote, sim.id, scale, n_seeds, key, device, pure=False, key=f"{sim.id}-{key}"
+            ): (key, cfg)
+            for key, cfg in pending
+        }
+        for fut in as_completed(futures):  # type: ignore[no-untyped-call]
+            key, cfg = futures[fut]
+            try:
+                result = fut.result()
+            except Exception:  # the task itself could not complete (e.g. its workers kept dying)
+                result = Outcome("failed", error=traceback.format_exc(), worker="lost")
+            done(key, cfg, result)
+    finally:
+        client.close()  # type: ignore[no-untyped-call]
+        if cluster is not None:
+            cluster.close()
 
 
 def _timings(started: float, t0: float) -> dict[str, float]:

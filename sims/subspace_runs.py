@@ -20,13 +20,14 @@ from sims.data import SubspaceData, make_subspace_data
 from sims.errors import check_choice, check_float, check_int
 from sims.losses import LOSSES
 from sims.measure import input_grad_split
-from sims.nets import TwoLayerEnsemble, init_ensemble
+from sims.nets import TwoLayerEnsemble, init_ensemble, weight_arrays
 from sims.optim import OPTIMIZERS, OptimizerConfig
 from sims.simulation import member_seeds, torch_dtype
 from sims.threat import Subspace
 from sims.train import TrainConfig, TrainResult, train
 
 __all__ = [
+    "Condition",
     "SubspaceSetup",
     "Trained",
     "accuracy",
@@ -95,6 +96,19 @@ class SubspaceSetup:
     def codim(self) -> int:
         """``ℓ⊥ = d − k_P``."""
         return self.d - self.k
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One row of an off-subspace simulation's grid: a name, its role (``law`` — the theorem's
+    conditions hold — or ``control``), and the shared setup. Simulations add their own fields."""
+
+    condition: str
+    role: str
+    setup: SubspaceSetup
+
+    def __post_init__(self) -> None:
+        check_choice("role", self.role, ("law", "control"))
 
 
 @dataclass
@@ -180,12 +194,7 @@ def gradient_arrays(t: Trained) -> dict[str, np.ndarray]:
         "y": np_(t.y),
         "X_test": np_(t.X_test),
         "y_test": np_(t.y_test),
-        "W0": np_(t.ens0.W),
-        "W": np_(t.ens.W),
-        "b0": np_(t.ens0.b),
-        "b": np_(t.ens.b),
-        "a0": np_(t.ens0.a),
-        "a": np_(t.ens.a),
+        **weight_arrays(t.ens, t.ens0),
         "steps_taken": t.result.steps_taken,
         "f_test": np_(f_test),
         "grad_on": np_(split["grad_on"]),

@@ -147,3 +147,55 @@ def test_find_simulation_by_number_or_name(which: str) -> None:
     from sims.registry import find_simulation
 
     assert find_simulation(which).id == "01_frozen_weights"
+
+
+def test_dask_sweep_survives_a_killed_worker_and_runs_every_config_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real local cluster with two workers; one worker process is killed mid-sweep. Every run of
+    simulation 01 must be recorded exactly once, all of them ok."""
+    pytest.importorskip("distributed")
+    import threading
+
+    import sims.simulation as simmod
+    from sims.registry import find_simulation
+
+    writes: dict[str, int] = {}
+    real_write = RunStore.write
+
+    def counting_write(self: RunStore, key: str, record: object, arrays: object = None) -> Path:
+        writes[key] = writes.get(key, 0) + 1
+        return real_write(self, key, record, arrays)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(RunStore, "write", counting_write)
+    killed: list[int] = []
+    real_run_dask = simmod._run_dask
+
+    def run_dask_and_kill(*args: object, **kwargs: object) -> None:
+        from distributed import Client
+
+        done = args[-1]
+        state = {"n": 0}
+
+        def done_and_kill(key: str, cfg: object, result: object) -> None:
+            done(key, cfg, result)  # type: ignore[operator]
+            state["n"] += 1
+            if state["n"] == 5 and not killed:
+                client = Client.current()
+                pids = client.run(os.getpid)
+                pid = sorted(pids.values())[0]
+                killed.append(pid)
+                threading.Thread(target=os.kill, args=(pid, signal.SIGKILL)).start()
+
+        real_run_dask(*args[:-1], done_and_kill)  # type: ignore[arg-type,call-arg]
+
+    monkeypatch.setattr(simmod, "_run_dask", run_dask_and_kill)
+    sim = find_simulation("01")
+    s = run_simulation(sim, out=tmp_path, n_seeds=1, workers=2, progress=False)
+    total = len(sim.grid("quick", 1))
+    assert killed, "no worker was killed"
+    assert s.ran == total and s.failed == 0, s.failures
+    assert len(writes) == total and set(writes.values()) == {1}
+    recs = RunStore(tmp_path, sim.id).records()
+    assert len(recs) == total
+    assert len({r.data["worker"] for r in recs}) >= 2
