@@ -3,7 +3,8 @@
 Runs every case in its own fresh process (so each case's peak memory is its own), prints a table and
 writes JSON. ``--quick`` shortens the long cases: fewer steps for the large shapes, and the naive loop
 timed on a subset of the models and scaled up (the loop is exactly linear in the number of models;
-the JSON marks it ``naive_extrapolated``). Targets are reported, never asserted.
+the JSON marks it ``naive_extrapolated``) and skips ``memory_large`` (one GD step of 1024 networks with
+n = 10 000, d = 500, m = 512: about two minutes). Targets are reported, never asserted.
 """
 
 from __future__ import annotations
@@ -95,7 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.case:
         main_case(args.case, args.quick)
         return 0
-    names = CASES if not args.only else args.only.split(",")
+    names = (
+        args.only.split(",")
+        if args.only
+        else [c for c in CASES if not (args.quick and c == "memory_large")]
+    )
     unknown = [n for n in names if n not in CASES]
     if unknown:
         print(

@@ -292,6 +292,28 @@ def case_import_overhead() -> Result:
     }
 
 
+def case_memory_large(steps: int = 1) -> Result:
+    """The issue's largest sweep row: M = 1024 networks, n = 10 000, d = 500, m = 512, float32 —
+    initialise, take ``steps`` full-batch GD steps and measure the outputs; report the peak memory."""
+    M, n, d, m = 1024, 10_000, 500, 512
+    t0 = time.perf_counter()
+    ens = _ens(M, d, m, torch.float32)
+    X, y = _data(n, d, torch.float32)
+    t_init = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    train(ens, X, y, TrainConfig(steps=steps, optimizer=OptimizerConfig("sgd", lr=0.1)))
+    t_train = time.perf_counter() - t0
+    flops = 4.0 * M * n * m * d * steps
+    return {
+        "case": "memory_large",
+        "shape": {"M": M, "n": n, "d": d, "m": m, "steps": steps},
+        "init_s": t_init,
+        "train_s": t_train,
+        "advsim_gflops": flops / t_train / 1e9,
+        "params_mib": (M * m * (d + 2)) * 4 / 2**20,
+    }
+
+
 def case_sim01() -> Result:
     """Simulation 01 at the quick scale, end to end (fresh results directory)."""
     from sims.registry import find_simulation
@@ -345,6 +367,8 @@ def run_case(name: str, quick: bool) -> Result:
         r = case_size_sweep()
     elif name == "import_overhead":
         r = case_import_overhead()
+    elif name == "memory_large":
+        r = case_memory_large()
     elif name == "sim01_quick":
         r = case_sim01()
     else:
@@ -364,6 +388,7 @@ CASES = [
     "size_sweep",
     "import_overhead",
     "sim01_quick",
+    "memory_large",
 ]
 
 

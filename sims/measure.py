@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from sims.nets import TwoLayerEnsemble
+from sims.perf import memory_budget
 
 __all__ = [
     "as_basis",
@@ -68,15 +69,24 @@ def offsubspace_ratio(W: Tensor, W0: Tensor, basis: np.ndarray | Tensor) -> Tens
 def input_grad_split(
     ens: TwoLayerEnsemble, X: Tensor, basis: np.ndarray | Tensor
 ) -> dict[str, Tensor]:
-    """Per point: ``grad_on = ‖P∇f‖``, ``grad_off = ‖P⊥∇f‖`` and ``rho = Σ_{j active} a_j²``: ``(M, n)``."""
-    G = ens.input_grad(X)
-    U = as_basis(basis, G)
-    on = project(G, U)
-    return {
-        "grad_on": on.norm(dim=-1),
-        "grad_off": (G - on).norm(dim=-1),
-        "rho": ens.active_weight(X),
-    }
+    """Per point: ``grad_on = ‖P∇f‖``, ``grad_off = ‖P⊥∇f‖`` and ``rho = Σ_{j active} a_j²``: ``(M, n)``.
+
+    The ``(M, n, d)`` gradients are formed a chunk of points at a time, so that one chunk stays under
+    :func:`sims.perf.memory_budget`; the results do not depend on the chunking.
+    """
+    n = X.shape[-2]
+    per_point = ens.M * ens.d * ens.W.element_size() * 3  # G, its projection, the difference
+    step = max(1, min(n, memory_budget() // max(1, per_point)))
+    parts: dict[str, list[Tensor]] = {"grad_on": [], "grad_off": [], "rho": []}
+    for i in range(0, n, step):
+        Xc = X[..., i : i + step, :]
+        G = ens.input_grad(Xc)
+        U = as_basis(basis, G)
+        on = project(G, U)
+        parts["grad_on"].append(on.norm(dim=-1))
+        parts["grad_off"].append((G - on).norm(dim=-1))
+        parts["rho"].append(ens.active_weight(Xc))
+    return {k: torch.cat(v, dim=-1) for k, v in parts.items()}
 
 
 def boundary_distance_along(

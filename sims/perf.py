@@ -7,6 +7,9 @@ every use and unmapped again; freed heap memory is also trimmed back to the OS. 
 had raised glibc's dynamic threshold. :func:`tune_allocator` fixes the thresholds once (mmap at 32 MiB,
 no trimming below 512 MiB). It is called when :mod:`sims.nets` is imported; set the environment
 variable ``ADVSIM_NO_MALLOC_TUNING=1`` to leave the allocator alone. It does nothing off glibc.
+
+:func:`memory_budget` bounds the working set of chunked measurements (``ADVSIM_MEMORY_BUDGET`` bytes,
+default 4 GiB); training and attacks are already bounded by their member blocks.
 """
 
 from __future__ import annotations
@@ -16,7 +19,10 @@ import ctypes.util
 import os
 import sys
 
-__all__ = ["tune_allocator"]
+__all__ = ["memory_budget", "tune_allocator"]
+
+#: Default memory budget for one chunk of a measurement (bytes); ``ADVSIM_MEMORY_BUDGET`` overrides it.
+DEFAULT_MEMORY_BUDGET = 4 << 30
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -42,3 +48,19 @@ def tune_allocator() -> bool:
         return False
     _done = bool(ok)
     return _done
+
+
+def memory_budget() -> int:
+    """Bytes one chunk of a large measurement may take (``ADVSIM_MEMORY_BUDGET``, default 4 GiB)."""
+    raw = os.environ.get("ADVSIM_MEMORY_BUDGET")
+    if raw is None:
+        return DEFAULT_MEMORY_BUDGET
+    try:
+        value = int(float(raw))
+    except ValueError:
+        value = 0
+    if value < 1:
+        from sims.errors import AdvsimError
+
+        raise AdvsimError(f"ADVSIM_MEMORY_BUDGET must be a positive number of bytes; got {raw!r}")
+    return value

@@ -215,3 +215,27 @@ def test_blocked_forward_and_value_and_grad_match_the_plain_formulas(
         f, G = ens.value_and_grad(X)
         torch.testing.assert_close(f, f_ref, rtol=1e-13, atol=1e-14)
         torch.testing.assert_close(G, G_ref, rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.parametrize("budget", ["1", "5000", "100000000"])
+def test_gradient_measurements_do_not_depend_on_the_memory_budget(
+    budget: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sims.measure import input_grad_split
+
+    ens = _ens(M=4)
+    X = torch.randn(23, 5, dtype=D64, generator=torch.Generator().manual_seed(9))
+    U = np.linalg.qr(np.random.default_rng(0).standard_normal((5, 2)))[0]
+    ref = input_grad_split(ens, X, U)
+    monkeypatch.setenv("ADVSIM_MEMORY_BUDGET", budget)
+    got = input_grad_split(ens, X, U)
+    for k in ref:
+        torch.testing.assert_close(got[k], ref[k], rtol=0, atol=0)
+
+
+def test_memory_budget_rejects_nonsense(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sims.perf import memory_budget
+
+    monkeypatch.setenv("ADVSIM_MEMORY_BUDGET", "lots")
+    with pytest.raises(AdvsimError, match="ADVSIM_MEMORY_BUDGET must be"):
+        memory_budget()
