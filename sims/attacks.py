@@ -81,6 +81,8 @@ def _prepare(model: ScalarModel, X: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     n = X.shape[-2]
     if tuple(y.shape) != (n,):
         raise AdvsimError(f"y must have shape (n,) = ({n},); got {tuple(y.shape)}")
+    if not bool(torch.all((y == 1) | (y == -1))):
+        raise AdvsimError("y must hold labels in {-1, +1} (not 0/1)")
     if not torch.all(torch.isfinite(X)):
         raise AdvsimError("X must be finite everywhere")
     Xe = X.detach().expand(model.M, *X.shape[-2:]) if X.ndim == 2 else X.detach()

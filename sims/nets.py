@@ -159,6 +159,11 @@ class TwoLayerEnsemble:
 
     # ----------------------------------------------------------------- evaluation
     def _inputs(self, X: Tensor) -> Tensor:
+        if X.device != self.device:
+            raise AdvsimError(
+                f"X is on device {X.device} but the ensemble on {self.device}; "
+                "move one of them (X.to(device) or ensemble.to(device))"
+            )
         if X.ndim == 2:
             if X.shape[1] != self.d:
                 raise AdvsimError(f"X must have shape (n, d={self.d}); got {tuple(X.shape)}")

@@ -63,6 +63,8 @@ class OptimizerConfig:
         for v in np.atleast_1d(np.asarray(self.weight_decay, dtype=float)):
             check_float("weight_decay", float(v), 0.0)
         check_float("momentum", self.momentum, 0.0, 1.0, hi_open=True)
+        if len(self.betas) != 2:
+            raise AdvsimError(f"betas must be a pair (beta1, beta2); got {self.betas!r}")
         check_float("betas[0]", self.betas[0], 0.0, 1.0, hi_open=True)
         check_float("betas[1]", self.betas[1], 0.0, 1.0, hi_open=True)
         check_float("eps", self.eps, 0.0, lo_open=True)
@@ -87,6 +89,8 @@ class Optimizer:
     """
 
     def __init__(self, cfg: OptimizerConfig, params: dict[str, Tensor]) -> None:
+        if not params:
+            raise AdvsimError("params must hold at least one trainable parameter (W, b or a)")
         self.cfg = cfg
         any_p = next(iter(params.values()))
         M = int(any_p.shape[0])

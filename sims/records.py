@@ -74,9 +74,21 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
+def _canonical(obj: Any) -> Any:
+    """Numbers as floats (so ``lr=1`` and ``lr=1.0`` give one key); booleans stay booleans."""
+    if isinstance(obj, dict):
+        return {k: _canonical(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_canonical(v) for v in obj]
+    if isinstance(obj, int) and not isinstance(obj, bool):
+        return float(obj)
+    return obj
+
+
 def run_key(config: Any, prefix: str = "") -> str:
-    """A stable key for a configuration: ``<prefix>-<12 hex digits of SHA-256 of its canonical JSON>``."""
-    blob = json.dumps(to_jsonable(config), sort_keys=True, separators=(",", ":"))
+    """A stable key for a configuration: ``<prefix>-<12 hex digits of SHA-256 of its canonical JSON>``
+    (numbers compared as floats)."""
+    blob = json.dumps(_canonical(to_jsonable(config)), sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha256(blob.encode()).hexdigest()[:12]
     return f"{prefix}-{digest}" if prefix else digest
 
@@ -198,6 +210,11 @@ class RunStore:
     ) -> Path:
         """Write a run atomically: arrays first, then the record. Returns the run directory."""
         run = self.run_dir(key)
+        # a rerun must never leave an old "ok" record beside new arrays, nor old arrays beside a
+        # new record: drop the record first (the run counts as unfinished until the new one lands)
+        for stale in (run / RECORD_FILE, run / ARRAYS_FILE):
+            if stale.exists() and (stale.name == RECORD_FILE or arrays is None):
+                stale.unlink()
         if arrays is not None:
             payload: dict[str, Any] = {k: np.asarray(v) for k, v in arrays.items()}
             _atomic_write(run / ARRAYS_FILE, lambda fh: np.savez_compressed(fh, **payload))
@@ -263,6 +280,17 @@ def _flatten(obj: Any, prefix: str) -> dict[str, Any]:
     return {prefix: obj}
 
 
-def load_records(results: str | Path, sim: str) -> list[RunRecord]:
-    """The successful runs of simulation ``sim`` under ``results``."""
-    return RunStore(results, sim).records()
+def load_records(results: str | Path, sim: str, scale: str | None = "latest") -> list[RunRecord]:
+    """The successful runs of simulation ``sim`` under ``results``, at one scale.
+
+    ``scale="latest"`` (default) keeps the scale of the most recently finished run, so that figures
+    and checks never pool a quick sweep with a paper-scale one left in the same folder; ``None``
+    keeps every scale.
+    """
+    records = RunStore(results, sim).records()
+    if scale == "latest" and records:
+        newest = max(records, key=lambda r: float(r.data.get("timings", {}).get("end", 0.0)))
+        scale = newest.data.get("scale")
+    if scale is None or scale == "latest":
+        return records
+    return [r for r in records if r.data.get("scale") == scale]

@@ -82,8 +82,14 @@ class Subspace:
 
     @classmethod
     def span(cls, U: np.ndarray) -> Subspace:
-        """``span(U)`` for a basis ``U (d, k)`` (orthonormalised)."""
-        q, _ = np.linalg.qr(np.asarray(U, dtype=np.float64))
+        """``span(U)`` for a basis ``U (d, k)`` of full column rank (orthonormalised)."""
+        U = np.asarray(U, dtype=np.float64)
+        if U.ndim != 2 or np.linalg.matrix_rank(U) < U.shape[1]:
+            raise AdvsimError(
+                f"span needs a (d, k) basis of full column rank k; got shape "
+                f"{U.shape} of rank {np.linalg.matrix_rank(U) if U.ndim == 2 else 0}"
+            )
+        q, _ = np.linalg.qr(U)
         return cls(q)
 
     @classmethod
@@ -100,7 +106,9 @@ class Subspace:
 
     @classmethod
     def atoms(cls, M: np.ndarray, idx: Sequence[int]) -> Subspace:
-        """The span of the dictionary atoms ``M[:, idx]``."""
+        """The span of the distinct, linearly independent dictionary atoms ``M[:, idx]``."""
+        if len(set(idx)) != len(idx):
+            raise AdvsimError(f"atoms idx must not repeat an atom; got {list(idx)}")
         return cls.span(np.asarray(M, dtype=np.float64)[:, list(idx)])
 
     def coordinate_mask(self) -> np.ndarray | None:

@@ -122,6 +122,8 @@ def train(
     if tuple(y.shape) != (n,):
         raise AdvsimError(f"y must have shape (n,) = ({n},); got {tuple(y.shape)}")
     check_finite("X", X)
+    if not bool(torch.all((y == 1) | (y == -1))):
+        raise AdvsimError("y must hold labels in {-1, +1} (not 0/1)")
     M = ens.M
     batch = cfg.batch_size
     if batch is not None and batch >= n:

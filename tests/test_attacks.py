@@ -452,3 +452,13 @@ def test_bounds_are_applied_only_when_given() -> None:
     assert torch.all(adv[:, inside] >= -1 - 1e-12) and torch.all(adv[:, inside] <= 1 + 1e-12)
     free = PGD(steps=10)(_net(), X, y, L2Ball(5.0))
     assert float((X[None] + free.delta).abs().max()) > 1.0
+
+
+def test_zero_one_labels_and_rank_deficient_subspaces_are_rejected() -> None:
+    X, y = _data()
+    with pytest.raises(AdvsimError, match="y must hold labels in"):
+        PGD(steps=2)(_net(), X, (y > 0).to(D64), L2Ball(0.1))
+    with pytest.raises(AdvsimError, match="atoms idx must not repeat"):
+        Subspace.atoms(np.eye(4), [0, 0])
+    with pytest.raises(AdvsimError, match="full column rank"):
+        Subspace.span(np.array([[1.0, 2.0], [1.0, 2.0], [0.0, 0.0], [0.0, 0.0]]))

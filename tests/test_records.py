@@ -199,3 +199,27 @@ def test_dask_sweep_survives_a_killed_worker_and_runs_every_config_once(
     recs = RunStore(tmp_path, sim.id).records()
     assert len(recs) == total
     assert len({r.data["worker"] for r in recs}) >= 2
+
+
+def test_forced_rerun_never_pairs_an_old_record_with_new_arrays(tmp_path: Path) -> None:
+    store = RunStore(tmp_path, "00_demo")
+    store.write("k", {"config": {}, "status": "ok", "metrics": {"v": 1.0}}, {"x": np.zeros(2)})
+    store.write("k", {"config": {}, "status": "failed", "error": "boom"})
+    assert not (store.run_dir("k") / ARRAYS_FILE).exists()  # stale arrays removed
+    assert store.load("k").status == "failed"
+
+
+def test_run_keys_treat_equal_numbers_alike() -> None:
+    assert run_key({"lr": 1}) == run_key({"lr": 1.0})
+    assert run_key({"flag": True}) != run_key({"flag": 1.0})
+
+
+def test_records_of_another_scale_are_not_mixed_in(tmp_path: Path) -> None:
+    from sims.records import load_records
+
+    store = RunStore(tmp_path, "00_demo")
+    store.write("a", {"config": {}, "status": "ok", "scale": "paper", "timings": {"end": 1.0}})
+    store.write("b", {"config": {}, "status": "ok", "scale": "quick", "timings": {"end": 2.0}})
+    assert [r.key for r in load_records(tmp_path, "00_demo")] == ["b"]
+    assert [r.key for r in load_records(tmp_path, "00_demo", scale="paper")] == ["a"]
+    assert len(load_records(tmp_path, "00_demo", scale=None)) == 2
