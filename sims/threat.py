@@ -20,6 +20,7 @@ alone gets the same start as inside a batch.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -149,7 +150,7 @@ def safe_normalize(G: Tensor) -> Tensor:
     return result
 
 
-class ThreatModel:
+class ThreatModel(ABC):
     """An ε-ball of one norm, optionally restricted to a subspace and a box.
 
     Args:
@@ -238,25 +239,29 @@ class ThreatModel:
         return torch.clamp(X + delta, self.bounds[0], self.bounds[1]) - X
 
     # ------------------------------------------------------------- per-norm methods
+    @abstractmethod
     def norm_of(self, delta: Tensor) -> Tensor:
         """The perturbation's norm on the last axis."""
-        raise NotImplementedError
+        ...
 
     def random_start(self, X: Tensor, seed: int, stream: int = 0) -> Tensor:
         """A random δ in the ball for every row of ``X (..., n, d)``: ``ε ·`` :meth:`unit_start`."""
         return self.unit_start(X, seed, stream) * self.eps_like(X)
 
+    @abstractmethod
     def unit_start(self, X: Tensor, seed: int, stream: int = 0) -> Tensor:
         """The random start for ε = 1 (every start law here is linear in ε)."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def ascent_direction(self, G: Tensor) -> Tensor:
         """The steepest-ascent direction of gradient ``G`` (unit in this norm; 0 where ``G`` is 0)."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def project(self, delta: Tensor) -> Tensor:
         """Map δ into the ball (and the subspace); never increases the norm."""
-        raise NotImplementedError
+        ...
 
 
 class L2Ball(ThreatModel):
