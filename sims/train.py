@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from sims.errors import AdvsimError, check_choice, check_finite, check_float, check_int
 from sims.losses import LOSSES, loss_value
+from sims.methods import Method
 from sims.nets import TwoLayerEnsemble
 from sims.optim import Optimizer, OptimizerConfig
 
@@ -44,6 +45,8 @@ class TrainConfig:
         stop_margin: stop a member once ``min_i y_i f(x_i)`` exceeds this (``None``: never).
         stop_accuracy: stop a member once its training accuracy reaches this (``None``: never).
         check_every: evaluate the stop rules every this many steps (>= 1).
+        method: a training method of :mod:`sims.methods` (adversarial training, TRADES, BAT);
+            ``None`` trains on the clean loss ``loss``. Methods train full-batch.
     """
 
     steps: int
@@ -53,6 +56,7 @@ class TrainConfig:
     stop_margin: float | None = None
     stop_accuracy: float | None = None
     check_every: int = 1
+    method: Method | None = None
 
     def __post_init__(self) -> None:
         check_int("steps", self.steps, 0)
@@ -64,6 +68,8 @@ class TrainConfig:
         if self.stop_accuracy is not None:
             check_float("stop_accuracy", self.stop_accuracy, 0.0, 1.0)
         check_int("check_every", self.check_every, 1)
+        if self.method is not None and self.batch_size is not None:
+            raise AdvsimError("batch_size must be None (full batch) when a training method is set")
 
 
 @dataclass
@@ -161,7 +167,9 @@ def train(
                 break
             f_full: Tensor | None = None
             grads: dict[str, Tensor] | None = None
-            if batch is None:  # full batch: the stop rule reuses the outputs of the gradient pass
+            if cfg.method is not None:
+                _, grads = cfg.method.loss_grads(ens, X, y, step)
+            elif batch is None:  # full batch: the stop rule reuses the outputs of the gradient pass
                 f_full, grads = ens.loss_grads(X, y, cfg.loss)
             if check_stop and step % cfg.check_every == 0:
                 if f_full is None:

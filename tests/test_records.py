@@ -223,3 +223,14 @@ def test_records_of_another_scale_are_not_mixed_in(tmp_path: Path) -> None:
     assert [r.key for r in load_records(tmp_path, "00_demo")] == ["b"]
     assert [r.key for r in load_records(tmp_path, "00_demo", scale="paper")] == ["a"]
     assert len(load_records(tmp_path, "00_demo", scale=None)) == 2
+
+
+def test_every_simulation_grid_is_valid_at_both_scales() -> None:
+    """Both scales build (configs validate) and give distinct run keys."""
+    from sims.registry import all_simulations
+
+    for sim in all_simulations():
+        for scale in ("quick", "paper"):
+            cfgs = sim.grid(scale)
+            keys = [sim.key(c) for c in cfgs]
+            assert cfgs and len(set(keys)) == len(keys), (sim.id, scale)

@@ -1,0 +1,318 @@
+"""Training methods: from (ensemble, batch) to a per-member loss and its closed-form gradients.
+
+A method decides *which points* the loss is evaluated at and *how* — clean points, adversarial points
+from an attack, or bridges between them — while the trainer and optimizer stay the engine's
+(:func:`sims.train.train` with ``TrainConfig(method=...)``). Every loss here is a function of the scalar
+outputs ``f`` at a few sets of points, so its parameter gradient is ``Σ_k`` :meth:`param_grads
+<sims.nets.TwoLayerEnsemble.param_grads>` ``(X_k, ∂L/∂f(X_k))`` — exact, and checked against autograd.
+
+The scalar output is read as two logits ``[0, f]`` (PAPERS.md §3–4): cross-entropy is ``softplus(−y f)``
+and the KL divergence is between ``Bernoulli(σ(f))`` distributions,
+``KL(f ‖ f') = p(log p − log p') + (1−p)(log(1−p) − log(1−p'))`` with ``p = σ(f)``, whose derivatives are
+``∂KL/∂f = p(1−p)(f − f')`` and ``∂KL/∂f' = p' − p``.
+
+* :class:`Clean` — the loss at the clean points.
+* :class:`PGDAT` — Madry et al.: the loss at PGD adversarial points.
+* :class:`FastAT` — Wong, Rice & Kolter (ℓ∞) / Goodwin et al. (ℓ2): one step of ``α = 1.25 ε`` from a
+  random start (ℓ2 start by name: ``"radius"``, direction × ``U[0, ε]``, or ``"uniform"`` in the ball).
+* :class:`TRADES` — ``CE(f(x), y) + β·KL(p(x) ‖ p(x'))``, ``x'`` from ascent on the KL from
+  ``x + 0.001·N(0, I)``.
+* :class:`BAT` — bridged AT (Kim et al. 2021): δ from a CE or KL attack, bridges ``x_k = x + (k/m)δ``,
+  ``CE(f(x), y) + β Σ_{k=1..m} KL(p(x_{k−1}) ‖ p(x_k))`` (or the mean over ``k``), gradients through both
+  sides of every KL.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, replace
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from sims.attacks import PGD
+from sims.errors import AdvsimError, check_choice, check_float, check_int
+from sims.losses import LOSSES, loss_derivative, loss_value
+from sims.nets import TwoLayerEnsemble
+from sims.rng import row_normal
+from sims.threat import L2Ball, LinfBall, ThreatModel
+
+__all__ = [
+    "BAT",
+    "PGDAT",
+    "TRADES",
+    "Clean",
+    "FastAT",
+    "Method",
+    "bernoulli_kl",
+    "bernoulli_kl_grads",
+    "bridge_points",
+]
+
+
+def bernoulli_kl(f: Tensor, f2: Tensor) -> Tensor:
+    """``KL(Bernoulli(σ(f)) ‖ Bernoulli(σ(f2)))`` elementwise, computed stably."""
+    p = torch.sigmoid(f)
+    return p * (F.softplus(-f2) - F.softplus(-f)) + (1 - p) * (F.softplus(f2) - F.softplus(f))
+
+
+def bernoulli_kl_grads(f: Tensor, f2: Tensor) -> tuple[Tensor, Tensor]:
+    """``(∂KL/∂f, ∂KL/∂f2) = (p(1−p)(f − f2), σ(f2) − p)``."""
+    p = torch.sigmoid(f)
+    return p * (1 - p) * (f - f2), torch.sigmoid(f2) - p
+
+
+def bridge_points(X: Tensor, delta: Tensor, m: int) -> list[Tensor]:
+    """``x_k = x + (k/m)·δ`` for ``k = 0..m`` (``x_0 = x`` and ``x_m = x + δ`` exactly)."""
+    m = check_int("m", m, 1)
+    pts = [X + (k / m) * delta for k in range(m)]
+    return [*pts, X + delta]
+
+
+def _threat(norm: str, eps: float, start: str = "uniform") -> ThreatModel:
+    check_choice("norm", norm, ("l2", "linf"))
+    return L2Ball(eps, start=start) if norm == "l2" else LinfBall(eps)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Method(ABC):
+    """Base class: ``loss_grads(ens, X, y, step)`` gives the per-member loss ``(M,)`` and gradients.
+
+    Attributes:
+        loss: the pointwise training loss on labels (:data:`sims.losses.LOSSES`).
+        seed: base seed of the method's randomness (varied per step).
+    """
+
+    loss: str = "logistic"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_choice("loss", self.loss, LOSSES)
+        check_int("seed", self.seed, 0)
+
+    @property
+    def gradient_evaluations(self) -> int:
+        """Input- or parameter-gradient passes per step (cost, for the fast-vs-PGD comparison)."""
+        return 1
+
+    @abstractmethod
+    def loss_grads(
+        self, ens: TwoLayerEnsemble, X: Tensor, y: Tensor, step: int = 0
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """The per-member loss and its gradients for the trainable parameters."""
+
+    def _pointwise(
+        self, ens: TwoLayerEnsemble, Xp: Tensor, y: Tensor
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        f, grads = ens.loss_grads(Xp, y, self.loss)
+        return loss_value(self.loss, f, y).mean(dim=1), grads
+
+
+@dataclass(frozen=True, kw_only=True)
+class Clean(Method):
+    """The training loss at the clean points."""
+
+    def loss_grads(
+        self, ens: TwoLayerEnsemble, X: Tensor, y: Tensor, step: int = 0
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """See :class:`Method`."""
+        return self._pointwise(ens, X, y)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PGDAT(Method):
+    """Adversarial training on PGD points (the attack's own settings: steps, step size, start)."""
+
+    norm: str = "linf"
+    eps: float = 0.1
+    steps: int = 10
+    rel_stepsize: float | None = None
+    start: str = "uniform"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_float("eps", self.eps, 0.0)
+        check_int("steps", self.steps, 1)
+        _threat(self.norm, self.eps, self.start)
+
+    @property
+    def gradient_evaluations(self) -> int:
+        """``steps`` attack gradients plus the training gradient."""
+        return self.steps + 1
+
+    def attack(self) -> PGD:
+        """The inner attack."""
+        return PGD(
+            steps=self.steps, rel_stepsize=self.rel_stepsize, keep_best=False, seed=self.seed
+        )
+
+    def loss_grads(
+        self, ens: TwoLayerEnsemble, X: Tensor, y: Tensor, step: int = 0
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """See :class:`Method`."""
+        atk = replace(self.attack(), seed=self.seed + step)
+        delta = atk(ens, X, y, _threat(self.norm, self.eps, self.start)).delta
+        return self._pointwise(ens, X[None] + delta if X.ndim == 2 else X + delta, y)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FastAT(PGDAT):
+    """FGSM with a random start: one step of ``alpha · ε`` (default 1.25) from the start, projected."""
+
+    steps: int = 1
+    alpha: float = 1.25
+    start: str = "radius"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_float("alpha", self.alpha, 0.0, lo_open=True)
+        if self.steps != 1:
+            raise AdvsimError(f"steps must be 1 for FastAT (one FGSM step); got {self.steps}")
+
+    def attack(self) -> PGD:
+        """One random-start step of ``alpha · ε``."""
+        return PGD(
+            steps=1, rel_stepsize=self.alpha, random_start=True, keep_best=False, seed=self.seed
+        )
+
+
+def _kl_attack(
+    ens: TwoLayerEnsemble,
+    X: Tensor,
+    threat: ThreatModel,
+    steps: int,
+    rel_stepsize: float,
+    seed: int,
+) -> Tensor:
+    """TRADES' inner maximisation: ascent on ``KL(p(x) ‖ p(x'))`` over ``x'`` from ``x + 0.001·N``."""
+    Xe = X.expand(ens.M, *X.shape[-2:]) if X.ndim == 2 else X
+    with torch.no_grad():
+        f_clean = ens.forward(Xe)
+        delta = threat.project(0.001 * row_normal(X, X.shape[-1], seed).expand_as(Xe))
+        step = rel_stepsize * threat.eps_like(Xe)
+        for _ in range(steps):
+            f2, G = ens.value_and_grad(Xe + delta)
+            _, g2 = bernoulli_kl_grads(f_clean, f2)
+            delta = threat.project(delta + step * threat.ascent_direction(g2[..., None] * G))
+    return delta
+
+
+@dataclass(frozen=True, kw_only=True)
+class TRADES(Method):
+    """``CE(f(x), y) + β·KL(p(x) ‖ p(x'))`` (Zhang et al. 2019; PAPERS.md §4)."""
+
+    norm: str = "linf"
+    eps: float = 0.1
+    beta: float = 6.0
+    steps: int = 10
+    rel_stepsize: float = 0.25
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_float("eps", self.eps, 0.0)
+        check_float("beta", self.beta, 0.0)
+        check_int("steps", self.steps, 1)
+        _threat(self.norm, self.eps)
+
+    @property
+    def gradient_evaluations(self) -> int:
+        """Attack steps plus the training gradient."""
+        return self.steps + 1
+
+    def perturbation(self, ens: TwoLayerEnsemble, X: Tensor, step: int = 0) -> Tensor:
+        """The KL-maximising δ."""
+        return _kl_attack(
+            ens, X, _threat(self.norm, self.eps), self.steps, self.rel_stepsize, self.seed + step
+        )
+
+    def loss_grads(
+        self, ens: TwoLayerEnsemble, X: Tensor, y: Tensor, step: int = 0
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """See :class:`Method`."""
+        delta = self.perturbation(ens, X, step)
+        Xa = X[None] + delta if X.ndim == 2 else X + delta
+        return bridged_loss_grads(ens, X, [Xa], y, self.loss, self.beta)
+
+
+def bridged_loss_grads(
+    ens: TwoLayerEnsemble, X: Tensor, bridge: list[Tensor], y: Tensor, loss: str, beta: float
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """``ℓ(f(x), y) + β Σ_k KL(p(x_{k−1}) ‖ p(x_k))`` with ``x_0 = X`` and ``x_1.. = bridge``; exact grads.
+
+    TRADES is the one-point bridge. Returns the per-member mean loss and the parameter gradients.
+    """
+    n = X.shape[-2]
+    pts = [X, *bridge]
+    fs = [ens.forward(p) for p in pts]
+    value = loss_value(loss, fs[0], y).mean(dim=1)
+    dfs = [loss_derivative(loss, fs[0], y)] + [torch.zeros_like(f) for f in fs[1:]]
+    for k in range(1, len(fs)):
+        value = value + beta * bernoulli_kl(fs[k - 1], fs[k]).mean(dim=1)
+        g_prev, g_next = bernoulli_kl_grads(fs[k - 1], fs[k])
+        dfs[k - 1] = dfs[k - 1] + beta * g_prev
+        dfs[k] = dfs[k] + beta * g_next
+    grads: dict[str, Tensor] = {}
+    for p, g in zip(pts, dfs, strict=True):
+        for name, val in ens.param_grads(p, g / n).items():
+            grads[name] = grads[name] + val if name in grads else val
+    return value, grads
+
+
+@dataclass(frozen=True, kw_only=True)
+class BAT(Method):
+    """Bridged adversarial training (Kim et al. 2021; PAPERS.md §4).
+
+    Attributes:
+        m: number of bridge segments (``m = 1`` with the KL attack is TRADES).
+        attack: ``"kl"`` (TRADES' inner maximisation) or ``"ce"`` (PGD on the cross-entropy).
+        reduction: ``"sum"`` of the ``m`` KL terms (the authors' code) or ``"mean"``.
+    """
+
+    norm: str = "linf"
+    eps: float = 0.1
+    beta: float = 6.0
+    m: int = 4
+    attack: str = "kl"
+    reduction: str = "sum"
+    steps: int = 10
+    rel_stepsize: float = 0.25
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_float("eps", self.eps, 0.0)
+        check_float("beta", self.beta, 0.0)
+        check_int("m", self.m, 1)
+        check_int("steps", self.steps, 1)
+        check_choice("attack", self.attack, ("kl", "ce"))
+        check_choice("reduction", self.reduction, ("sum", "mean"))
+        _threat(self.norm, self.eps)
+
+    @property
+    def gradient_evaluations(self) -> int:
+        """Attack steps plus one training gradient per bridge point."""
+        return self.steps + self.m + 1
+
+    def perturbation(self, ens: TwoLayerEnsemble, X: Tensor, y: Tensor, step: int = 0) -> Tensor:
+        """δ from the chosen attack."""
+        threat = _threat(self.norm, self.eps)
+        if self.attack == "kl":
+            return _kl_attack(ens, X, threat, self.steps, self.rel_stepsize, self.seed + step)
+        pgd = PGD(
+            steps=self.steps,
+            rel_stepsize=self.rel_stepsize,
+            loss="ce",
+            keep_best=False,
+            seed=self.seed + step,
+        )
+        return pgd(ens, X, y, threat).delta
+
+    def loss_grads(
+        self, ens: TwoLayerEnsemble, X: Tensor, y: Tensor, step: int = 0
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """See :class:`Method`."""
+        delta = self.perturbation(ens, X, y, step)
+        Xe = X.expand(ens.M, *X.shape[-2:]) if X.ndim == 2 else X
+        bridge = bridge_points(Xe, delta, self.m)[1:]
+        beta = self.beta if self.reduction == "sum" else self.beta / self.m
+        return bridged_loss_grads(ens, X, bridge, y, self.loss, beta)
