@@ -36,7 +36,7 @@ from sims.errors import AdvsimError, check_choice, check_float, check_int
 from sims.losses import LOSSES, loss_derivative, loss_value
 from sims.nets import TwoLayerEnsemble
 from sims.rng import row_normal
-from sims.threat import L2Ball, LinfBall, ThreatModel
+from sims.threat import L2Ball, LinfBall, Subspace, ThreatModel
 
 __all__ = [
     "BAT",
@@ -70,9 +70,13 @@ def bridge_points(X: Tensor, delta: Tensor, m: int) -> list[Tensor]:
     return [*pts, X + delta]
 
 
-def _threat(norm: str, eps: float, start: str = "uniform") -> ThreatModel:
+def _threat(
+    norm: str, eps: float, start: str = "uniform", restrict: Subspace | None = None
+) -> ThreatModel:
     check_choice("norm", norm, ("l2", "linf"))
-    return L2Ball(eps, start=start) if norm == "l2" else LinfBall(eps)
+    if norm == "l2":
+        return L2Ball(eps, start=start, restrict=restrict)
+    return LinfBall(eps, restrict=restrict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,19 +126,25 @@ class Clean(Method):
 
 @dataclass(frozen=True, kw_only=True)
 class PGDAT(Method):
-    """Adversarial training on PGD points (the attack's own settings: steps, step size, start)."""
+    """Adversarial training on PGD points (the attack's own settings: steps, step size, start,
+    and an optional restriction of the perturbations to a subspace)."""
 
     norm: str = "linf"
     eps: float = 0.1
     steps: int = 10
     rel_stepsize: float | None = None
     start: str = "uniform"
+    restrict: Subspace | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_float("eps", self.eps, 0.0)
         check_int("steps", self.steps, 1)
-        _threat(self.norm, self.eps, self.start)
+        self.threat()
+
+    def threat(self) -> ThreatModel:
+        """The threat model of the inner attack."""
+        return _threat(self.norm, self.eps, self.start, self.restrict)
 
     @property
     def gradient_evaluations(self) -> int:
@@ -152,7 +162,7 @@ class PGDAT(Method):
     ) -> tuple[Tensor, dict[str, Tensor]]:
         """See :class:`Method`."""
         atk = replace(self.attack(), seed=self.seed + step)
-        delta = atk(ens, X, y, _threat(self.norm, self.eps, self.start)).delta
+        delta = atk(ens, X, y, self.threat()).delta
         return self._pointwise(ens, X[None] + delta if X.ndim == 2 else X + delta, y)
 
 

@@ -9,7 +9,7 @@ run keys), :func:`train_setup` (build, train, return everything a measurement ne
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -20,6 +20,7 @@ from sims.data import SubspaceData, make_subspace_data
 from sims.errors import check_choice, check_float, check_int
 from sims.losses import LOSSES
 from sims.measure import input_grad_split
+from sims.methods import PGDAT
 from sims.nets import TwoLayerEnsemble, init_ensemble, weight_arrays
 from sims.optim import OPTIMIZERS, OptimizerConfig
 from sims.simulation import member_seeds, torch_dtype
@@ -42,7 +43,9 @@ class SubspaceSetup:
     """Data, network and training of one off-subspace run (every member differs only by seed).
 
     The first layer is ``N(0, β²/d)`` (``first_scale`` = β); output weights are ``±1/√m`` and fixed
-    (``init="signs"``, the gradient-law setting) or ``N(0, 1/m)`` (``init="paper"``).
+    (``init="signs"``, the gradient-law setting) or ``N(0, 1/m)`` (``init="paper"``). ``at_eps > 0``
+    trains adversarially (:class:`sims.methods.PGDAT`, ``at_norm`` ball, ``at_steps`` steps), with
+    perturbations anywhere (``at_subspace="all"``) or only on the data subspace (``"on"``).
     """
 
     d: int
@@ -68,6 +71,10 @@ class SubspaceSetup:
     steps: int = 4000
     stop_accuracy: float | None = 1.0
     stop_margin: float | None = None
+    at_eps: float = 0.0
+    at_norm: str = "l2"
+    at_steps: int = 10
+    at_subspace: str = "all"
     n_seeds: int = 8
     seed: int = 0
     dtype: str = "float32"
@@ -86,6 +93,10 @@ class SubspaceSetup:
         check_float("offset", self.offset, 0.0)
         check_float("noise", self.noise, 0.0)
         check_choice("dtype", self.dtype, ("float32", "float64"))
+        check_float("at_eps", self.at_eps, 0.0)
+        check_choice("at_norm", self.at_norm, ("l2", "linf"))
+        check_int("at_steps", self.at_steps, 1)
+        check_choice("at_subspace", self.at_subspace, ("all", "on"))
         check_choice("labels", self.labels, ("linear", "teacher", "random", "intervals"))
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("loss", self.loss, LOSSES)
@@ -175,6 +186,19 @@ def train_setup(s: SubspaceSetup, device: str = "cpu") -> Trained:
             decay=tuple(p for p in s.decay if p != "a" or s.train_a),
         ),
     )
+    if s.at_eps > 0:
+        restrict = Subspace.span(data.basis) if s.at_subspace == "on" else None
+        cfg = replace(
+            cfg,
+            method=PGDAT(
+                norm=s.at_norm,
+                eps=s.at_eps,
+                steps=s.at_steps,
+                loss=s.loss,
+                restrict=restrict,
+                seed=s.seed,
+            ),
+        )
     X, y = Xall[: s.n], yall[: s.n]
     res = train(ens, X, y, cfg, seeds=seeds)
     return Trained(data, X, y, Xall[s.n :], yall[s.n :], ens, ens0, res)

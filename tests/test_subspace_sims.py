@@ -25,7 +25,7 @@ from theory import subspace as th
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("results")
-    for sim in ("02", "03", "04", "05", "06"):
+    for sim in ("02", "03", "04", "05", "06", "07"):
         s = run_simulation(find_simulation(sim), scale="quick", out=out, progress=False)
         assert s.failed == 0, s.failures
     return out
@@ -40,6 +40,7 @@ HOLDING = [
     "MYV-univ-cos",
     "MYV-univ-flip",
     "MYV-fig3-affine",
+    "AT-offsubspace",
 ]
 
 
