@@ -30,8 +30,8 @@ from sims.simulation import RunContext, RunOutput, Simulation
 from sims.subspace_runs import (
     Condition,
     SubspaceSetup,
-    accuracy,
     gradient_arrays,
+    summary_metrics,
     train_setup,
 )
 
@@ -62,12 +62,8 @@ def run(cfg: Config, ctx: RunContext) -> RunOutput:
     """Train to 100% training accuracy; measure gradients at the test points."""
     t = train_setup(cfg.setup, ctx.device)
     arrays = gradient_arrays(t)
-    arrays["train_acc"] = accuracy(t.ens, t.X, t.y)
-    arrays["test_acc"] = accuracy(t.ens, t.X_test, t.y_test)
     metrics = {
-        "train_acc_mean": float(arrays["train_acc"].mean()),
-        "test_acc_mean": float(arrays["test_acc"].mean()),
-        "grad_off_median": float(np.median(arrays["grad_off"])),
+        **summary_metrics(arrays),
         "grad_on_median": float(np.median(arrays["grad_on"])),
         "rho_mean": float(arrays["rho"].mean()),
         "steps_taken_mean": float(t.result.steps_taken.mean()),

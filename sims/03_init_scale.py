@@ -28,9 +28,9 @@ from sims.simulation import RunContext, RunOutput, Simulation
 from sims.subspace_runs import (
     Condition,
     SubspaceSetup,
-    accuracy,
     gradient_arrays,
     offsubspace_flip_radius,
+    summary_metrics,
     train_setup,
 )
 
@@ -79,14 +79,10 @@ def run(cfg: Config, ctx: RunContext) -> RunOutput:
         pgd_steps=cfg.search_pgd_steps,
         restarts=cfg.search_restarts,
     )
-    arrays["train_acc"] = accuracy(t.ens, t.X, t.y)
-    arrays["test_acc"] = accuracy(t.ens, t.X_test, t.y_test)
     metrics = {
+        **summary_metrics(arrays),
         "beta": cfg.setup.first_scale,
-        "grad_off_median": float(np.median(arrays["grad_off"])),
         "flip_radius_median": float(np.nanmedian(arrays["flip_radius"])),
-        "train_acc_mean": float(arrays["train_acc"].mean()),
-        "test_acc_mean": float(arrays["test_acc"].mean()),
         "steps_taken_mean": float(t.result.steps_taken.mean()),
         "stopped_fraction": float(t.result.stopped.mean()),
     }

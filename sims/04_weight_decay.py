@@ -32,9 +32,9 @@ from sims.simulation import RunContext, RunOutput, Simulation
 from sims.subspace_runs import (
     Condition,
     SubspaceSetup,
-    accuracy,
     gradient_arrays,
     offsubspace_flip_radius,
+    summary_metrics,
     train_setup,
 )
 
@@ -124,15 +124,11 @@ def run(cfg: Config, ctx: RunContext) -> RunOutput:
     arrays = gradient_arrays(t)
     arrays["perp_ratio"] = offsubspace_ratio(t.ens.W, t.ens0.W, t.data.basis).cpu().numpy()
     arrays["flip_radius"] = offsubspace_flip_radius(t)
-    arrays["train_acc"] = accuracy(t.ens, t.X, t.y)
-    arrays["test_acc"] = accuracy(t.ens, t.X_test, t.y_test)
     metrics = {
+        **summary_metrics(arrays),
         "weight_decay": cfg.setup.weight_decay,
-        "grad_off_median": float(np.median(arrays["grad_off"])),
         "perp_ratio_mean": float(arrays["perp_ratio"].mean()),
         "flip_radius_median": float(np.nanmedian(arrays["flip_radius"])),
-        "train_acc_mean": float(arrays["train_acc"].mean()),
-        "test_acc_mean": float(arrays["test_acc"].mean()),
     }
     return RunOutput(metrics=metrics, arrays=arrays)
 

@@ -30,8 +30,8 @@ from sims.simulation import RunContext, RunOutput, Simulation
 from sims.subspace_runs import (
     Condition,
     SubspaceSetup,
-    accuracy,
     gradient_arrays,
+    summary_metrics,
     train_setup,
 )
 
@@ -84,15 +84,12 @@ def run(cfg: Config, ctx: RunContext) -> RunOutput:
             "rstar_median": rstar_med.cpu().numpy(),
             "multiples": np.asarray(MULTIPLES),
             "flip_frac": frac.numpy(),
-            "train_acc": accuracy(t.ens, t.X, t.y),
-            "test_acc": accuracy(t.ens, t.X_test, t.y_test),
         }
     )
     metrics = {
+        **summary_metrics(arrays),
         "cos_univ_median": float(np.median(arrays["cos_univ"])),
         "flip_frac_at_3rstar_min": float(frac[:, MULTIPLES.index(3.0), :].min()),
-        "test_acc_mean": float(arrays["test_acc"].mean()),
-        "train_acc_mean": float(arrays["train_acc"].mean()),
     }
     return RunOutput(metrics=metrics, arrays=arrays)
 

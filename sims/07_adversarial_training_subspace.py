@@ -17,12 +17,16 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 
-import numpy as np
-
 from sims.cli import main_for
 from sims.measure import offsubspace_drift
 from sims.simulation import RunContext, RunOutput, Simulation
-from sims.subspace_runs import Condition, SubspaceSetup, accuracy, gradient_arrays, train_setup
+from sims.subspace_runs import (
+    Condition,
+    SubspaceSetup,
+    gradient_arrays,
+    summary_metrics,
+    train_setup,
+)
 
 Config = Condition
 
@@ -65,14 +69,10 @@ def run(cfg: Config, ctx: RunContext) -> RunOutput:
     t = train_setup(cfg.setup, ctx.device)
     arrays = gradient_arrays(t)
     arrays["drift"] = offsubspace_drift(t.ens.W, t.ens0.W, t.data.basis).cpu().numpy()
-    arrays["train_acc"] = accuracy(t.ens, t.X, t.y)
-    arrays["test_acc"] = accuracy(t.ens, t.X_test, t.y_test)
     metrics = {
+        **summary_metrics(arrays),
         "at_eps": cfg.setup.at_eps,
-        "grad_off_median": float(np.median(arrays["grad_off"])),
         "drift_mean": float(arrays["drift"].mean()),
-        "train_acc_mean": float(arrays["train_acc"].mean()),
-        "test_acc_mean": float(arrays["test_acc"].mean()),
     }
     return RunOutput(metrics=metrics, arrays=arrays)
 

@@ -34,6 +34,7 @@ __all__ = [
     "accuracy",
     "gradient_arrays",
     "offsubspace_flip_radius",
+    "summary_metrics",
     "train_setup",
 ]
 
@@ -231,6 +232,8 @@ def gradient_arrays(t: Trained) -> dict[str, np.ndarray]:
         "grad_on": np_(split["grad_on"]),
         "grad_off": np_(split["grad_off"]),
         "rho": np_(split["rho"]),
+        "train_acc": accuracy(t.ens, t.X, t.y),
+        "test_acc": accuracy(t.ens, t.X_test, t.y_test),
     }
 
 
@@ -265,3 +268,12 @@ def offsubspace_flip_radius(
     with torch.no_grad():
         correct = (t.y_test * t.ens.forward(t.X_test)) > 0
     return torch.where(correct, res.dist, torch.full_like(res.dist, float("nan"))).cpu().numpy()
+
+
+def summary_metrics(arrays: dict[str, np.ndarray]) -> dict[str, float]:
+    """The scalar metrics every off-subspace run records: median ``‖P⊥∇f‖`` and mean accuracies."""
+    return {
+        "grad_off_median": float(np.median(arrays["grad_off"])),
+        "train_acc_mean": float(arrays["train_acc"].mean()),
+        "test_acc_mean": float(arrays["test_acc"].mean()),
+    }
