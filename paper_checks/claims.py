@@ -42,11 +42,17 @@ class Comparison:
 
 @dataclass(frozen=True)
 class Control:
-    """A negative control: runs where a theorem condition is broken; the check must say ``fails``."""
+    """A negative control: runs where a theorem condition is broken; the check must say ``fails``.
+
+    ``check`` (rarely needed) applies the claim's check to another subject *within* the selected runs —
+    e.g. the adversarially trained net in place of the low-complexity model a claim is about — when the
+    broken condition is a model the same run also trained; by default the claim's own check runs.
+    """
 
     name: str
     description: str
     select: Select
+    check: Check | None = None
 
 
 @dataclass(frozen=True)
@@ -98,7 +104,8 @@ def evaluate(claim: Claim, results: str | Path) -> ClaimResult:
     records = load_records(results, claim.sim)
     main = _apply(claim.check, [r for r in records if claim.select(r)])
     controls = [
-        (c, _apply(claim.check, [r for r in records if c.select(r)])) for c in claim.controls
+        (c, _apply(c.check or claim.check, [r for r in records if c.select(r)]))
+        for c in claim.controls
     ]
     if not claim.controls:
         raise ValueError(f"claim {claim.id} has no negative control: a check that cannot fail")

@@ -16,18 +16,30 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from sims.nets import TwoLayerEnsemble
+from sims.errors import AdvsimError
+from sims.nets import ScalarModel, TwoLayerEnsemble
 from sims.perf import memory_budget
 
 __all__ = [
+    "abs_cosine",
+    "accuracy",
     "as_basis",
     "input_grad_split",
+    "mixture_correlations",
+    "neuron_decomposition",
     "offsubspace_drift",
     "offsubspace_ratio",
+    "perturbation_structure",
     "project",
     "project_perp",
     "weight_split",
 ]
+
+
+def accuracy(model: ScalarModel, X: Tensor, y: Tensor) -> np.ndarray:
+    """Per-member accuracy ``mean(y f(x) > 0)``: ``(M,)`` numpy."""
+    with torch.no_grad():
+        return ((y * model.forward(X)) > 0).to(torch.float64).mean(dim=1).cpu().numpy()
 
 
 def as_basis(basis: np.ndarray | Tensor, like: Tensor) -> Tensor:
@@ -125,3 +137,102 @@ def boundary_distance_along(
         hi = torch.where(flip, mid, hi)
         lo = torch.where(flip, lo, mid)
     return torch.where(any_change, hi, torch.full_like(hi, float("inf")))
+
+
+# ----------------------------------------------------------------- feature purification (PAPERS.md §2)
+def neuron_decomposition(
+    W: np.ndarray, dictionary: np.ndarray, w_star: np.ndarray, top: int = 1
+) -> dict[str, np.ndarray]:
+    """Split every neuron into its pure part and its dense mixture in the dictionary basis.
+
+    Allen-Zhu & Li (2020), PAPERS.md §2 ("decomposition advsim uses"): with coefficients
+    ``c_i = Mᵀ w_i``, the pure atoms ``S_i`` are the ``top`` largest ``|c_ij|``; the pure part is
+    ``Σ_{j∈S_i} c_ij M_j`` and the dense mixture ``v_i = w_i − pure``.
+
+    Args:
+        W: weights ``(..., m, d)``.
+        dictionary: ``M (d, D)``.
+        w_star: the labelling vector ``(D,)``.
+        top: pure atoms per neuron (``s`` of "top-s").
+
+    Returns per neuron (shape ``(..., m)``): ``atom`` (the largest atom), ``purity``
+    ``|c_ij*|/‖c_i‖₂``, ``pure`` ``|c_ij*|``, ``mixture_l2`` ``‖v_i‖₂``, ``mixture_l1`` ``‖Mᵀv_i‖₁``,
+    ``mixture_ratio`` (median over ``j ∉ S_i`` of ``|c_ij|/|c_ij*|``; derived ≈ ``k/d`` after clean
+    training), ``mixture_cos`` ``cos(v_i, M w*)`` (signed), and ``V`` ``(..., m, d)``.
+    """
+    D = dictionary.shape[1]
+    if not 1 <= top < D:
+        raise AdvsimError(f"top must be in [1, D-1] = [1, {D - 1}]; got {top}")
+    C = W @ dictionary
+    A = np.abs(C)
+    order = np.argsort(-A, axis=-1)
+    pure_idx = order[..., :top]
+    Pure = np.zeros_like(W)
+    for s in range(top):
+        j = pure_idx[..., s]
+        Pure = Pure + np.take_along_axis(C, j[..., None], axis=-1) * dictionary.T[j]
+    V = W - Pure
+    CV = V @ dictionary
+    rest = np.take_along_axis(A, order[..., top:], axis=-1)
+    biggest = A.max(axis=-1)
+    sig = dictionary @ w_star
+    mixture_l2 = np.linalg.norm(V, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mixture_ratio = np.median(rest, axis=-1) / biggest
+        mixture_cos = (V @ sig) / (mixture_l2 * np.linalg.norm(sig))
+        purity = biggest / np.linalg.norm(C, axis=-1)
+    return {
+        "atom": order[..., 0],
+        "purity": purity,
+        "pure": biggest,
+        "mixture_l2": mixture_l2,
+        "mixture_l1": np.abs(CV).sum(axis=-1),
+        "mixture_ratio": mixture_ratio,
+        "mixture_cos": mixture_cos,
+        "V": V,
+    }
+
+
+def mixture_correlations(V: np.ndarray, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    """How the dense mixtures correlate with the *average* input versus *individual* inputs.
+
+    PAPERS.md §2: the mixture has "high correlation with the average input ``E[y x]``, low correlation
+    with any particular input". Returns per neuron ``(..., m)``: ``avg`` ``|⟨v_i, E[y x]⟩| / ‖E[y x]‖``
+    and ``individual`` ``mean_x |⟨v_i, x⟩| / mean_x ‖x‖`` — both normalised by the size of the vector
+    they are taken against, so they compare as cosines times ``‖v_i‖``.
+    """
+    mean_yx = (y[:, None] * X).mean(axis=0)
+    avg = np.abs(V @ mean_yx) / np.linalg.norm(mean_yx)
+    individual = np.abs(V @ X.T).mean(axis=-1) / np.linalg.norm(X, axis=1).mean()
+    return {"avg": avg, "individual": individual}
+
+
+def abs_cosine(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``|cos(a, b)|`` over the last axis — the purification principle's statistic
+    ``|cos(w_i, w_i')| > 1/√2`` (PAPERS.md §2, [derived] from ``‖β_i w_i'‖ > ‖v_i‖``)."""
+    num = np.abs((A * B).sum(axis=-1))
+    return np.asarray(num / (np.linalg.norm(A, axis=-1) * np.linalg.norm(B, axis=-1)))
+
+
+def perturbation_structure(
+    delta: np.ndarray, Z: np.ndarray, dictionary: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Where an attack's perturbation sits in the dictionary basis (PAPERS.md §2, the paper's Fig. 5).
+
+    Args:
+        delta: perturbations ``(..., n, d)``.
+        Z: the clean points' codes ``(n, D)`` (their supports are ``supp(z)``).
+        dictionary: ``M (d, D)``.
+
+    Returns per point ``(..., n)``: ``support_share`` — the share of ``‖Mᵀδ‖²`` on ``supp(z)`` (small
+    for dense mixtures, large for "pure" perturbations) — and ``participation`` — the participation
+    ratio ``(Σ_j c_j²)² / Σ_j c_j⁴`` of ``c = Mᵀδ`` (the effective number of atoms it uses).
+    """
+    C2 = (delta @ dictionary) ** 2
+    total = C2.sum(axis=-1)
+    on = (C2 * (Z != 0)).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "support_share": on / total,
+            "participation": total**2 / (C2**2).sum(axis=-1),
+        }

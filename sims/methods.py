@@ -127,13 +127,17 @@ class Clean(Method):
 @dataclass(frozen=True, kw_only=True)
 class PGDAT(Method):
     """Adversarial training on PGD points (the attack's own settings: steps, step size, start,
-    and an optional restriction of the perturbations to a subspace)."""
+    and an optional restriction of the perturbations to a subspace).
+
+    ``steps=1, rel_stepsize=1, random_start=False`` is training on FGM points (FGSM for ℓ∞): the
+    feature-purification paper's "adversarial training works even with FGM" (PAPERS.md §2)."""
 
     norm: str = "linf"
     eps: float = 0.1
     steps: int = 10
     rel_stepsize: float | None = None
     start: str = "uniform"
+    random_start: bool = True
     restrict: Subspace | None = None
 
     def __post_init__(self) -> None:
@@ -154,7 +158,11 @@ class PGDAT(Method):
     def attack(self) -> PGD:
         """The inner attack."""
         return PGD(
-            steps=self.steps, rel_stepsize=self.rel_stepsize, keep_best=False, seed=self.seed
+            steps=self.steps,
+            rel_stepsize=self.rel_stepsize,
+            random_start=self.random_start,
+            keep_best=False,
+            seed=self.seed,
         )
 
     def loss_grads(

@@ -34,11 +34,14 @@ __all__ = [
     "AutogradModel",
     "LinearEnsemble",
     "ScalarModel",
+    "ThresholdRule",
+    "TrainableModel",
     "TwoLayerEnsemble",
     "TwoLayerNet",
     "activation",
     "activation_grad",
     "init_ensemble",
+    "symmetric_ensemble",
     "weight_arrays",
 ]
 
@@ -49,20 +52,40 @@ ACTIVATIONS = ("relu", "smooth_relu")
 InitScheme = Literal["paper", "signs"]
 
 
-def activation(h: Tensor, kind: str, width: float = 1.0) -> Tensor:
-    """``σ(h)``: ReLU, or the smoothed ReLU of feature purification.
+def activation(h: Tensor, kind: str, width: float = 1.0, threshold: Tensor | None = None) -> Tensor:
+    """``σ(h)``: ReLU, or the smoothed ReLU of feature purification; with a threshold, its odd form.
 
     The smoothed ReLU (Allen-Zhu & Li 2020, PAPERS.md §2) with width ``ϱ`` is 0 for ``h ≤ 0``,
     ``h²/(2ϱ)`` on ``(0, ϱ]`` and ``h − ϱ/2`` above: continuously differentiable, linear for large ``h``.
+    With a ``threshold`` ``t ≥ 0`` (broadcast against ``h``) it returns the *symmetric* unit of the
+    feature-purification network, ``φ_t(h) = σ(h − t) − σ(−h − t)``: odd in ``h`` and zero on ``|h| ≤ t``
+    (for ReLU, soft thresholding).
     """
+    if threshold is not None:
+        return _sigma(h - threshold, kind, width) - _sigma(-h - threshold, kind, width)
+    return _sigma(h, kind, width)
+
+
+def _sigma(h: Tensor, kind: str, width: float) -> Tensor:
     if kind == "relu":
         return torch.relu(h)
     r = torch.clamp(h, min=0.0)
     return torch.where(r <= width, r * r / (2 * width), r - width / 2)
 
 
-def activation_grad(h: Tensor, kind: str, width: float = 1.0) -> Tensor:
-    """``σ'(h)`` for :func:`activation` (``σ'(0) = 0`` for ReLU, as autograd uses)."""
+def activation_grad(
+    h: Tensor, kind: str, width: float = 1.0, threshold: Tensor | None = None
+) -> Tensor:
+    """``σ'(h)`` for :func:`activation` (``σ'(0) = 0`` for ReLU, as autograd uses); with a threshold,
+    ``φ_t'(h) = σ'(h − t) + σ'(−h − t)``."""
+    if threshold is not None:
+        return _sigma_grad(h - threshold, kind, width).add_(
+            _sigma_grad(-h - threshold, kind, width)
+        )
+    return _sigma_grad(h, kind, width)
+
+
+def _sigma_grad(h: Tensor, kind: str, width: float) -> Tensor:
     if kind == "relu":
         return torch.sign(h).clamp_(min=0.0)  # 4x faster than (h > 0).to(dtype) on this CPU
     return torch.clamp(h, min=0.0, max=width) / width
@@ -79,6 +102,12 @@ class TwoLayerEnsemble:
         trainable: which of ``'W'``, ``'b'``, ``'a'`` are trained.
         act: ``'relu'`` or ``'smooth_relu'``.
         act_width: the smoothing width ``ϱ`` of ``'smooth_relu'``.
+        threshold: ``None`` for the ordinary network; a non-negative ``(M, m)`` tensor for the
+            *symmetric* network of feature purification (Allen-Zhu & Li 2020, PAPERS.md §2),
+            ``f(x) = Σ_j a_j [σ(w_j·x + b_j − t_j) − σ(−w_j·x − b_j − t_j)]``: with ``b = 0`` and
+            ``a = 1`` (see :func:`symmetric_ensemble`) it is odd, ``f(−x) = −f(x)``. Every closed form
+            below holds with ``σ`` replaced by the odd unit ``φ_t`` of :func:`activation`; the threshold
+            is not trained (a schedule may move it, :class:`ThresholdRule`).
     """
 
     W: Tensor
@@ -87,6 +116,7 @@ class TwoLayerEnsemble:
     trainable: tuple[str, ...] = PARAM_NAMES
     act: str = "relu"
     act_width: float = 1.0
+    threshold: Tensor | None = None
 
     def __post_init__(self) -> None:
         if self.W.ndim != 3:
@@ -100,6 +130,29 @@ class TwoLayerEnsemble:
         for name in self.trainable:
             check_choice("trainable entry", name, PARAM_NAMES)
         check_choice("activation", self.act, ACTIVATIONS)
+        check_float("act_width", self.act_width, 0.0, lo_open=True)
+        if self.threshold is not None:
+            if tuple(self.threshold.shape) != (M, m):
+                raise AdvsimError(
+                    f"threshold must have shape (M, m) = ({M}, {m}); got {tuple(self.threshold.shape)}"
+                )
+            if bool((self.threshold < 0).any()) or not bool(torch.isfinite(self.threshold).all()):
+                raise AdvsimError("threshold must hold finite values >= 0")
+
+    def _sig(self, h: Tensor, i0: int, i1: int, *, points_first: bool = False) -> Tensor:
+        """``σ`` (or ``φ_t``) of pre-activations of members ``i0:i1``, laid out ``(nb, n, m)``
+        (or ``(n, nb, m)`` with ``points_first``)."""
+        return activation(h, self.act, self.act_width, self._thr(i0, i1, points_first))
+
+    def _dsig(self, h: Tensor, i0: int, i1: int, *, points_first: bool = False) -> Tensor:
+        """``σ'`` (or ``φ_t'``), laid out as in :meth:`_sig`."""
+        return activation_grad(h, self.act, self.act_width, self._thr(i0, i1, points_first))
+
+    def _thr(self, i0: int, i1: int, points_first: bool) -> Tensor | None:
+        if self.threshold is None:
+            return None
+        t = self.threshold[i0:i1].to(self.dtype)
+        return t if points_first else t[:, None, :]
 
     # ----------------------------------------------------------------- shape helpers
     @property
@@ -134,17 +187,24 @@ class TwoLayerEnsemble:
     def clone(self) -> TwoLayerEnsemble:
         """A deep copy (fresh tensors, no autograd history)."""
         return replace(
-            self, W=self.W.detach().clone(), b=self.b.detach().clone(), a=self.a.detach().clone()
+            self,
+            W=self.W.detach().clone(),
+            b=self.b.detach().clone(),
+            a=self.a.detach().clone(),
+            threshold=None if self.threshold is None else self.threshold.detach().clone(),
         )
 
     def select(self, idx: Sequence[int] | Tensor | slice) -> TwoLayerEnsemble:
         """The sub-ensemble of the given members (copies)."""
-        if isinstance(idx, slice):
-            return replace(
-                self, W=self.W[idx].clone(), b=self.b[idx].clone(), a=self.a[idx].clone()
-            )
-        ix = torch.as_tensor(idx, dtype=torch.long, device=self.device)
-        return replace(self, W=self.W[ix].clone(), b=self.b[ix].clone(), a=self.a[ix].clone())
+        ix: slice | Tensor = (
+            idx
+            if isinstance(idx, slice)
+            else torch.as_tensor(idx, dtype=torch.long, device=self.device)
+        )
+        thr = None if self.threshold is None else self.threshold[ix].clone()
+        return replace(
+            self, W=self.W[ix].clone(), b=self.b[ix].clone(), a=self.a[ix].clone(), threshold=thr
+        )
 
     def to(
         self, device: str | torch.device | None = None, dtype: torch.dtype | None = None
@@ -155,6 +215,9 @@ class TwoLayerEnsemble:
             W=self.W.to(device=device, dtype=dtype),
             b=self.b.to(device=device, dtype=dtype),
             a=self.a.to(device=device, dtype=dtype),
+            threshold=None
+            if self.threshold is None
+            else self.threshold.to(device=device, dtype=dtype),
         )
 
     # ----------------------------------------------------------------- evaluation
@@ -202,13 +265,13 @@ class TwoLayerEnsemble:
         step = self.block_members(n)
         for i0 in self._block_starts(n):
             i1 = min(self.M, i0 + step)
-            s = activation(self._preact_block(X, i0, i1), self.act, self.act_width)
+            s = self._sig(self._preact_block(X, i0, i1), i0, i1)
             out[i0:i1] = (s * self.a[i0:i1, None, :]).sum(-1)
         return out
 
     def output(self, h: Tensor) -> Tensor:
         """Outputs from pre-activations ``h (M, n, m)``: ``(M, n)``."""
-        s = activation(h, self.act, self.act_width)
+        s = self._sig(h, 0, self.M)
         return torch.bmm(s, self.a[:, :, None])[..., 0]
 
     __call__ = forward
@@ -235,14 +298,14 @@ class TwoLayerEnsemble:
             h = self._preact_block(X, i0, i1)
             ab = self.a[i0:i1, None, :]
             if f is not None:
-                f[i0:i1] = (activation(h, self.act, self.act_width) * ab).sum(-1)
-            ds = activation_grad(h, self.act, self.act_width).mul_(ab)
+                f[i0:i1] = (self._sig(h, i0, i1) * ab).sum(-1)
+            ds = self._dsig(h, i0, i1).mul_(ab)
             torch.bmm(ds, self.W[i0:i1], out=G[i0:i1])
         return f, G
 
     def active_weight(self, X: Tensor) -> Tensor:
         """``ρ(x) = Σ_j a_j² σ'(h_j(x))`` — for ReLU the sum of ``a_j²`` over active neurons: ``(M, n)``."""
-        ds = activation_grad(self.preact(X), self.act, self.act_width)
+        ds = self._dsig(self.preact(X), 0, self.M)
         return torch.bmm(ds, (self.a * self.a)[:, :, None])[..., 0]
 
     def param_grads(self, X: Tensor, g: Tensor, h: Tensor | None = None) -> dict[str, Tensor]:
@@ -261,10 +324,10 @@ class TwoLayerEnsemble:
             h = self.preact(X)
         out: dict[str, Tensor] = {}
         if "a" in self.trainable:
-            s = activation(h, self.act, self.act_width)
+            s = self._sig(h, 0, self.M)
             out["a"] = torch.bmm(g[:, None, :], s)[:, 0, :]
         if "W" in self.trainable or "b" in self.trainable:
-            G = activation_grad(h, self.act, self.act_width) * (g[:, :, None] * self.a[:, None, :])
+            G = self._dsig(h, 0, self.M) * (g[:, :, None] * self.a[:, None, :])
             if "W" in self.trainable:
                 if X.ndim == 2:
                     out["W"] = torch.matmul(G.transpose(1, 2), X)
@@ -320,7 +383,7 @@ class TwoLayerEnsemble:
             nb = i1 - i0
             H = torch.addmm(self.b[i0:i1].reshape(-1), X, self.W[i0:i1].reshape(nb * m, d).T)
             H3 = H.view(n, nb, m)
-            S3 = activation(H3, self.act, self.act_width)
+            S3 = self._sig(H3, i0, i1, points_first=True)
             ab = self.a[i0:i1]
             fb = (S3 * ab).sum(-1)
             f[i0:i1] = fb.T
@@ -328,7 +391,7 @@ class TwoLayerEnsemble:
             if "a" in grads:
                 grads["a"][i0:i1] = (S3 * gb[:, :, None]).sum(0)
             if "W" in grads or "b" in grads:
-                G3 = activation_grad(H3, self.act, self.act_width) * (gb[:, :, None] * ab)
+                G3 = self._dsig(H3, i0, i1, points_first=True) * (gb[:, :, None] * ab)
                 if "W" in grads:
                     torch.mm(G3.view(n, nb * m).T, X, out=grads["W"][i0:i1].view(nb * m, d))
                 if "b" in grads:
@@ -339,14 +402,24 @@ class TwoLayerEnsemble:
     def member(self, i: int) -> TwoLayerNet:
         """Member ``i`` as an ordinary ``torch.nn.Module`` (a copy), for outside attack libraries."""
         i = check_int("member index", i, 0, self.M - 1)
-        return TwoLayerNet(self.W[i], self.b[i], self.a[i], act=self.act, act_width=self.act_width)
+        thr = None if self.threshold is None else self.threshold[i]
+        return TwoLayerNet(
+            self.W[i], self.b[i], self.a[i], act=self.act, act_width=self.act_width, threshold=thr
+        )
 
 
 class TwoLayerNet(nn.Module):
     """One two-layer network as an ``nn.Module``: ``forward(x) -> f(x)``, shape ``(n,)``."""
 
     def __init__(
-        self, W: Tensor, b: Tensor, a: Tensor, *, act: str = "relu", act_width: float = 1.0
+        self,
+        W: Tensor,
+        b: Tensor,
+        a: Tensor,
+        *,
+        act: str = "relu",
+        act_width: float = 1.0,
+        threshold: Tensor | None = None,
     ) -> None:
         super().__init__()
         self.hidden = nn.Linear(W.shape[1], W.shape[0], dtype=W.dtype, device=W.device)
@@ -357,10 +430,12 @@ class TwoLayerNet(nn.Module):
             self.out.weight.copy_(a[None, :])
         self.act = act
         self.act_width = act_width
+        self.threshold: Tensor | None
+        self.register_buffer("threshold", None if threshold is None else threshold.clone())
 
     def forward(self, x: Tensor) -> Tensor:
         """``f(x)`` for ``x`` of shape ``(n, d)``: ``(n,)``."""
-        h = activation(self.hidden(x), self.act, self.act_width)
+        h = activation(self.hidden(x), self.act, self.act_width, self.threshold)
         return torch.as_tensor(self.out(h)[..., 0])
 
 
@@ -444,6 +519,103 @@ def init_ensemble(
     )
 
 
+def symmetric_ensemble(
+    d: int,
+    m: int,
+    *,
+    seeds: Sequence[int],
+    init_scale: float | Sequence[float] = 1.0,
+    threshold: float = 0.0,
+    act: str = "relu",
+    act_width: float = 1.0,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
+) -> TwoLayerEnsemble:
+    """The feature-purification network (Allen-Zhu & Li 2020, PAPERS.md §2), one per seed.
+
+    ``f(x) = Σ_i [σ(⟨w_i, x⟩ − t_i) − σ(−⟨w_i, x⟩ − t_i)]``: second layer fixed to 1, no bias, only
+    ``W`` trained, so ``f(−x) = −f(x)`` exactly. ``w_i ~ N(0, init_scale² I/d)`` from the member's seed
+    (the same draws as :func:`init_ensemble`), threshold ``t_i = threshold`` (move it during training
+    with :class:`ThresholdRule`).
+    """
+    check_float("threshold", threshold, 0.0)
+    base = init_ensemble(
+        d,
+        m,
+        seeds=seeds,
+        first_scale=init_scale,
+        act=act,
+        act_width=act_width,
+        dtype=dtype,
+        device=device,
+    )
+    return replace(
+        base,
+        b=torch.zeros_like(base.b),
+        a=torch.ones_like(base.a),
+        trainable=("W",),
+        threshold=torch.full_like(base.b, threshold),
+    )
+
+
+@dataclass(frozen=True)
+class ThresholdRule:
+    """How the threshold ``t_i`` of a symmetric network moves during training (not trained itself).
+
+    The paper schedules its threshold rather than learning it; its exact schedule is only recalled
+    (PAPERS.md §2), so both readings are offered:
+
+    * ``'constant'``: ``t_i = value``;
+    * ``'relative'``: ``t_i = max(floor, value · ‖w_i‖₂)`` — a neuron fires on inputs whose component
+      along its own direction exceeds ``value`` (scale-free; with ``value = c/√k`` a neuron aligned with
+      one dictionary atom fires when that atom is in the code with magnitude ``> c/√k``).
+
+    The rule is applied before every training step (and once more at the end).
+    """
+
+    kind: str = "relative"
+    value: float = 0.0
+    floor: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_choice("threshold kind", self.kind, ("constant", "relative"))
+        check_float("threshold value", self.value, 0.0)
+        check_float("threshold floor", self.floor, 0.0)
+
+    def __call__(self, ens: TwoLayerEnsemble) -> Tensor:
+        """The thresholds ``(M, m)`` for the ensemble's current weights."""
+        if self.kind == "constant":
+            return torch.full_like(ens.W[..., 0], self.value)
+        return torch.clamp(self.value * torch.linalg.vector_norm(ens.W, dim=-1), min=self.floor)
+
+
+class TrainableModel(Protocol):
+    """What :func:`sims.train.train` needs: a :class:`ScalarModel` with named parameters and
+    closed-form gradients of the mean loss (:class:`TwoLayerEnsemble`, :class:`LinearEnsemble`, and the
+    linearised network of :mod:`sims.baselines`)."""
+
+    @property
+    def M(self) -> int: ...
+
+    @property
+    def d(self) -> int: ...
+
+    @property
+    def dtype(self) -> torch.dtype: ...
+
+    @property
+    def device(self) -> torch.device: ...
+
+    @property
+    def trainable(self) -> tuple[str, ...]: ...
+
+    def params(self) -> dict[str, Tensor]: ...
+
+    def forward(self, X: Tensor) -> Tensor: ...
+
+    def loss_grads(self, X: Tensor, y: Tensor, loss: str) -> tuple[Tensor, dict[str, Tensor]]: ...
+
+
 @runtime_checkable
 class ScalarModel(Protocol):
     """What attacks and measurements need of a model: ``M`` members with scalar outputs on ``R^d``.
@@ -477,12 +649,55 @@ class LinearEnsemble:
 
     w: Tensor
     c: Tensor
+    trainable: tuple[str, ...] = ("w", "c")
 
     def __post_init__(self) -> None:
         if self.w.ndim != 2 or tuple(self.c.shape) != (self.w.shape[0],):
             raise AdvsimError(
                 f"w must be (M, d) and c (M,); got {tuple(self.w.shape)}, {tuple(self.c.shape)}"
             )
+        for name in self.trainable:
+            check_choice("trainable entry", name, ("w", "c"))
+
+    @classmethod
+    def zeros(
+        cls,
+        M: int,
+        d: int,
+        *,
+        dtype: torch.dtype = torch.float32,
+        device: str | torch.device = "cpu",
+    ) -> LinearEnsemble:
+        """``M`` zero models (logistic regression's usual start; the loss is convex)."""
+        M, d = check_int("M", M, 1), check_int("d", d, 1)
+        return cls(
+            torch.zeros(M, d, dtype=dtype, device=device),
+            torch.zeros(M, dtype=dtype, device=device),
+        )
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """Parameter dtype."""
+        return self.w.dtype
+
+    @property
+    def device(self) -> torch.device:
+        """Parameter device."""
+        return self.w.device
+
+    def params(self) -> dict[str, Tensor]:
+        """The parameters by name (the tensors themselves)."""
+        return {"w": self.w, "c": self.c}
+
+    def loss_grads(self, X: Tensor, y: Tensor, loss: str) -> tuple[Tensor, dict[str, Tensor]]:
+        """Outputs and the gradients of the mean loss: ``∂L/∂w = (1/n) Σ_i ℓ'_i x_i``, ``∂L/∂c = (1/n) Σ_i ℓ'_i``."""
+        from sims.losses import loss_derivative
+
+        f = self.forward(X)
+        g = loss_derivative(loss, f, y.to(self.dtype)) / X.shape[-2]
+        gw = torch.matmul(g, X.to(self.dtype)) if X.ndim == 2 else torch.bmm(g[:, None, :], X)[:, 0]
+        out = {"w": gw, "c": g.sum(-1)}
+        return f, {k: v for k, v in out.items() if k in self.trainable}
 
     @property
     def M(self) -> int:
@@ -515,9 +730,9 @@ class LinearEnsemble:
     def select(self, idx: Sequence[int] | Tensor | slice) -> LinearEnsemble:
         """The sub-ensemble of the given members (copies)."""
         if isinstance(idx, slice):
-            return LinearEnsemble(self.w[idx].clone(), self.c[idx].clone())
+            return LinearEnsemble(self.w[idx].clone(), self.c[idx].clone(), self.trainable)
         ix = torch.as_tensor(idx, dtype=torch.long, device=self.w.device)
-        return LinearEnsemble(self.w[ix].clone(), self.c[ix].clone())
+        return LinearEnsemble(self.w[ix].clone(), self.c[ix].clone(), self.trainable)
 
     def flip_radius(self, X: Tensor, q: float) -> Tensor:
         """The exact minimal flip radius ``|f(x)| / ‖w‖_q``: ``(M, n)``."""

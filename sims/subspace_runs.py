@@ -19,7 +19,7 @@ from sims.attacks import PGD, MinNorm
 from sims.data import SubspaceData, make_subspace_data
 from sims.errors import check_choice, check_float, check_int
 from sims.losses import LOSSES
-from sims.measure import input_grad_split
+from sims.measure import accuracy, input_grad_split
 from sims.methods import PGDAT
 from sims.nets import TwoLayerEnsemble, init_ensemble, weight_arrays
 from sims.optim import OPTIMIZERS, OptimizerConfig
@@ -235,12 +235,6 @@ def gradient_arrays(t: Trained) -> dict[str, np.ndarray]:
         "train_acc": accuracy(t.ens, t.X, t.y),
         "test_acc": accuracy(t.ens, t.X_test, t.y_test),
     }
-
-
-def accuracy(ens: TwoLayerEnsemble, X: Tensor, y: Tensor) -> np.ndarray:
-    """Per-member accuracy ``mean(y f(x) > 0)``."""
-    with torch.no_grad():
-        return ((y * ens.forward(X)) > 0).to(torch.float64).mean(dim=1).cpu().numpy()
 
 
 def offsubspace_flip_radius(

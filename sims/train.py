@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,12 +26,12 @@ from tqdm.auto import tqdm
 from sims.errors import AdvsimError, check_choice, check_finite, check_float, check_int
 from sims.losses import LOSSES, loss_value
 from sims.methods import Method
-from sims.nets import TwoLayerEnsemble
+from sims.nets import ThresholdRule, TrainableModel, TwoLayerEnsemble
 from sims.optim import Optimizer, OptimizerConfig
 
 __all__ = ["Measure", "TrainConfig", "TrainResult", "train"]
 
-Measure = Callable[[TwoLayerEnsemble], Mapping[str, Tensor]]
+Measure = Callable[[Any], Mapping[str, Tensor]]
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class TrainConfig:
         check_every: evaluate the stop rules every this many steps (>= 1).
         method: a training method of :mod:`sims.methods` (adversarial training, TRADES, BAT);
             ``None`` trains on the clean loss ``loss``. Methods train full-batch.
+        threshold_rule: for symmetric networks (``ens.threshold`` set), how the threshold moves; applied
+            before every step and once at the end.
     """
 
     steps: int
@@ -57,6 +60,7 @@ class TrainConfig:
     stop_accuracy: float | None = None
     check_every: int = 1
     method: Method | None = None
+    threshold_rule: ThresholdRule | None = None
 
     def __post_init__(self) -> None:
         check_int("steps", self.steps, 0)
@@ -94,7 +98,7 @@ class TrainResult:
 
 
 def train(
-    ens: TwoLayerEnsemble,
+    ens: TrainableModel,
     X: Tensor,
     y: Tensor,
     cfg: TrainConfig,
@@ -130,6 +134,16 @@ def train(
     check_finite("X", X)
     if not bool(torch.all((y == 1) | (y == -1))):
         raise AdvsimError("y must hold labels in {-1, +1} (not 0/1)")
+    sym: TwoLayerEnsemble | None = None
+    if cfg.threshold_rule is not None:
+        if not isinstance(ens, TwoLayerEnsemble) or ens.threshold is None:
+            raise AdvsimError("threshold_rule needs a symmetric network (ens.threshold set)")
+        sym = ens
+    net: TwoLayerEnsemble | None = None
+    if cfg.method is not None:
+        if not isinstance(ens, TwoLayerEnsemble):
+            raise AdvsimError("training methods (cfg.method) need a TwoLayerEnsemble")
+        net = ens
     M = ens.M
     batch = cfg.batch_size
     if batch is not None and batch >= n:
@@ -159,6 +173,8 @@ def train(
     bar = tqdm(total=cfg.steps, desc=desc, disable=not progress, leave=False)
     with torch.no_grad():
         for step in range(cfg.steps + 1):
+            if cfg.threshold_rule is not None and sym is not None:
+                sym.threshold = cfg.threshold_rule(sym)
             if next_measure < len(steps_wanted) and steps_wanted[next_measure] == step:
                 if measure is not None:
                     record()
@@ -167,8 +183,8 @@ def train(
                 break
             f_full: Tensor | None = None
             grads: dict[str, Tensor] | None = None
-            if cfg.method is not None:
-                _, grads = cfg.method.loss_grads(ens, X, y, step)
+            if cfg.method is not None and net is not None:
+                _, grads = cfg.method.loss_grads(net, X, y, step)
             elif batch is None:  # full batch: the stop rule reuses the outputs of the gradient pass
                 f_full, grads = ens.loss_grads(X, y, cfg.loss)
             if check_stop and step % cfg.check_every == 0:

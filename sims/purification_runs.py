@@ -1,0 +1,342 @@
+"""The shared setting of the feature-purification simulations (08–11): sparse-coding data, the
+symmetric network, clean training, adversarial training continued from the clean weights, and the
+measurements every one of those sims records.
+
+Allen-Zhu & Li (2020), shared/PAPERS.md §2. Every constant the paper only recalls is a field of
+:class:`PurificationSetup` (dictionary, code law, noise, width, init scale, threshold rule, steps), so a
+verdict can say which reading it tested. The threshold follows :class:`sims.nets.ThresholdRule`, set
+before every step, in one of three readings of the paper's schedule:
+
+* ``'noise'`` (default): ``t_i = threshold · ‖w_i‖₂/√d`` — ``threshold`` standard deviations of a
+  neuron's response to a random unit input, so a neuron ignores what is noise to it at any scale;
+* ``'signal'``: ``t_i = threshold · ‖w_i‖₂/√k`` — a share of one atom's signal ``1/√k``;
+* ``'constant'``: ``t_i = threshold``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from sims.attacks import PGD, AttackResult
+from sims.baselines import LinearizedEnsemble
+from sims.errors import check_choice, check_float, check_int
+from sims.losses import LOSSES
+from sims.measure import accuracy, mixture_correlations, neuron_decomposition
+from sims.methods import PGDAT
+from sims.nets import LinearEnsemble, ThresholdRule, TwoLayerEnsemble, symmetric_ensemble
+from sims.optim import OptimizerConfig
+from sims.simulation import member_seeds, torch_dtype
+from sims.sparse import SparseCodingData, SparseCodingLaw, make_sparse_data
+from sims.threat import L2Ball, LinfBall, ThreatModel
+from sims.train import TrainConfig, train
+
+__all__ = [
+    "ATSpec",
+    "CleanRun",
+    "Condition",
+    "PurificationSetup",
+    "attack_points",
+    "clean_summary",
+    "continue_at",
+    "data_arrays",
+    "neuron_arrays",
+    "threat",
+    "train_clean",
+    "train_linear",
+    "train_ntk",
+]
+
+
+@dataclass(frozen=True)
+class PurificationSetup:
+    """Data, network and clean training of one feature-purification run (members differ by seed).
+
+    Data: :class:`sims.sparse.SparseCodingLaw` fields (``d, k, D, dictionary, support, magnitude,
+    noise, teacher``), ``n`` training and ``n_test`` test points. Network: width ``m``, weights
+    ``N(0, init_scale²/d)``, ``act`` (``'relu'`` or ``'smooth_relu'`` of width ``act_width``), threshold
+    rule ``threshold_kind`` with value ``threshold``. Clean training: ``clean_steps`` steps of size
+    ``lr`` on ``loss`` — full-batch GD, or SGD on minibatches of ``batch_size`` (drawn per member from
+    its seed). Adversarial training (:class:`ATSpec`) is full-batch.
+    """
+
+    d: int = 64
+    k: int = 4
+    D: int | None = None
+    dictionary: str = "identity"
+    support: str = "exact"
+    magnitude: str = "sign"
+    noise: float = 0.0
+    teacher: str = "signs"
+    n: int = 2000
+    n_test: int = 1000
+    m: int = 256
+    init_scale: float = 0.01
+    act: str = "relu"
+    act_width: float = 1.0
+    threshold_kind: str = "noise"
+    threshold: float = 2.0
+    lr: float = 0.5
+    clean_steps: int = 400
+    batch_size: int | None = None
+    loss: str = "logistic"
+    n_seeds: int = 2
+    seed: int = 0
+    dtype: str = "float64"
+
+    def __post_init__(self) -> None:
+        self.law()
+        check_int("n", self.n, 1)
+        check_int("n_test", self.n_test, 1)
+        check_int("m", self.m, 1)
+        check_float("init_scale", self.init_scale, 0.0, lo_open=True)
+        check_choice("act", self.act, ("relu", "smooth_relu"))
+        check_float("act_width", self.act_width, 0.0, lo_open=True)
+        check_choice("threshold_kind", self.threshold_kind, ("noise", "signal", "constant"))
+        check_float("threshold", self.threshold, 0.0)
+        check_float("lr", self.lr, 0.0, lo_open=True)
+        check_int("clean_steps", self.clean_steps, 0)
+        if self.batch_size is not None:
+            check_int("batch_size", self.batch_size, 1)
+        check_choice("loss", self.loss, LOSSES)
+        check_int("n_seeds", self.n_seeds, 1)
+        check_int("seed", self.seed, 0)
+        check_choice("dtype", self.dtype, ("float32", "float64"))
+
+    def law(self) -> SparseCodingLaw:
+        """The data law."""
+        return SparseCodingLaw(
+            d=self.d,
+            k=self.k,
+            D=self.D,
+            dictionary=self.dictionary,
+            support=self.support,
+            magnitude=self.magnitude,
+            noise=self.noise,
+            teacher=self.teacher,
+        )
+
+    def rule(self) -> ThresholdRule:
+        """The threshold rule of ``threshold_kind`` (see the module docstring)."""
+        if self.threshold_kind == "noise":
+            return ThresholdRule("relative", self.threshold / math.sqrt(self.d))
+        if self.threshold_kind == "signal":
+            return ThresholdRule("relative", self.threshold / math.sqrt(self.k))
+        return ThresholdRule("constant", self.threshold)
+
+
+@dataclass(frozen=True)
+class ATSpec:
+    """Adversarial training continued from the clean weights.
+
+    Attributes:
+        norm: ``'linf'`` or ``'l2'``.
+        eps: the radius.
+        attack: ``'pgd'`` (``attack_steps`` steps of ``2.5ε/steps`` from a random start) or ``'fgm'``
+            (one step of ε from the clean point: FGSM for ℓ∞, FGM for ℓ2).
+        attack_steps: PGD steps (ignored for FGM).
+        steps: full-batch training steps.
+        lr: step size (``None``: the clean training's).
+    """
+
+    norm: str = "linf"
+    eps: float = 0.125
+    attack: str = "pgd"
+    attack_steps: int = 5
+    steps: int = 200
+    lr: float | None = None
+
+    def __post_init__(self) -> None:
+        check_choice("norm", self.norm, ("linf", "l2"))
+        check_float("eps", self.eps, 0.0)
+        check_choice("attack", self.attack, ("pgd", "fgm"))
+        check_int("attack_steps", self.attack_steps, 1)
+        check_int("steps", self.steps, 0)
+        if self.lr is not None:
+            check_float("lr", self.lr, 0.0, lo_open=True)
+
+    def method(self, loss: str, seed: int) -> PGDAT:
+        """The training method."""
+        if self.attack == "fgm":
+            return PGDAT(
+                norm=self.norm,
+                eps=self.eps,
+                steps=1,
+                rel_stepsize=1.0,
+                random_start=False,
+                loss=loss,
+                seed=seed,
+            )
+        return PGDAT(norm=self.norm, eps=self.eps, steps=self.attack_steps, loss=loss, seed=seed)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One row of a purification simulation's grid: a name, its role (``law``: the paper's conditions
+    hold; ``control``: one is broken), the setup and the adversarial trainings to continue with."""
+
+    condition: str
+    role: str
+    setup: PurificationSetup
+    at: tuple[ATSpec, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_choice("role", self.role, ("law", "control"))
+
+
+@dataclass
+class CleanRun:
+    """A clean-trained run: data (train, test), tensors, the ensemble at init and after training."""
+
+    setup: PurificationSetup
+    data: SparseCodingData
+    test: SparseCodingData
+    X: Tensor
+    y: Tensor
+    X_test: Tensor
+    y_test: Tensor
+    ens0: TwoLayerEnsemble
+    ens: TwoLayerEnsemble
+
+    @property
+    def seeds(self) -> list[int]:
+        """The members' seeds."""
+        return member_seeds(self.setup.seed, self.setup.n_seeds)
+
+
+def _tensors(data: SparseCodingData, dtype: torch.dtype, device: str) -> tuple[Tensor, Tensor]:
+    return (
+        torch.as_tensor(data.X, dtype=dtype, device=device),
+        torch.as_tensor(data.y, dtype=dtype, device=device),
+    )
+
+
+def train_clean(s: PurificationSetup, device: str = "cpu") -> CleanRun:
+    """Draw the data, initialise the symmetric ensemble and train it clean (full-batch GD)."""
+    dtype = torch_dtype(s.dtype)
+    data = make_sparse_data(s.law(), s.n, s.seed)
+    test = data.sample(s.n_test, s.seed + 1_000_003)
+    X, y = _tensors(data, dtype, device)
+    Xt, yt = _tensors(test, dtype, device)
+    seeds = member_seeds(s.seed, s.n_seeds)
+    ens = symmetric_ensemble(
+        s.d,
+        s.m,
+        seeds=seeds,
+        init_scale=s.init_scale,
+        act=s.act,
+        act_width=s.act_width,
+        dtype=dtype,
+        device=device,
+    )
+    ens.threshold = s.rule()(ens)
+    ens0 = ens.clone()
+    cfg = TrainConfig(
+        steps=s.clean_steps,
+        loss=s.loss,
+        optimizer=OptimizerConfig(lr=s.lr),
+        batch_size=s.batch_size,
+        threshold_rule=s.rule(),
+    )
+    train(ens, X, y, cfg, seeds=seeds)
+    return CleanRun(s, data, test, X, y, Xt, yt, ens0, ens)
+
+
+def continue_at(run: CleanRun, spec: ATSpec) -> TwoLayerEnsemble:
+    """Adversarial training continued from the clean weights (a copy; the clean run is untouched)."""
+    s = run.setup
+    ens = run.ens.clone()
+    cfg = TrainConfig(
+        steps=spec.steps,
+        loss=s.loss,
+        optimizer=OptimizerConfig(lr=spec.lr if spec.lr is not None else s.lr),
+        threshold_rule=s.rule(),
+        method=spec.method(s.loss, s.seed),
+    )
+    train(ens, run.X, run.y, cfg)
+    return ens
+
+
+def train_linear(run: CleanRun, steps: int, lr: float) -> LinearEnsemble:
+    """Logistic regression ``f = w·x + c`` from zero on the training points (one per member; the loss
+    is convex, so members agree — kept per member for a uniform record shape)."""
+    lin = LinearEnsemble.zeros(run.ens.M, run.setup.d, dtype=run.ens.dtype, device=run.ens.device)
+    train(
+        lin,
+        run.X,
+        run.y,
+        TrainConfig(steps=steps, loss=run.setup.loss, optimizer=OptimizerConfig(lr=lr)),
+    )
+    return lin
+
+
+def train_ntk(run: CleanRun, steps: int, lr: float, init_scale: float = 1.0) -> LinearizedEnsemble:
+    """The network's NTK model: the symmetric network's linearisation at a standard init
+    (``N(0, init_scale²/d)`` weights, the threshold rule evaluated there), trained on ``Δ`` by GD."""
+    s = run.setup
+    base = symmetric_ensemble(
+        s.d, s.m, seeds=run.seeds, init_scale=init_scale, dtype=run.ens.dtype, device=run.ens.device
+    )
+    base.threshold = s.rule()(base)
+    ntk = LinearizedEnsemble.at_init(base)
+    train(
+        ntk, run.X, run.y, TrainConfig(steps=steps, loss=s.loss, optimizer=OptimizerConfig(lr=lr))
+    )
+    return ntk
+
+
+def threat(norm: str, eps: float = 0.0) -> ThreatModel:
+    """The ball of ``norm`` (``'linf'`` or ``'l2'``)."""
+    return (
+        LinfBall(eps=eps)
+        if check_choice("norm", norm, ("linf", "l2")) == "linf"
+        else L2Ball(eps=eps)
+    )
+
+
+def attack_points(
+    model: TwoLayerEnsemble, X: Tensor, y: Tensor, norm: str, eps: float, steps: int = 50
+) -> AttackResult:
+    """PGD (``steps`` steps, random start) at radius ``eps``: the perturbations whose structure the
+    paper's Figure 5 draws."""
+    return PGD(steps=steps)(model, X, y, threat(norm, eps))
+
+
+def neuron_arrays(
+    W: Tensor | np.ndarray, data: SparseCodingData, prefix: str
+) -> dict[str, np.ndarray]:
+    """The per-neuron record arrays of :func:`sims.measure.neuron_decomposition` and
+    :func:`sims.measure.mixture_correlations` (without ``V``), keys prefixed by ``prefix``."""
+    Wn = W.detach().cpu().numpy() if isinstance(W, Tensor) else W
+    dec = neuron_decomposition(Wn, data.dictionary, data.w_star)
+    corr = mixture_correlations(dec.pop("V"), data.X, data.y)
+    out = {f"{prefix}{k}": v for k, v in dec.items()}
+    out[f"{prefix}corr_avg"] = corr["avg"]
+    out[f"{prefix}corr_individual"] = corr["individual"]
+    return out
+
+
+def clean_summary(run: CleanRun) -> dict[str, np.ndarray]:
+    """Clean and test accuracy of the clean-trained members, ``(M,)`` each."""
+    return {
+        "train_acc": accuracy(run.ens, run.X, run.y),
+        "test_acc": accuracy(run.ens, run.X_test, run.y_test),
+    }
+
+
+def data_arrays(run: CleanRun) -> dict[str, np.ndarray]:
+    """The ground truth every purification record carries: ``dictionary``, ``w_star``, the test
+    points ``X_test``, ``y_test``, ``Z_test``, and the weights ``W0`` (init) and ``W_clean``."""
+    return {
+        "dictionary": run.data.dictionary,
+        "w_star": run.data.w_star,
+        "X_test": run.test.X,
+        "y_test": run.test.y,
+        "Z_test": run.test.Z,
+        "W0": run.ens0.W.detach().cpu().numpy(),
+        "W_clean": run.ens.W.detach().cpu().numpy(),
+    }

@@ -1,0 +1,243 @@
+"""Feature purification's engine pieces: the symmetric network, threshold rules, the neuron
+decomposition, perturbation structure, the linear and NTK baselines, and the theory formulas."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from sims.baselines import LinearizedEnsemble
+from sims.errors import AdvsimError
+from sims.losses import loss_value
+from sims.measure import abs_cosine, neuron_decomposition, perturbation_structure
+from sims.nets import LinearEnsemble, ThresholdRule, TwoLayerEnsemble, symmetric_ensemble
+from sims.optim import OptimizerConfig
+from sims.train import TrainConfig, train
+from theory import purification as th
+
+D64 = torch.float64
+
+
+def _sym(
+    act: str = "relu", M: int = 3, m: int = 6, d: int = 5, thr: float = 0.3
+) -> TwoLayerEnsemble:
+    ens = symmetric_ensemble(
+        d, m, seeds=list(range(M)), init_scale=2.0, act=act, act_width=0.4, dtype=D64
+    )
+    gen = torch.Generator().manual_seed(5)
+    ens.threshold = thr * torch.rand(M, m, generator=gen, dtype=D64)
+    return ens
+
+
+@pytest.mark.parametrize("act", ["relu", "smooth_relu"])
+def test_symmetric_network_is_exactly_odd(act: str) -> None:
+    ens = _sym(act)
+    X = torch.randn(40, 5, dtype=D64, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(ens.forward(-X), -ens.forward(X), rtol=0, atol=0)
+    f, G = ens.value_and_grad(X)
+    f2, G2 = ens.value_and_grad(-X)
+    torch.testing.assert_close(f2, -f, rtol=0, atol=0)
+    torch.testing.assert_close(G2, G, rtol=0, atol=0)  # the gradient of an odd function is even
+
+
+def test_symmetric_unit_is_soft_thresholding_for_relu() -> None:
+    ens = symmetric_ensemble(1, 1, seeds=[0], dtype=D64)
+    ens.W = torch.ones(1, 1, 1, dtype=D64)
+    ens.threshold = torch.full((1, 1), 0.5, dtype=D64)
+    x = torch.linspace(-2, 2, 41, dtype=D64)[:, None]
+    expected = torch.sign(x[:, 0]) * torch.clamp(x[:, 0].abs() - 0.5, min=0)
+    torch.testing.assert_close(ens.forward(x)[0], expected)
+
+
+@pytest.mark.parametrize("act", ["relu", "smooth_relu"])
+@pytest.mark.parametrize("per_member_inputs", [False, True])
+def test_symmetric_closed_forms_match_autograd(act: str, per_member_inputs: bool) -> None:
+    ens = _sym(act)
+    gen = torch.Generator().manual_seed(1)
+    X = (
+        torch.randn(3, 9, 5, dtype=D64, generator=gen)
+        if per_member_inputs
+        else torch.randn(9, 5, dtype=D64, generator=gen)
+    )
+    y = torch.where(torch.rand(9, generator=gen) > 0.5, 1.0, -1.0).to(D64)
+    W = ens.W.clone().requires_grad_(True)
+    auto = TwoLayerEnsemble(
+        W, ens.b, ens.a, trainable=("W",), act=act, act_width=0.4, threshold=ens.threshold
+    )
+    loss_value("logistic", auto.forward(X), y).mean(dim=1).sum().backward()
+    _, grads = ens.loss_grads(X, y, "logistic")
+    assert set(grads) == {"W"} and W.grad is not None
+    torch.testing.assert_close(grads["W"], W.grad, rtol=1e-10, atol=1e-12)
+    Xr = X.clone().requires_grad_(True)
+    ens.forward(Xr).sum().backward()
+    assert Xr.grad is not None
+    G = ens.input_grad(X)
+    torch.testing.assert_close(G.sum(0) if not per_member_inputs else G, Xr.grad)
+    if not per_member_inputs:
+        for i in range(3):
+            xi = X.clone().requires_grad_(True)
+            ens.member(i)(xi).sum().backward()
+            assert xi.grad is not None
+            torch.testing.assert_close(G[i], xi.grad)
+
+
+def test_threshold_rules_and_training_with_a_schedule() -> None:
+    ens = _sym()
+    rel = ThresholdRule("relative", 0.25, floor=0.01)
+    t = rel(ens)
+    torch.testing.assert_close(t, torch.clamp(0.25 * ens.W.norm(dim=-1), min=0.01))
+    torch.testing.assert_close(ThresholdRule("constant", 0.7)(ens), torch.full_like(t, 0.7))
+    gen = torch.Generator().manual_seed(3)
+    X = torch.randn(30, 5, dtype=D64, generator=gen)
+    y = torch.sign(X[:, 0])
+    train(ens, X, y, TrainConfig(steps=5, optimizer=OptimizerConfig(lr=0.1), threshold_rule=rel))
+    # applied once more at the end, so the threshold matches the final weights
+    torch.testing.assert_close(ens.threshold, rel(ens))
+    plain = TwoLayerEnsemble(ens.W.clone(), ens.b.clone(), ens.a.clone())
+    with pytest.raises(AdvsimError, match="threshold_rule needs a symmetric network"):
+        train(plain, X, y, TrainConfig(steps=1, threshold_rule=rel))
+    with pytest.raises(AdvsimError, match="threshold must hold finite values >= 0"):
+        TwoLayerEnsemble(ens.W, ens.b, ens.a, threshold=-torch.ones_like(ens.b))
+    with pytest.raises(AdvsimError, match="threshold kind must be"):
+        ThresholdRule("adaptive", 0.1)
+
+
+def test_neuron_decomposition_on_constructed_neurons() -> None:
+    d = 10
+    Md = np.linalg.qr(np.random.default_rng(0).standard_normal((d, d)))[0]
+    w_star = np.where(np.arange(d) % 2 == 0, 1.0, -1.0)
+    coef = np.zeros((3, d))
+    coef[0, 2] = 2.0  # a pure neuron
+    coef[1] = 0.1 * w_star  # pure atom 4 plus a mixture along w*
+    coef[1, 4] = 3.0
+    coef[2, [1, 7]] = [1.0, -0.9]  # two atoms
+    W = coef @ Md.T
+    dec = neuron_decomposition(W, Md, w_star)
+    np.testing.assert_array_equal(dec["atom"], [2, 4, 1])
+    np.testing.assert_allclose(dec["purity"][0], 1.0)
+    np.testing.assert_allclose(dec["mixture_l2"][0], 0.0, atol=1e-12)
+    np.testing.assert_allclose(dec["mixture_ratio"][1], 0.1 / 3.0)
+    np.testing.assert_allclose(dec["mixture_l1"][1], 0.1 * (d - 1))
+    mix = 0.1 * np.delete(w_star, 4)
+    np.testing.assert_allclose(
+        dec["mixture_cos"][1],
+        np.sum(mix * np.delete(w_star, 4)) / (np.linalg.norm(mix) * math.sqrt(d)),
+    )
+    np.testing.assert_allclose(dec["V"] + (W - dec["V"]), W)
+    two = neuron_decomposition(W, Md, w_star, top=2)
+    np.testing.assert_allclose(two["mixture_l2"][2], 0.0, atol=1e-12)
+    with pytest.raises(AdvsimError, match="top must be"):
+        neuron_decomposition(W, Md, w_star, top=d)
+
+
+def test_perturbation_structure_separates_pure_from_dense() -> None:
+    d, k = 16, 2
+    Z = np.zeros((1, d))
+    Z[0, [3, 9]] = 1 / math.sqrt(k)
+    pure = np.zeros((1, d))
+    pure[0, 3] = 0.4
+    dense = np.full((1, d), 0.1)
+    ps = perturbation_structure(np.concatenate([pure, dense]), np.repeat(Z, 2, 0), np.eye(d))
+    np.testing.assert_allclose(ps["support_share"], [1.0, k / d])
+    np.testing.assert_allclose(ps["participation"], [1.0, d])
+
+
+@given(
+    arrays(np.float64, (2, 6), elements=st.floats(-3, 3)),
+    arrays(np.float64, (2, 6), elements=st.floats(-3, 3)),
+)
+def test_principle_is_the_cosine_criterion(w: np.ndarray, w2: np.ndarray) -> None:
+    if np.any(np.linalg.norm(w, axis=1) < 1e-3) or np.any(np.linalg.norm(w2, axis=1) < 1e-3):
+        return
+    part, resid = th.least_squares_split(w, w2)
+    cos = abs_cosine(w, w2)
+    clear = np.abs(cos - th.PRINCIPLE_COSINE) > 1e-9
+    np.testing.assert_array_equal((part > resid)[clear], (cos > th.PRINCIPLE_COSINE)[clear])
+
+
+def test_linearized_ensemble_is_the_first_order_expansion() -> None:
+    base = _sym()
+    ntk = LinearizedEnsemble.at_init(base)
+    gen = torch.Generator().manual_seed(2)
+    X = torch.randn(12, 5, dtype=D64, generator=gen)
+    y = torch.where(torch.rand(12, generator=gen) > 0.5, 1.0, -1.0).to(D64)
+    torch.testing.assert_close(ntk.forward(X), base.forward(X))
+    # f_lin(W0 + Δ) = f(W0) + ⟨∇_W f(W0), Δ⟩, checked against autograd's weight gradient
+    delta = 0.3 * torch.randn(base.W.shape, dtype=D64, generator=gen)
+    ntk.delta.copy_(delta)
+    W = base.W.clone().requires_grad_(True)
+    f0 = TwoLayerEnsemble(W, base.b, base.a, trainable=("W",), threshold=base.threshold).forward(X)
+    jvp = torch.stack(
+        [torch.autograd.grad(f0[:, i].sum(), W, retain_graph=True)[0] for i in range(12)], 1
+    )
+    expected = f0.detach() + (jvp * delta[:, None]).sum((-1, -2))
+    torch.testing.assert_close(ntk.forward(X), expected)
+    # loss gradient in Δ and input gradient against autograd
+    dr = ntk.delta.clone().requires_grad_(True)
+    auto = LinearizedEnsemble(base, dr)
+    loss_value("logistic", auto.forward(X), y).mean(1).sum().backward()
+    _, grads = ntk.loss_grads(X, y, "logistic")
+    assert dr.grad is not None
+    torch.testing.assert_close(grads["W"], dr.grad)
+    Xr = X.clone().requires_grad_(True)
+    ntk.forward(Xr).sum().backward()
+    assert Xr.grad is not None
+    torch.testing.assert_close(ntk.input_grad(X).sum(0), Xr.grad)
+    with pytest.raises(AdvsimError, match="act='relu'"):
+        LinearizedEnsemble.at_init(_sym("smooth_relu"))
+
+
+def test_linear_baseline_trains_and_has_exact_flip_radii() -> None:
+    gen = torch.Generator().manual_seed(4)
+    X = torch.randn(50, 4, dtype=D64, generator=gen)
+    y = torch.sign(X @ torch.tensor([1.0, -2.0, 0.5, 0.0], dtype=D64))
+    lin = LinearEnsemble.zeros(2, 4, dtype=D64)
+    w, c = lin.w.clone().requires_grad_(True), lin.c.clone().requires_grad_(True)
+    loss_value("logistic", LinearEnsemble(w, c).forward(X), y).mean(1).sum().backward()
+    _, grads = lin.loss_grads(X, y, "logistic")
+    assert w.grad is not None and c.grad is not None
+    torch.testing.assert_close(grads["w"], w.grad)
+    torch.testing.assert_close(grads["c"], c.grad)
+    res = train(lin, X, y, TrainConfig(steps=300, optimizer=OptimizerConfig(lr=1.0)))
+    assert np.all(res.final_loss < 0.3)
+    r = lin.flip_radius(X, 1.0)
+    Xf = (
+        X
+        - (r[0] * 1.0001)[:, None]
+        * torch.sign(lin.w[0])[None]
+        * torch.sign(lin.forward(X)[0])[:, None]
+    )
+    assert bool(torch.all(torch.sign(lin.forward(Xf)[0]) != torch.sign(lin.forward(X)[0])))
+
+
+def test_theory_formulas() -> None:
+    assert th.mixture_ratio(4, 64) == 4 / 64
+    assert th.mixture_slopes() == (1.0, -1.0)
+    assert th.robustness_window_linf(4) == (0.125, 0.5)
+    # E|S_k|/√k for k fair signs, against Monte Carlo
+    rng = np.random.default_rng(0)
+    for k in (1, 4, 7):
+        s = np.abs(rng.choice((-1.0, 1.0), size=(200_000, k)).sum(1)).mean() / math.sqrt(k)
+        assert abs(th.linear_flip_radius_natural(k, 64, "linf") * 64 - s) < 0.01
+        assert abs(th.linear_flip_radius_natural(k, 64, "l2") * 8 - s) < 0.01
+
+
+def test_purification_setup_rejects_bad_input_and_trains_with_sgd() -> None:
+    from sims.purification_runs import ATSpec, PurificationSetup, train_clean
+
+    with pytest.raises(AdvsimError, match="threshold_kind must be"):
+        PurificationSetup(threshold_kind="learned")
+    with pytest.raises(AdvsimError, match="k must be"):
+        PurificationSetup(d=8, k=9)
+    with pytest.raises(AdvsimError, match="attack must be"):
+        ATSpec(attack="cw")
+    s = PurificationSetup(d=8, k=2, m=16, n=64, n_test=16, clean_steps=3, batch_size=16, n_seeds=2)
+    a, b = train_clean(s), train_clean(s)
+    torch.testing.assert_close(a.ens.W, b.ens.W, rtol=0, atol=0)  # same seed, same result
+    assert not torch.equal(a.ens.W, a.ens0.W)

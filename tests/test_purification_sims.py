@@ -1,0 +1,91 @@
+"""Simulations 08–10 (feature purification) end to end: records, verdicts with teeth, figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from figures.registry import all_figures, draw
+from paper_checks.claims import evaluate
+from paper_checks.registry import CLAIMS
+from sims.registry import find_simulation
+from sims.simulation import run_simulation
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("results")
+    for sim in ("08", "09", "10"):
+        s = run_simulation(find_simulation(sim), scale="quick", out=out, progress=False)
+        assert s.failed == 0, s.failures
+    return out
+
+
+#: Verdicts at quick scale, pinned so that a change is noticed. ``fails`` are findings (see the
+#: report): the k/d law holds in k under one threshold reading and in d under the other; ℓ2 and FGM
+#: training purify less than 2×; the clean net's ℓ2 perturbations are dense only at large radius; the
+#: robust-accuracy gap peaks just below the derived window.
+VERDICTS = {
+    "PUR-mix-k-noise": "holds",
+    "PUR-mix-d-noise": "fails",
+    "PUR-mix-k-signal": "fails",
+    "PUR-mix-d-signal": "holds",
+    "PUR-mix-align": "holds",
+    "PUR-principle": "holds",
+    "PUR-purify": "holds",
+    "PUR-purify-l2": "fails",
+    "PUR-fgm": "fails",
+    "PUR-perturbation": "fails",
+    "PUR-window": "fails",
+    "PUR-low-complexity": "holds",
+}
+
+
+def test_every_purification_claim_is_pinned() -> None:
+    assert {c.id for c in CLAIMS if c.id.startswith("PUR-")} == set(VERDICTS)
+
+
+@pytest.mark.parametrize("cid", sorted(VERDICTS))
+def test_verdicts_and_every_negative_control_flips(results: Path, cid: str) -> None:
+    res = evaluate(next(c for c in CLAIMS if c.id == cid), results)
+    assert res.verdict == VERDICTS[cid], (res.main, res.note)
+    assert res.controls
+    for ctl, cmp in res.controls:
+        assert cmp.status == "fails", f"{ctl.name} did not flip: {cmp}"
+
+
+def test_records_carry_the_ground_truth(results: Path) -> None:
+    from sims.records import load_records
+
+    for sim in ("08_mixture_scaling", "09_purification", "10_robust_window"):
+        for r in load_records(results, sim):
+            a = r.arrays()
+            d = r.config["setup"]["d"]
+            assert a["dictionary"].shape == (d, d)
+            np.testing.assert_allclose(a["dictionary"].T @ a["dictionary"], np.eye(d), atol=1e-12)
+            assert a["W_clean"].shape[-1] == d
+
+
+def test_purification_figures_draw(results: Path, tmp_path: Path) -> None:
+    figs = [f for f in all_figures() if f.stem[3:5] in ("08", "09", "10")]
+    assert len(figs) == 3
+    for f in figs:
+        assert draw(f, results, tmp_path) == "drawn"
+        assert (tmp_path / f"{f.stem}.png").stat().st_size > 10_000
+
+
+def test_pgd_robust_accuracy_of_the_linear_baseline_is_exact(results: Path) -> None:
+    """On a linear model ℓ∞ PGD reaches the exact minimal flip |f|/‖w‖₁ (PAPERS.md §5), so the
+    recorded robust accuracy is the share of correct points whose exact radius exceeds ε."""
+    from sims.records import load_records
+
+    for r in load_records(results, "10_robust_window"):
+        a = r.arrays()
+        n = a["linear_flip_linf"].shape[1]
+        w, c = a["linear_w"], a["linear_c"]
+        correct = (a["y_test"][:n] * (a["X_test"][:n] @ w.T + c).T) > 0
+        for j, eps in enumerate(a["linf_grid"]):
+            exact = (correct & (a["linear_flip_linf"] > eps)).mean(axis=1)
+            np.testing.assert_allclose(a["linear_linf_robust"][:, j], exact, atol=1.5 / n)
