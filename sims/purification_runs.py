@@ -27,7 +27,7 @@ from sims.baselines import LinearizedEnsemble
 from sims.errors import check_choice, check_float, check_int
 from sims.losses import LOSSES
 from sims.measure import accuracy, mixture_correlations, neuron_decomposition
-from sims.methods import PGDAT
+from sims.methods import PGDAT, FastAT
 from sims.nets import LinearEnsemble, ThresholdRule, TwoLayerEnsemble, symmetric_ensemble
 from sims.optim import OptimizerConfig
 from sims.simulation import member_seeds, torch_dtype
@@ -136,8 +136,9 @@ class ATSpec:
     Attributes:
         norm: ``'linf'`` or ``'l2'``.
         eps: the radius.
-        attack: ``'pgd'`` (``attack_steps`` steps of ``2.5ε/steps`` from a random start) or ``'fgm'``
-            (one step of ε from the clean point: FGSM for ℓ∞, FGM for ℓ2).
+        attack: ``'pgd'`` (``attack_steps`` steps of ``2.5ε/steps`` from a random start), ``'fgm'``
+            (one step of ε from the clean point: FGSM for ℓ∞, FGM for ℓ2) or ``'fast'`` (FGSM-RS:
+            one step of ``1.25ε`` from a random start, :class:`sims.methods.FastAT`).
         attack_steps: PGD steps (ignored for FGM).
         steps: full-batch training steps.
         lr: step size (``None``: the clean training's).
@@ -153,7 +154,7 @@ class ATSpec:
     def __post_init__(self) -> None:
         check_choice("norm", self.norm, ("linf", "l2"))
         check_float("eps", self.eps, 0.0)
-        check_choice("attack", self.attack, ("pgd", "fgm"))
+        check_choice("attack", self.attack, ("pgd", "fgm", "fast"))
         check_int("attack_steps", self.attack_steps, 1)
         check_int("steps", self.steps, 0)
         if self.lr is not None:
@@ -161,6 +162,9 @@ class ATSpec:
 
     def method(self, loss: str, seed: int) -> PGDAT:
         """The training method."""
+        if self.attack == "fast":
+            start = "radius" if self.norm == "l2" else "uniform"
+            return FastAT(norm=self.norm, eps=self.eps, start=start, loss=loss, seed=seed)
         if self.attack == "fgm":
             return PGDAT(
                 norm=self.norm,

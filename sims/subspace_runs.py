@@ -20,7 +20,7 @@ from sims.data import SubspaceData, make_subspace_data
 from sims.errors import check_choice, check_float, check_int
 from sims.losses import LOSSES
 from sims.measure import accuracy, input_grad_split
-from sims.methods import PGDAT
+from sims.methods import PGDAT, FastAT
 from sims.nets import TwoLayerEnsemble, init_ensemble, weight_arrays
 from sims.optim import OPTIMIZERS, OptimizerConfig
 from sims.simulation import member_seeds, torch_dtype
@@ -45,7 +45,8 @@ class SubspaceSetup:
 
     The first layer is ``N(0, β²/d)`` (``first_scale`` = β); output weights are ``±1/√m`` and fixed
     (``init="signs"``, the gradient-law setting) or ``N(0, 1/m)`` (``init="paper"``). ``at_eps > 0``
-    trains adversarially (:class:`sims.methods.PGDAT`, ``at_norm`` ball, ``at_steps`` steps), with
+    trains adversarially (:class:`sims.methods.PGDAT`, ``at_norm`` ball, ``at_steps`` steps; or
+    ``at_method="fast"``, :class:`sims.methods.FastAT` with ``α = 1.25ε``), with
     perturbations anywhere (``at_subspace="all"``) or only on the data subspace (``"on"``).
     """
 
@@ -75,6 +76,7 @@ class SubspaceSetup:
     at_eps: float = 0.0
     at_norm: str = "l2"
     at_steps: int = 10
+    at_method: str = "pgd"
     at_subspace: str = "all"
     n_seeds: int = 8
     seed: int = 0
@@ -97,6 +99,7 @@ class SubspaceSetup:
         check_float("at_eps", self.at_eps, 0.0)
         check_choice("at_norm", self.at_norm, ("l2", "linf"))
         check_int("at_steps", self.at_steps, 1)
+        check_choice("at_method", self.at_method, ("pgd", "fast"))
         check_choice("at_subspace", self.at_subspace, ("all", "on"))
         check_choice("labels", self.labels, ("linear", "teacher", "random", "intervals"))
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -189,17 +192,24 @@ def train_setup(s: SubspaceSetup, device: str = "cpu") -> Trained:
     )
     if s.at_eps > 0:
         restrict = Subspace.span(data.basis) if s.at_subspace == "on" else None
-        cfg = replace(
-            cfg,
-            method=PGDAT(
+        method: PGDAT = PGDAT(
+            norm=s.at_norm,
+            eps=s.at_eps,
+            steps=s.at_steps,
+            loss=s.loss,
+            restrict=restrict,
+            seed=s.seed,
+        )
+        if s.at_method == "fast":
+            method = FastAT(
                 norm=s.at_norm,
                 eps=s.at_eps,
-                steps=s.at_steps,
+                start="radius" if s.at_norm == "l2" else "uniform",
                 loss=s.loss,
                 restrict=restrict,
                 seed=s.seed,
-            ),
-        )
+            )
+        cfg = replace(cfg, method=method)
     X, y = Xall[: s.n], yall[: s.n]
     res = train(ens, X, y, cfg, seeds=seeds)
     return Trained(data, X, y, Xall[s.n :], yall[s.n :], ens, ens0, res)

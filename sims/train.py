@@ -35,6 +35,33 @@ Measure = Callable[[Any], Mapping[str, Tensor]]
 
 
 @dataclass(frozen=True)
+class OverfitGuard:
+    """The catastrophic-overfitting guard of fast adversarial training (Wong, Rice & Kolter 2020;
+    PAPERS.md §3): every ``every`` steps (an epoch; full-batch training makes one step an epoch) run
+    PGD on a fixed training batch; a member whose robust accuracy fell by more than ``drop`` since the
+    previous check is stopped and gets back the weights of that previous check. The event is recorded
+    (:attr:`TrainResult.guard_step`).
+
+    Attributes:
+        every: steps between checks (>= 1).
+        drop: the largest tolerated fall of robust accuracy between two checks (default 0.2).
+        n_points: size of the fixed batch (the first ``n_points`` training points).
+        attack_steps: PGD steps of the check (default 5, as the authors').
+    """
+
+    every: int = 1
+    drop: float = 0.2
+    n_points: int = 128
+    attack_steps: int = 5
+
+    def __post_init__(self) -> None:
+        check_int("every", self.every, 1)
+        check_float("drop", self.drop, 0.0)
+        check_int("n_points", self.n_points, 1)
+        check_int("attack_steps", self.attack_steps, 1)
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """How to train.
 
@@ -50,6 +77,7 @@ class TrainConfig:
             ``None`` trains on the clean loss ``loss``. Methods train full-batch.
         threshold_rule: for symmetric networks (``ens.threshold`` set), how the threshold moves; applied
             before every step and once at the end.
+        guard: the catastrophic-overfitting guard (needs an adversarial ``method``).
     """
 
     steps: int
@@ -61,6 +89,7 @@ class TrainConfig:
     check_every: int = 1
     method: Method | None = None
     threshold_rule: ThresholdRule | None = None
+    guard: OverfitGuard | None = None
 
     def __post_init__(self) -> None:
         check_int("steps", self.steps, 0)
@@ -74,6 +103,10 @@ class TrainConfig:
         check_int("check_every", self.check_every, 1)
         if self.method is not None and self.batch_size is not None:
             raise AdvsimError("batch_size must be None (full batch) when a training method is set")
+        if self.guard is not None and not hasattr(self.method, "threat"):
+            raise AdvsimError(
+                "guard needs an adversarial training method with a threat model (PGDAT or FastAT)"
+            )
 
 
 @dataclass
@@ -87,6 +120,9 @@ class TrainResult:
         history: each measured quantity stacked over ``measure_steps``: ``(T, M, ...)``.
         final_loss: mean training loss of each member at the end, ``(M,)``.
         seconds: wall time of the loop.
+        guard_step: the step at which the overfitting guard stopped each member (its weights are
+            those of the previous check), −1 where it never fired; ``None`` without a guard.
+        guard_acc: the guard's robust accuracy at each check ``(C, M)`` (check 0 before training).
     """
 
     steps_taken: np.ndarray
@@ -95,6 +131,8 @@ class TrainResult:
     history: dict[str, np.ndarray]
     final_loss: np.ndarray
     seconds: float
+    guard_step: np.ndarray | None = None
+    guard_acc: np.ndarray | None = None
 
 
 def train(
@@ -169,6 +207,10 @@ def train(
     perms: Tensor | None = None
     n_batches = 0 if batch is None else -(-n // batch)
     next_measure = 0
+    guard = cfg.guard
+    guard_step = torch.full((M,), -1, dtype=torch.long, device=ens.device)
+    guard_accs: list[Tensor] = []
+    snapshot: dict[str, Tensor] = {}
     t0 = time.perf_counter()
     bar = tqdm(total=cfg.steps, desc=desc, disable=not progress, leave=False)
     with torch.no_grad():
@@ -179,6 +221,21 @@ def train(
                 if measure is not None:
                     record()
                 next_measure += 1
+            if guard is not None and net is not None and step % guard.every == 0:
+                acc = _guard_accuracy(net, X, y, cfg, guard, step)
+                if guard_accs:
+                    fell = active & (guard_accs[-1] - acc > guard.drop)
+                    if bool(fell.any()):
+                        for k, p in params.items():
+                            p[fell] = snapshot[k][fell]
+                        active &= ~fell
+                        guard_step[fell] = step
+                        acc = torch.where(fell, guard_accs[-1], acc)
+                guard_accs.append(acc)
+                for k, p in params.items():
+                    snapshot[k] = torch.where(_bcast(active, p), p, snapshot.get(k, p)).clone()
+                if not bool(active.any()):
+                    break
             if step == cfg.steps:
                 break
             f_full: Tensor | None = None
@@ -223,4 +280,22 @@ def train(
         history={k: np.stack(v) for k, v in history.items()},
         final_loss=final_loss.cpu().numpy(),
         seconds=seconds,
+        guard_step=None if guard is None else guard_step.cpu().numpy(),
+        guard_acc=None if guard is None else torch.stack(guard_accs).cpu().numpy(),
     )
+
+
+def _bcast(mask: Tensor, like: Tensor) -> Tensor:
+    return mask.view(-1, *([1] * (like.ndim - 1)))
+
+
+def _guard_accuracy(
+    net: TwoLayerEnsemble, X: Tensor, y: Tensor, cfg: TrainConfig, guard: OverfitGuard, step: int
+) -> Tensor:
+    """Robust accuracy of every member on the guard's fixed batch (PGD in the method's threat model)."""
+    from sims.attacks import PGD
+
+    threat = cfg.method.threat()  # type: ignore[union-attr]
+    Xg, yg = X[: guard.n_points], y[: guard.n_points]
+    res = PGD(steps=guard.attack_steps, seed=step)(net, Xg, yg, threat)
+    return ((res.margin > 0) & (res.clean_margin > 0)).to(X.dtype).mean(dim=1)
