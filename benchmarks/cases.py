@@ -8,6 +8,7 @@ FLOPs counted: one training step or one PGD step costs ``4·M·n·m·d`` (two GE
 from __future__ import annotations
 
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -326,6 +327,41 @@ def case_sim01() -> Result:
     return {"case": "sim01_quick", "seconds": t, "runs": s.ran, "failed": s.failed}
 
 
+def case_sweep_workers(worker_counts: tuple[int, ...] = (1, 2, 4)) -> Result:
+    """A fixed fast-AT sweep (simulation 13's quick grid: 36 FGSM-RS trainings) in-process and on a local
+    Dask cluster of 1, 2, 4 single-threaded workers — our analogue of distributed fast AT (Goodwin et
+    al. 2020). Every variant writes the same records (checked: same run keys, same robust accuracies)."""
+    import pandas as pd
+
+    from sims.registry import find_simulation
+    from sims.simulation import run_simulation
+
+    sim = find_simulation("13")
+    times: dict[str, float] = {}
+    tables = {}
+    for workers in (None, *worker_counts):
+        label = "in_process" if workers is None else f"workers_{workers}"
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            s = run_simulation(sim, scale="quick", out=tmp, progress=False, workers=workers)
+            times[label] = time.perf_counter() - t0
+            if s.failed:
+                raise SystemExit(f"sweep failed: {s.failures}")
+            t = pd.read_csv(f"{tmp}/{sim.id}/table.csv").sort_values("key")
+            tables[label] = t[["key", "metrics.robust"]].to_numpy()
+    ref = tables["in_process"]
+    identical = all(bool((t == ref).all()) for t in tables.values())
+    base = times["in_process"]
+    return {
+        "case": "sweep_workers",
+        "runs": len(sim.grid("quick")),
+        "seconds": times,
+        "speedup_vs_in_process": {k: base / v for k, v in times.items()},
+        "identical_records": identical,
+        "cpu_count": os.cpu_count(),
+    }
+
+
 def run_case(name: str, quick: bool) -> Result:
     """Run one case by name (in this process) and add its peak memory."""
     torch.manual_seed(0)
@@ -371,6 +407,8 @@ def run_case(name: str, quick: bool) -> Result:
         r = case_memory_large()
     elif name == "sim01_quick":
         r = case_sim01()
+    elif name == "sweep_workers":
+        r = case_sweep_workers()
     else:
         raise SystemExit(f"unknown case {name!r}")
     r["peak_rss_mb"] = peak_rss_mb()
@@ -389,7 +427,10 @@ CASES = [
     "import_overhead",
     "sim01_quick",
     "memory_large",
+    "sweep_workers",
 ]
+#: Cases skipped by ``--quick`` (minutes each).
+SLOW_CASES = ("memory_large", "sweep_workers")
 
 
 def main_case(name: str, quick: bool) -> None:

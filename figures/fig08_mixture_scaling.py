@@ -2,7 +2,7 @@
 
 Median ``|c_ij'/c_ij*|`` over neurons and members (a) against ``k`` at ``d = 64`` and (b) against ``d`` at
 ``k = 4``, for both threshold readings, with the derived ``k/d`` of :func:`theory.purification.mixture_ratio`
-(dashed) and the untrained control (crosses).
+(dashed) and the shuffled-label control (crosses).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def make(results: Path, out: Path) -> list[Path]:
                 y,
                 ":" if control else "-",
                 marker="x" if control else "o",
-                label=f"{reading} threshold" + (" (untrained)" if control else ""),
+                label=f"{reading} threshold" + (" (shuffled labels)" if control else ""),
             )
         xs = np.array(sorted({p[0] for v in pts.values() for p in v}))
         pred = [

@@ -21,6 +21,10 @@ __all__ = ["CLAIMS"]
 PAPER = "Wong, Rice & Kolter 2020; Goodwin, Brown & Helus 2020"
 SIM11 = "11_fgsm_rs_statistics"
 SIM12 = "12_fast_vs_pgd"
+SIM13 = "13_overfitting_map"
+#: A fall of the guard batch's PGD robust accuracy this far below its peak is a collapse (the
+#: authors' guard threshold).
+COLLAPSE = 0.2
 
 #: Allowed deviation of the clipped share from a/2 (the binomial spread at quick scale is < 0.001).
 SHARE_TOL = 0.01
@@ -36,6 +40,11 @@ COST_SHARE = 0.2
 
 def _condition(pred: Callable[[str], bool]) -> Callable[[RunRecord], bool]:
     return lambda r: pred(str(r.config.get("condition", "")))
+
+
+def _rows(prefix: str, exclude_suffix: str) -> Callable[[RunRecord], bool]:
+    """Runs whose condition starts with ``prefix`` and does not end with ``exclude_suffix``."""
+    return _condition(lambda c: c.startswith(prefix) and not c.endswith(exclude_suffix))
 
 
 def clip_share_check(runs: Sequence[RunRecord]) -> Comparison:
@@ -131,6 +140,81 @@ def fast_vs_pgd_check(runs: Sequence[RunRecord]) -> Comparison:
     )
 
 
+def aligned_check(runs: Sequence[RunRecord]) -> Comparison:
+    """Per data set, the candidate's feature measure (median on-subspace gradient share, or median
+    neuron purity) within :data:`FEW_POINTS` of PGD-AT's."""
+    by: dict[str, dict[str, RunRecord]] = {}
+    for r in runs:
+        by.setdefault(str(r.config["data"]), {})[str(r.config["method"])] = r
+    worst, detail = 0.0, []
+    for data, rs in sorted(by.items()):
+        cand = [m for m in rs if m != "pgd"]
+        if "pgd" not in rs or len(cand) != 1:
+            return Comparison(
+                "inconclusive",
+                None,
+                None,
+                "",
+                f"{data}: needs one PGD-AT run and one other",
+                len(runs),
+            )
+        key = "grad_on_share" if data == "subspace" else "purity"
+        vp = float(np.median(rs["pgd"].arrays()[key]))
+        vc = float(np.median(rs[cand[0]].arrays()[key]))
+        worst = max(worst, abs(vp - vc))
+        detail.append(f"{data} {key}: {cand[0]} {vc:.3f} vs PGD-AT {vp:.3f}")
+    ok = worst <= FEW_POINTS
+    return Comparison(
+        "holds" if ok else "fails",
+        worst,
+        0.0,
+        f"|candidate − PGD-AT| <= {FEW_POINTS}",
+        "; ".join(detail),
+        len(runs),
+    )
+
+
+def collapse_check(runs: Sequence[RunRecord]) -> Comparison:
+    """Largest fall of the training batch's PGD robust accuracy below its running peak, over runs and
+    members: at least :data:`COLLAPSE` means catastrophic overfitting happened somewhere."""
+    worst, where = 0.0, ""
+    for r in runs:
+        acc = r.arrays()["guard_acc"]
+        fall = float((np.maximum.accumulate(acc, axis=0) - acc).max())
+        if fall >= worst:
+            worst, where = fall, str(r.config["condition"])
+    ok = worst >= COLLAPSE
+    return Comparison(
+        "holds" if ok else "fails",
+        worst,
+        COLLAPSE,
+        f"largest fall below the peak >= {COLLAPSE}",
+        f"largest in {where}",
+        len(runs),
+    )
+
+
+def guarded_check(runs: Sequence[RunRecord]) -> Comparison:
+    """Largest fall of the kept weights' robust accuracy below its peak (the guard restores weights
+    when a check falls more than :data:`COLLAPSE`): below :data:`COLLAPSE` everywhere."""
+    worst = 0.0
+    fired = 0
+    for r in runs:
+        a = r.arrays()
+        acc = a["guard_acc"]
+        worst = max(worst, float((acc.max(axis=0) - acc[-1]).max()))
+        fired += int((a["guard_step"] >= 0).sum())
+    ok = worst < COLLAPSE
+    return Comparison(
+        "holds" if ok else "fails",
+        worst,
+        0.0,
+        f"final robust accuracy within {COLLAPSE} of its peak",
+        f"the guard fired for {fired} members",
+        len(runs),
+    )
+
+
 def _fast_vs_pgd(norm: str) -> Claim:
     label = "ℓ∞ FGSM-RS (Wong et al.)" if norm == "linf" else "ℓ2 fast AT (Goodwin et al.)"
     return Claim(
@@ -214,4 +298,74 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     _fast_vs_pgd("linf"),
     _fast_vs_pgd("l2"),
+    *(
+        Claim(
+            id=f"FAST-aligned-l2-{data}",
+            paper=PAPER,
+            statement=(
+                "Fast ℓ2 AT keeps the features of robust (PGD-trained) models: "
+                + (
+                    "the input gradient's share on the data subspace"
+                    if data == "subspace"
+                    else "the neurons' purity in the dictionary basis"
+                )
+                + " within 0.05 of PGD-AT's."
+            ),
+            source="[paper] Goodwin et al. (human-aligned features); our synthetic analogue, PAPERS.md §3",
+            sim=SIM12,
+            select=_rows(f"{data}-l2-", "clean"),
+            check=aligned_check,
+            controls=(
+                Control(
+                    "clean training",
+                    "clean training in place of fast AT",
+                    _rows(f"{data}-l2-", "fast"),
+                ),
+            ),
+            figure="fig12_fast_vs_pgd",
+        )
+        for data in ("subspace", "sparse")
+    ),
+    Claim(
+        id="FAST-overfitting",
+        paper=PAPER,
+        statement=(
+            "Without the guard, fast AT with a large step (α >= 2ε) or without a random start overfits "
+            "catastrophically: PGD robust accuracy on the training batch falls >= 0.2 below its peak."
+        ),
+        source="[paper] Wong et al.: catastrophic overfitting",
+        sim=SIM13,
+        select=_condition(lambda c: c.startswith("noguard-") and ("fgsm" in c or "-a2" in c)),
+        check=collapse_check,
+        controls=(
+            Control(
+                "small step with random start",
+                "α <= 1.25ε from U[−ε, ε], where the authors saw no collapse",
+                _condition(
+                    lambda c: c.startswith("noguard-rs-a1-") or c.startswith("noguard-rs-a1.25-")
+                ),
+            ),
+        ),
+        figure="fig13_overfitting_map",
+    ),
+    Claim(
+        id="FAST-guard",
+        paper=PAPER,
+        statement=(
+            "With the guard (PGD on a fixed batch every 10 steps; stop and restore on a fall > 0.2), no "
+            "run ends more than 0.2 below its peak robust accuracy."
+        ),
+        source="[paper] Wong et al.: the early-stopping guard",
+        sim=SIM13,
+        select=_condition(lambda c: c.startswith("guard-")),
+        check=guarded_check,
+        controls=(
+            Control(
+                "guard off",
+                "the same cells without the guard",
+                _condition(lambda c: c.startswith("noguard-")),
+            ),
+        ),
+        figure="fig13_overfitting_map",
+    ),
 )

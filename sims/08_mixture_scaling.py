@@ -9,8 +9,8 @@ average input ``E[y x]`` versus with individual inputs. A reader should see the 
 
 Grid: ``k ∈ {2, 4, 8}`` at ``d = 64`` and ``d ∈ {32, 64, 128}`` at ``k = 4`` (identity dictionary,
 width ``4d``, at most 256), in two readings of the paper's threshold schedule (``'noise'``: ``2‖w‖/√d``,
-``'signal'``: ``‖w‖/(2√k)``; :mod:`sims.purification_runs`). Negative control: the same grid *untrained*
-(0 steps) — random init has no ``k/d`` law.
+``'signal'``: ``‖w‖/(2√k)``; :mod:`sims.purification_runs`). Negative control: the same grid trained on
+*shuffled* labels — the same data and training, but no label signal for the mixture to follow.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def _shapes(scale: str) -> list[tuple[int, int]]:
 
 
 def configs(scale: str) -> list[Config]:
-    """The (d, k) grid in both threshold readings, trained and untrained."""
+    """The (d, k) grid in both threshold readings, on true and on shuffled labels."""
     base = PurificationSetup(dtype="float32", n_seeds=2 if scale == "quick" else 8)
     if scale == "paper":
         base = replace(base, n=8000, clean_steps=2000)
@@ -53,9 +53,8 @@ def configs(scale: str) -> list[Config]:
             s = replace(base, d=d, k=k, m=min(4 * d, 256 if scale == "quick" else 4 * d))
             s = replace(s, threshold_kind=reading, threshold=value)
             out.append(Config(f"{reading}-d{d}-k{k}", "law", s))
-            out.append(
-                Config(f"untrained-{reading}-d{d}-k{k}", "control", replace(s, clean_steps=0))
-            )
+            shuffled = replace(s, shuffle_labels=True)
+            out.append(Config(f"shuffled-{reading}-d{d}-k{k}", "control", shuffled))
     return out
 
 

@@ -15,7 +15,9 @@ training from the initialisation instead of from clean weights (``clean_steps = 
 
 Records: for the clean net (prefix ``clean_``) and the continued one (prefix ``at_``), the neuron
 decomposition, accuracy, and the structure of ℓ2 PGD-50 perturbations at radii :data:`DELTA_RADII`;
-``at_W``, and the cosines ``at_cos_clean``, ``at_cos_init``, ``clean_cos_init``.
+``at_W``, and the cosines ``at_cos_clean``, ``at_cos_init``, ``clean_cos_init``; ``W_reference``, the
+clean-trained weights the principle compares with (``W_clean``, except for the AT-from-init control,
+where it is clean training from the same initialisation).
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ Config = Condition
 
 #: ℓ2 radii of the perturbation-structure attacks (the data have ‖x‖ = 1).
 DELTA_RADII = (0.25, 0.5, 1.0)
+#: Clean steps of the reference for the AT-from-init control (the setup's default).
+CLEAN_STEPS = PurificationSetup().clean_steps
 #: Test points attacked for the perturbation structure.
 N_ATTACKED = 300
 
@@ -71,8 +75,9 @@ def configs(scale: str) -> list[Config]:
     specs = at_specs(base.k, scale)
     out = [Condition(f"sparse-{name}", "law", base, (spec,)) for name, spec in specs.items()]
     dense = replace(base, k=base.d)
+    dense_specs = at_specs(dense.k, scale)  # ℓ∞ radius k^{-3/2} of the dense k: never erases a code
     for name in ("pgd_linf", "fgm_linf", "none"):
-        out.append(Condition(f"dense-{name}", "control", dense, (specs[name],)))
+        out.append(Condition(f"dense-{name}", "control", dense, (dense_specs[name],)))
     from_init = replace(base, clean_steps=0)
     out.append(Condition("from_init-pgd_linf", "control", from_init, (specs["pgd_linf"],)))
     return out
@@ -98,6 +103,12 @@ def run(cfg: Config, ctx: RunContext) -> RunOutput:
     """Train clean, continue with the run's AT spec, measure both nets."""
     r = train_clean(cfg.setup, ctx.device)
     ens = continue_at(r, cfg.at[0])
+    if (
+        cfg.setup.clean_steps == 0
+    ):  # AT from init: compare with what clean training from there gives
+        reference = train_clean(replace(cfg.setup, clean_steps=CLEAN_STEPS), ctx.device).ens.W
+    else:
+        reference = r.ens.W
     arrays = {**data_arrays(r), **_net_arrays(r.ens, r, "clean_"), **_net_arrays(ens, r, "at_")}
     W_clean, W0 = arrays["W_clean"], arrays["W0"]
     W = ens.W.detach().cpu().numpy()
@@ -105,6 +116,7 @@ def run(cfg: Config, ctx: RunContext) -> RunOutput:
     arrays["at_cos_clean"] = abs_cosine(W_clean, W)
     arrays["at_cos_init"] = abs_cosine(W0, W)
     arrays["clean_cos_init"] = abs_cosine(W0, W_clean)
+    arrays["W_reference"] = reference.detach().cpu().numpy()
     metrics = {
         "clean_test_acc": float(arrays["clean_test_acc"].mean()),
         "at_test_acc": float(arrays["at_test_acc"].mean()),

@@ -12,7 +12,12 @@ from the clean weights, :mod:`sims.purification_runs`), each in ℓ∞ and ℓ2.
 PGD-50 with two restarts at ``ε·{0.5, 1, 1.5}`` in the training norm. Cost: gradient evaluations
 (training steps × the method's passes per step) and wall seconds.
 
-Records: ``eps_grid (K,)``, ``robust (M, K)``, ``test_acc (M,)``, ``grad_evals`` and ``seconds`` (metrics).
+Whether fast ℓ2 AT keeps the features of robust models (Goodwin et al.'s "human-aligned" features; our
+synthetic analogue, PAPERS.md §3) is measured as the share ``‖P∇f‖/‖∇f‖`` of input-gradient mass on the
+data subspace (subspace data) and the neurons' purity in the dictionary basis (sparse codes).
+
+Records: ``eps_grid (K,)``, ``robust (M, K)``, ``test_acc (M,)``, ``grad_on_share (M, n)`` (subspace) or
+``purity (M, m)`` (sparse); ``grad_evals`` and ``seconds`` (metrics).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import torch
 from sims.attacks import PGD, robust_accuracy
 from sims.cli import main_for
 from sims.errors import check_choice, check_float
-from sims.measure import accuracy
+from sims.measure import accuracy, input_grad_split, neuron_decomposition
 from sims.nets import TwoLayerEnsemble
 from sims.purification_runs import ATSpec, PurificationSetup, continue_at, threat, train_clean
 from sims.simulation import RunContext, RunOutput, Simulation
@@ -81,9 +86,10 @@ def configs(scale: str) -> list[Config]:
     return out
 
 
-def _subspace(
-    cfg: Config, device: str
-) -> tuple[TwoLayerEnsemble, torch.Tensor, torch.Tensor, float, int]:
+Trained = tuple[TwoLayerEnsemble, torch.Tensor, torch.Tensor, float, int, dict[str, np.ndarray]]
+
+
+def _subspace(cfg: Config, device: str) -> Trained:
     s = SubspaceSetup(
         d=100,
         k=10,
@@ -99,12 +105,13 @@ def _subspace(
         s = replace(s, at_eps=cfg.eps, at_norm=cfg.norm, at_steps=PGD_STEPS, at_method=cfg.method)
     t = train_setup(s, device)
     per_step = 1 if cfg.method == "clean" else (2 if cfg.method == "fast" else PGD_STEPS + 1)
-    return t.ens, t.X_test, t.y_test, t.result.seconds, cfg.steps * per_step
+    split = input_grad_split(t.ens, t.X_test, t.data.basis)
+    on, off = split["grad_on"].cpu().numpy(), split["grad_off"].cpu().numpy()
+    features = {"grad_on_share": on / np.sqrt(on**2 + off**2)}
+    return t.ens, t.X_test, t.y_test, t.result.seconds, cfg.steps * per_step, features
 
 
-def _sparse(
-    cfg: Config, device: str
-) -> tuple[TwoLayerEnsemble, torch.Tensor, torch.Tensor, float, int]:
+def _sparse(cfg: Config, device: str) -> Trained:
     r = train_clean(PurificationSetup(dtype="float32", n_seeds=cfg.n_seeds), device)
     spec = ATSpec(
         cfg.norm,
@@ -117,17 +124,22 @@ def _sparse(
     ens = continue_at(r, spec)
     seconds = time.perf_counter() - t0
     per_step = 1 if cfg.method == "clean" else spec.method("logistic", 0).gradient_evaluations
-    return ens, r.X_test[:N_EVAL], r.y_test[:N_EVAL], seconds, cfg.steps * per_step
+    dec = neuron_decomposition(ens.W.detach().cpu().numpy(), r.data.dictionary, r.data.w_star)
+    features = {"purity": dec["purity"]}
+    return ens, r.X_test[:N_EVAL], r.y_test[:N_EVAL], seconds, cfg.steps * per_step, features
 
 
 def run(cfg: Config, ctx: RunContext) -> RunOutput:
     """Train one kind of model; robust accuracy on the radius grid; cost."""
-    ens, X, y, seconds, evals = (_subspace if cfg.data == "subspace" else _sparse)(cfg, ctx.device)
+    ens, X, y, seconds, evals, features = (_subspace if cfg.data == "subspace" else _sparse)(
+        cfg, ctx.device
+    )
     grid = np.asarray(MULTIPLES) * cfg.eps
     ra = robust_accuracy(ens, X, y, threat(cfg.norm), grid, attacks=(PGD(steps=50, restarts=2),))
     arrays = {
         "eps_grid": grid,
         "robust": ra.accuracy.cpu().numpy(),
+        **features,
         "test_acc": accuracy(ens, X, y),
     }
     metrics = {

@@ -8,6 +8,10 @@ with the ensemble axis first. Quantities (PAPERS.md §1):
 * per member: drift ``‖P⊥(W_t − W_0)‖_F / ‖P⊥ W_0‖_F`` (invariant 1 says it stays 0 under gradient
   training on linear-subspace data) and the ratio ``‖P⊥ W_t‖_F / ‖P⊥ W_0‖_F`` (invariant 2: ``(1−ηλ)^t``);
 * per point: ``‖P ∇_x f‖``, ``‖P⊥ ∇_x f‖`` and the active-set weight ``ρ(x) = Σ_{j active} a_j²``.
+
+Against the known dictionary of sparse-coding data (feature purification, PAPERS.md §2): the neuron
+decomposition into a pure part and a dense mixture, the mixtures' correlation with the average versus
+individual inputs, the principle's cosine, and where attack perturbations sit in the dictionary basis.
 """
 
 from __future__ import annotations

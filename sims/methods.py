@@ -176,7 +176,8 @@ class PGDAT(Method):
 
 @dataclass(frozen=True, kw_only=True)
 class FastAT(PGDAT):
-    """FGSM with a random start: one step of ``alpha · ε`` (default 1.25) from the start, projected."""
+    """FGSM with a random start: one step of ``alpha · ε`` (default 1.25) from the start, projected
+    (``random_start=False``: plain FGSM/FGM with step ``alpha · ε`` from the clean point)."""
 
     steps: int = 1
     alpha: float = 1.25
@@ -191,7 +192,11 @@ class FastAT(PGDAT):
     def attack(self) -> PGD:
         """One random-start step of ``alpha · ε``."""
         return PGD(
-            steps=1, rel_stepsize=self.alpha, random_start=True, keep_best=False, seed=self.seed
+            steps=1,
+            rel_stepsize=self.alpha,
+            random_start=self.random_start,
+            keep_best=False,
+            seed=self.seed,
         )
 
 

@@ -27,7 +27,7 @@ from sims.baselines import LinearizedEnsemble
 from sims.errors import check_choice, check_float, check_int
 from sims.losses import LOSSES
 from sims.measure import accuracy, mixture_correlations, neuron_decomposition
-from sims.methods import PGDAT, FastAT
+from sims.methods import PGDAT, FastAT, Method
 from sims.nets import LinearEnsemble, ThresholdRule, TwoLayerEnsemble, symmetric_ensemble
 from sims.optim import OptimizerConfig
 from sims.simulation import member_seeds, torch_dtype
@@ -43,6 +43,7 @@ __all__ = [
     "attack_points",
     "clean_summary",
     "continue_at",
+    "continue_with",
     "data_arrays",
     "neuron_arrays",
     "threat",
@@ -61,7 +62,8 @@ class PurificationSetup:
     ``N(0, init_scale²/d)``, ``act`` (``'relu'`` or ``'smooth_relu'`` of width ``act_width``), threshold
     rule ``threshold_kind`` with value ``threshold``. Clean training: ``clean_steps`` steps of size
     ``lr`` on ``loss`` — full-batch GD, or SGD on minibatches of ``batch_size`` (drawn per member from
-    its seed). Adversarial training (:class:`ATSpec`) is full-batch.
+    its seed). Adversarial training (:class:`ATSpec`) is full-batch. ``shuffle_labels`` permutes the
+    training labels (a control: labels unrelated to the codes).
     """
 
     d: int = 64
@@ -83,6 +85,7 @@ class PurificationSetup:
     lr: float = 0.5
     clean_steps: int = 400
     batch_size: int | None = None
+    shuffle_labels: bool = False
     loss: str = "logistic"
     n_seeds: int = 2
     seed: int = 0
@@ -225,6 +228,9 @@ def train_clean(s: PurificationSetup, device: str = "cpu") -> CleanRun:
     data = make_sparse_data(s.law(), s.n, s.seed)
     test = data.sample(s.n_test, s.seed + 1_000_003)
     X, y = _tensors(data, dtype, device)
+    if s.shuffle_labels:
+        perm = np.random.default_rng([s.seed, 2]).permutation(s.n)
+        y = y[torch.as_tensor(perm, device=y.device)]
     Xt, yt = _tensors(test, dtype, device)
     seeds = member_seeds(s.seed, s.n_seeds)
     ens = symmetric_ensemble(
@@ -253,13 +259,22 @@ def train_clean(s: PurificationSetup, device: str = "cpu") -> CleanRun:
 def continue_at(run: CleanRun, spec: ATSpec) -> TwoLayerEnsemble:
     """Adversarial training continued from the clean weights (a copy; the clean run is untouched)."""
     s = run.setup
+    return continue_with(run, spec.method(s.loss, s.seed), spec.steps, spec.lr)
+
+
+def continue_with(
+    run: CleanRun, method: Method, steps: int, lr: float | None = None
+) -> TwoLayerEnsemble:
+    """Any training method (PGD-AT, TRADES, BAT, ...) continued from the clean weights, full batch,
+    with the setup's threshold rule (a copy; the clean run is untouched)."""
+    s = run.setup
     ens = run.ens.clone()
     cfg = TrainConfig(
-        steps=spec.steps,
+        steps=steps,
         loss=s.loss,
-        optimizer=OptimizerConfig(lr=spec.lr if spec.lr is not None else s.lr),
+        optimizer=OptimizerConfig(lr=lr if lr is not None else s.lr),
         threshold_rule=s.rule(),
-        method=spec.method(s.loss, s.seed),
+        method=method,
     )
     train(ens, run.X, run.y, cfg)
     return ens

@@ -20,7 +20,7 @@ from sims.data import SubspaceData, make_subspace_data
 from sims.errors import check_choice, check_float, check_int
 from sims.losses import LOSSES
 from sims.measure import accuracy, input_grad_split
-from sims.methods import PGDAT, FastAT
+from sims.methods import PGDAT, FastAT, Method
 from sims.nets import TwoLayerEnsemble, init_ensemble, weight_arrays
 from sims.optim import OPTIMIZERS, OptimizerConfig
 from sims.simulation import member_seeds, torch_dtype
@@ -147,8 +147,11 @@ class Trained:
     result: TrainResult
 
 
-def train_setup(s: SubspaceSetup, device: str = "cpu") -> Trained:
-    """Generate the data (``n + n_test`` points, split), initialise and train the ensemble."""
+def train_setup(s: SubspaceSetup, device: str = "cpu", method: Method | None = None) -> Trained:
+    """Generate the data (``n + n_test`` points, split), initialise and train the ensemble.
+
+    ``method`` (e.g. TRADES or BAT of :mod:`sims.methods`) replaces the setup's own training method.
+    """
     dtype = torch_dtype(s.dtype)
     data = make_subspace_data(
         s.n + s.n_test,
@@ -192,7 +195,7 @@ def train_setup(s: SubspaceSetup, device: str = "cpu") -> Trained:
     )
     if s.at_eps > 0:
         restrict = Subspace.span(data.basis) if s.at_subspace == "on" else None
-        method: PGDAT = PGDAT(
+        at: PGDAT = PGDAT(
             norm=s.at_norm,
             eps=s.at_eps,
             steps=s.at_steps,
@@ -201,7 +204,7 @@ def train_setup(s: SubspaceSetup, device: str = "cpu") -> Trained:
             seed=s.seed,
         )
         if s.at_method == "fast":
-            method = FastAT(
+            at = FastAT(
                 norm=s.at_norm,
                 eps=s.at_eps,
                 start="radius" if s.at_norm == "l2" else "uniform",
@@ -209,6 +212,8 @@ def train_setup(s: SubspaceSetup, device: str = "cpu") -> Trained:
                 restrict=restrict,
                 seed=s.seed,
             )
+        cfg = replace(cfg, method=at)
+    if method is not None:
         cfg = replace(cfg, method=method)
     X, y = Xall[: s.n], yall[: s.n]
     res = train(ens, X, y, cfg, seeds=seeds)

@@ -120,9 +120,12 @@ class TrainResult:
         history: each measured quantity stacked over ``measure_steps``: ``(T, M, ...)``.
         final_loss: mean training loss of each member at the end, ``(M,)``.
         seconds: wall time of the loop.
-        guard_step: the step at which the overfitting guard stopped each member (its weights are
-            those of the previous check), −1 where it never fired; ``None`` without a guard.
-        guard_acc: the guard's robust accuracy at each check ``(C, M)`` (check 0 before training).
+        guard_step: the step at which the overfitting guard stopped each member (its weights — and
+            ``steps_taken`` — are those of the previous check), −1 where it never fired; ``None``
+            without a guard.
+        guard_acc: the guard's robust accuracy at each check ``(C, M)`` (check 0 before training;
+            checks every ``guard.every`` steps and at the last step). A ``measure`` taken at the step
+            of a check sees the weights before a restore.
     """
 
     steps_taken: np.ndarray
@@ -210,6 +213,7 @@ def train(
     guard = cfg.guard
     guard_step = torch.full((M,), -1, dtype=torch.long, device=ens.device)
     guard_accs: list[Tensor] = []
+    snapshot_step = torch.zeros(M, dtype=torch.long, device=ens.device)
     snapshot: dict[str, Tensor] = {}
     t0 = time.perf_counter()
     bar = tqdm(total=cfg.steps, desc=desc, disable=not progress, leave=False)
@@ -221,19 +225,29 @@ def train(
                 if measure is not None:
                     record()
                 next_measure += 1
-            if guard is not None and net is not None and step % guard.every == 0:
+            if (
+                guard is not None
+                and net is not None
+                and (step % guard.every == 0 or step == cfg.steps)
+            ):
                 acc = _guard_accuracy(net, X, y, cfg, guard, step)
-                if guard_accs:
+                # as the authors, the first check after training began is compared with 0, not with
+                # the untrained net (whose robust accuracy may be high by chance)
+                if len(guard_accs) >= 2:
                     fell = active & (guard_accs[-1] - acc > guard.drop)
                     if bool(fell.any()):
                         for k, p in params.items():
                             p[fell] = snapshot[k][fell]
                         active &= ~fell
                         guard_step[fell] = step
+                        steps_taken[fell] = snapshot_step[fell]
                         acc = torch.where(fell, guard_accs[-1], acc)
+                        if sym is not None and cfg.threshold_rule is not None:
+                            sym.threshold = cfg.threshold_rule(sym)
                 guard_accs.append(acc)
                 for k, p in params.items():
                     snapshot[k] = torch.where(_bcast(active, p), p, snapshot.get(k, p)).clone()
+                snapshot_step = torch.where(active, steps_taken, snapshot_step)
                 if not bool(active.any()):
                     break
             if step == cfg.steps:

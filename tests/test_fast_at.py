@@ -72,7 +72,7 @@ def test_guard_restores_the_previous_weights_and_stops_the_member() -> None:
         # the member's final weights are those of the check before the one that fired
         before = res.history["W"][res.measure_steps.index(int(s) - guard.every), i]
         np.testing.assert_array_equal(ens.W[i].numpy(), before)
-        assert res.steps_taken[i] == s - guard.every or res.steps_taken[i] == s
+        assert res.steps_taken[i] == s - guard.every
         assert res.stopped[i]
     # without the guard the same run ends with collapsed robust accuracy
     ens2 = init_ensemble(6, 16, seeds=[0, 1], dtype=D64)
@@ -149,20 +149,26 @@ def test_l2_fast_steps_land_on_the_sphere_in_high_dimension() -> None:
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("results")
-    for sim in ("11", "12"):
+    for sim in ("11", "12", "13"):
         s = run_simulation(find_simulation(sim), scale="quick", out=out, progress=False)
         assert s.failed == 0, s.failures
     return out
 
 
-#: Verdicts at quick scale, pinned so that a change is noticed; FAST-vs-PGD-linf is a finding (on the
-#: sparse-coding data FGSM-RS trails PGD-10 AT by 8 points at ε = k^{-3/2}).
+#: Verdicts at quick scale, pinned so that a change is noticed. Findings: on the sparse-coding data
+#: FGSM-RS trails PGD-10 AT by 5.5 points at ε = k^{-3/2} (FAST-vs-PGD-linf); two-layer nets show no
+#: catastrophic overfitting anywhere on the map (FAST-overfitting), so the guard has nothing to
+#: prevent and its check cannot be told from its control (FAST-guard, inconclusive).
 VERDICTS = {
     "FAST-clip-share": "holds",
     "FAST-l2-sphere": "holds",
     "FAST-start-laws": "holds",
     "FAST-vs-PGD-linf": "fails",
     "FAST-vs-PGD-l2": "holds",
+    "FAST-aligned-l2-subspace": "holds",
+    "FAST-aligned-l2-sparse": "holds",
+    "FAST-overfitting": "fails",
+    "FAST-guard": "inconclusive",
 }
 
 
@@ -174,12 +180,12 @@ def test_every_fast_claim_is_pinned() -> None:
 def test_fast_verdicts_and_every_negative_control_flips(results: Path, cid: str) -> None:
     res = evaluate(next(c for c in CLAIMS if c.id == cid), results)
     assert res.verdict == VERDICTS[cid], (res.main, res.note)
-    for ctl, cmp in res.controls:
-        assert cmp.status == "fails", f"{ctl.name} did not flip: {cmp}"
+    flipped = [cmp.status == "fails" for _, cmp in res.controls]
+    assert all(flipped) if VERDICTS[cid] != "inconclusive" else not all(flipped)
 
 
 def test_fast_figures_draw(results: Path, tmp_path: Path) -> None:
-    figs = [f for f in all_figures() if f.stem[3:5] in ("11", "12")]
-    assert len(figs) == 2
+    figs = [f for f in all_figures() if f.stem[3:5] in ("11", "12", "13")]
+    assert len(figs) == 3
     for f in figs:
         assert draw(f, results, tmp_path) == "drawn"

@@ -24,14 +24,15 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 #: Verdicts at quick scale, pinned so that a change is noticed. ``fails`` are findings (see the
-#: report): the k/d law holds in k under one threshold reading and in d under the other; ℓ2 and FGM
-#: training purify less than 2×; the clean net's ℓ2 perturbations are dense only at large radius; the
-#: robust-accuracy gap peaks just below the derived window.
+#: report): the k/d law holds in k under the noise-level threshold only, and its d-slope under the
+#: signal-level threshold appears with shuffled labels too (inconclusive); ℓ2 and FGM training purify
+#: less than 2×; the clean net's ℓ2 perturbations are dense only at large radius; the robust-accuracy
+#: gap peaks just below the derived window.
 VERDICTS = {
     "PUR-mix-k-noise": "holds",
     "PUR-mix-d-noise": "fails",
     "PUR-mix-k-signal": "fails",
-    "PUR-mix-d-signal": "holds",
+    "PUR-mix-d-signal": "inconclusive",
     "PUR-mix-align": "holds",
     "PUR-principle": "holds",
     "PUR-purify": "holds",
@@ -52,8 +53,8 @@ def test_verdicts_and_every_negative_control_flips(results: Path, cid: str) -> N
     res = evaluate(next(c for c in CLAIMS if c.id == cid), results)
     assert res.verdict == VERDICTS[cid], (res.main, res.note)
     assert res.controls
-    for ctl, cmp in res.controls:
-        assert cmp.status == "fails", f"{ctl.name} did not flip: {cmp}"
+    flipped = [cmp.status == "fails" for _, cmp in res.controls]
+    assert all(flipped) if VERDICTS[cid] != "inconclusive" else not all(flipped)
 
 
 def test_records_carry_the_ground_truth(results: Path) -> None:

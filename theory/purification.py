@@ -68,12 +68,14 @@ def linear_flip_radius_natural(k: int, d: int, norm: str) -> float:
     """Expected exact flip radius ``E|⟨w*, z⟩| / ‖w*‖_q`` of the natural linear rule ``f = ⟨M w*, x⟩``
     with ``w* ∈ {±1}^d``, ``k`` code entries ``±1/√k`` (PAPERS.md §2: ``Θ(1/d)`` in ℓ∞, ``Θ(1/√d)`` in ℓ2).
 
-    ``|⟨w*, z⟩| = |S_k|/√k`` with ``S_k`` a sum of ``k`` fair signs; ``q`` is the dual norm
-    (``‖w*‖₁ = d`` for ℓ∞, ``‖w*‖₂ = √d`` for ℓ2).
+    ``|⟨w*, z⟩| = |S_k|/√k`` with ``S_k`` a sum of ``k`` fair signs, conditioned on ``S_k ≠ 0`` as the
+    generator conditions its codes (:mod:`sims.sparse`); ``q`` is the dual norm (``‖w*‖₁ = d`` for ℓ∞,
+    ``‖w*‖₂ = √d`` for ℓ2).
     """
     j = np.arange(k + 1)
     probs = np.array([math.comb(k, int(i)) for i in j], dtype=np.float64) / 2.0**k
-    mean_abs = float(np.sum(probs * np.abs(2 * j - k))) / math.sqrt(k)
+    s_abs = np.abs(2 * j - k)
+    mean_abs = float(np.sum(probs * s_abs) / np.sum(probs[s_abs > 0])) / math.sqrt(k)
     if norm == "linf":
         return mean_abs / d
     if norm == "l2":

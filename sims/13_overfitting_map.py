@@ -1,0 +1,133 @@
+"""Simulation 13 — a map of catastrophic overfitting over ``α/ε`` and ``ε``, with and without the guard.
+
+Wong, Rice & Kolter (2020), PAPERS.md §3: fast AT's PGD robust accuracy can collapse to about zero within
+a few epochs when the step ``α`` is too large or the random start covers too little of the ball; their
+guard — PGD on a fixed training batch after every epoch, stop and keep the previous weights when robust
+accuracy falls by more than 0.2 — prevents it. Here, on points of a 10-dimensional subspace of ``R^100``
+(full-batch training, so one step is one epoch; the guard checks every :data:`GUARD_EVERY` steps), ℓ∞
+FGSM-RS is run for :data:`STEPS` steps at every ``(α/ε, ε)`` of the grid, plus plain FGSM (no random
+start, ``α = ε``), each with the guard off and on.
+
+Records: ``guard_acc (C, M)`` (the guard's PGD-5 robust accuracy on the fixed batch at each check — also
+recorded with the guard off, where it never acts), ``guard_step (M,)`` (−1: never fired), and the
+final test ``robust (M,)`` (PGD-50, two restarts) and ``test_acc (M,)``.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from sims.attacks import PGD
+from sims.cli import main_for
+from sims.data import make_subspace_data
+from sims.errors import check_choice, check_float
+from sims.measure import accuracy
+from sims.methods import FastAT
+from sims.nets import init_ensemble
+from sims.optim import OptimizerConfig
+from sims.simulation import RunContext, RunOutput, Simulation, member_seeds, torch_dtype
+from sims.threat import LinfBall
+from sims.train import OverfitGuard, TrainConfig, train
+
+STEPS = 300
+GUARD_EVERY = 10
+#: Guard drop that stops training; with the guard "off" it is set out of reach (the checks still run).
+DROP = 0.2
+
+
+@dataclass(frozen=True)
+class Config:
+    """One cell of the map: ``α/ε``, ``ε``, the start (``'uniform'`` or ``'none'``) and the guard."""
+
+    condition: str
+    role: str
+    a: float
+    eps: float
+    start: str
+    guard: bool
+    steps: int = STEPS
+    n_seeds: int = 4
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_choice("role", self.role, ("law", "control"))
+        check_float("a", self.a, 0.0, lo_open=True)
+        check_float("eps", self.eps, 0.0, lo_open=True)
+        check_choice("start", self.start, ("uniform", "none"))
+
+
+def configs(scale: str) -> list[Config]:
+    """The (α/ε, ε) grid and plain FGSM, guard off and on."""
+    steps = STEPS if scale == "quick" else 5 * STEPS
+    seeds = 4 if scale == "quick" else 16
+    out = []
+    for guard in (False, True):
+        g = "guard" if guard else "noguard"
+        for eps in (0.025, 0.05, 0.1):
+            for a in (1.0, 1.25, 1.5, 2.0, 2.5):
+                role = "law" if a >= 2.0 else "control"
+                out.append(
+                    Config(
+                        f"{g}-rs-a{a:g}-eps{eps:g}", role, a, eps, "uniform", guard, steps, seeds
+                    )
+                )
+            out.append(Config(f"{g}-fgsm-eps{eps:g}", "law", 1.0, eps, "none", guard, steps, seeds))
+    return out
+
+
+def run(cfg: Config, ctx: RunContext) -> RunOutput:
+    """Fast AT on subspace data; the guard's trajectory; final PGD-50 robust accuracy on test points."""
+    dtype = torch_dtype("float32")
+    data = make_subspace_data(400, 100, 10, seed=cfg.seed, labels="linear")
+    X, y = data.tensors(dtype=dtype, device=ctx.device)
+    Xtr, ytr, Xte, yte = X[:200], y[:200], X[200:], y[200:]
+    ens = init_ensemble(
+        100,
+        200,
+        seeds=member_seeds(cfg.seed, cfg.n_seeds),
+        scheme="signs",
+        trainable=("W", "b"),
+        dtype=dtype,
+        device=ctx.device,
+    )
+    method = FastAT(
+        norm="linf", eps=cfg.eps, alpha=cfg.a, random_start=cfg.start != "none", seed=cfg.seed
+    )
+    guard = OverfitGuard(every=GUARD_EVERY, drop=DROP if cfg.guard else 2.0, n_points=128)
+    res = train(
+        ens,
+        Xtr,
+        ytr,
+        TrainConfig(steps=cfg.steps, optimizer=OptimizerConfig(lr=0.5), method=method, guard=guard),
+    )
+    assert res.guard_acc is not None and res.guard_step is not None
+    atk = PGD(steps=50, restarts=2)(ens, Xte, yte, LinfBall(eps=cfg.eps))
+    robust = ((atk.margin > 0) & (atk.clean_margin > 0)).double().mean(1).cpu().numpy()
+    arrays = {
+        "guard_acc": res.guard_acc,
+        "guard_step": res.guard_step,
+        "robust": robust,
+        "test_acc": accuracy(ens, Xte, yte),
+    }
+    collapse = res.guard_acc.max(axis=0) - res.guard_acc[-1]
+    metrics = {
+        "robust": float(robust.mean()),
+        "collapse_max": float(collapse.max()),
+        "fired": float((res.guard_step >= 0).mean()),
+    }
+    return RunOutput(metrics=metrics, arrays=arrays)
+
+
+SIM = Simulation(
+    number="13",
+    name="overfitting_map",
+    title="catastrophic overfitting of fast AT over α/ε and ε, with and without the guard",
+    paper="Wong, Rice & Kolter 2020 (PAPERS.md §3, catastrophic overfitting and its guard)",
+    configs=configs,
+    run=run,
+    label=lambda c: c.condition,
+)
+
+if __name__ == "__main__":
+    sys.exit(main_for(SIM))
