@@ -100,25 +100,32 @@ def start_law_check(runs: Sequence[RunRecord]) -> Comparison:
     )
 
 
-def fast_vs_pgd_check(runs: Sequence[RunRecord]) -> Comparison:
-    """Per data set: the non-PGD model's robust accuracy at the training ε is at most
-    :data:`FEW_POINTS` below PGD-AT's, at most :data:`COST_SHARE` of its gradient evaluations."""
+def _pgd_pairs(
+    runs: Sequence[RunRecord],
+) -> list[tuple[str, RunRecord, RunRecord]] | Comparison:
+    """``(data set, PGD-AT run, the other run)`` per data set of simulation 12; an inconclusive
+    comparison when a data set lacks exactly that pair."""
     by: dict[str, dict[str, RunRecord]] = {}
     for r in runs:
         by.setdefault(str(r.config["data"]), {})[str(r.config["method"])] = r
-    worst_gap, worst_cost, detail = -np.inf, 0.0, []
+    out = []
     for data, rs in sorted(by.items()):
         cand = [m for m in rs if m != "pgd"]
         if "pgd" not in rs or len(cand) != 1:
-            return Comparison(
-                "inconclusive",
-                None,
-                None,
-                "",
-                f"{data}: needs one PGD-AT run and one other",
-                len(runs),
-            )
-        p, c = rs["pgd"], rs[cand[0]]
+            msg = f"{data}: needs one PGD-AT run and one other"
+            return Comparison("inconclusive", None, None, "", msg, len(runs))
+        out.append((data, rs["pgd"], rs[cand[0]]))
+    return out
+
+
+def fast_vs_pgd_check(runs: Sequence[RunRecord]) -> Comparison:
+    """Per data set: the non-PGD model's robust accuracy at the training ε is at most
+    :data:`FEW_POINTS` below PGD-AT's, at most :data:`COST_SHARE` of its gradient evaluations."""
+    pairs = _pgd_pairs(runs)
+    if isinstance(pairs, Comparison):
+        return pairs
+    worst_gap, worst_cost, detail = -np.inf, 0.0, []
+    for data, p, c in pairs:
         rob_p, rob_c = (
             float(p.arrays()["robust"][:, 1].mean()),
             float(c.arrays()["robust"][:, 1].mean()),
@@ -126,7 +133,7 @@ def fast_vs_pgd_check(runs: Sequence[RunRecord]) -> Comparison:
         cost = float(c.metrics["grad_evals"]) / float(p.metrics["grad_evals"])
         worst_gap, worst_cost = max(worst_gap, rob_p - rob_c), max(worst_cost, cost)
         detail.append(
-            f"{data}: {cand[0]} {rob_c:.3f} vs PGD-AT {rob_p:.3f} at {cost:.2f}× the gradient evaluations "
+            f"{data}: {c.config['method']} {rob_c:.3f} vs PGD-AT {rob_p:.3f} at {cost:.2f}× the gradient evaluations "
             f"({c.metrics['seconds']:.1f} s vs {p.metrics['seconds']:.1f} s)"
         )
     ok = worst_gap <= FEW_POINTS and worst_cost <= COST_SHARE
@@ -143,26 +150,15 @@ def fast_vs_pgd_check(runs: Sequence[RunRecord]) -> Comparison:
 def aligned_check(runs: Sequence[RunRecord]) -> Comparison:
     """Per data set, the candidate's feature measure (median on-subspace gradient share, or median
     neuron purity) within :data:`FEW_POINTS` of PGD-AT's."""
-    by: dict[str, dict[str, RunRecord]] = {}
-    for r in runs:
-        by.setdefault(str(r.config["data"]), {})[str(r.config["method"])] = r
+    pairs = _pgd_pairs(runs)
+    if isinstance(pairs, Comparison):
+        return pairs
     worst, detail = 0.0, []
-    for data, rs in sorted(by.items()):
-        cand = [m for m in rs if m != "pgd"]
-        if "pgd" not in rs or len(cand) != 1:
-            return Comparison(
-                "inconclusive",
-                None,
-                None,
-                "",
-                f"{data}: needs one PGD-AT run and one other",
-                len(runs),
-            )
+    for data, p, c in pairs:
         key = "grad_on_share" if data == "subspace" else "purity"
-        vp = float(np.median(rs["pgd"].arrays()[key]))
-        vc = float(np.median(rs[cand[0]].arrays()[key]))
+        vp, vc = float(np.median(p.arrays()[key])), float(np.median(c.arrays()[key]))
         worst = max(worst, abs(vp - vc))
-        detail.append(f"{data} {key}: {cand[0]} {vc:.3f} vs PGD-AT {vp:.3f}")
+        detail.append(f"{data} {key}: {c.config['method']} {vc:.3f} vs PGD-AT {vp:.3f}")
     ok = worst <= FEW_POINTS
     return Comparison(
         "holds" if ok else "fails",
