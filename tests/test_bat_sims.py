@@ -8,19 +8,13 @@ import numpy as np
 import pytest
 
 from figures.registry import all_figures, draw
-from paper_checks.claims import evaluate
-from paper_checks.registry import CLAIMS
 from sims.records import load_records
-from sims.registry import find_simulation
-from sims.simulation import run_simulation
+from tests.pinned import check_pinned, pinned_claim_ids, run_quick
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("results")
-    s = run_simulation(find_simulation("14"), scale="quick", out=out, progress=False)
-    assert s.failed == 0, s.failures
-    return out
+    return run_quick(tmp_path_factory.mktemp("results"), "14")
 
 
 #: Verdicts at quick scale, pinned so that a change is noticed. Both are findings: on sparse codes
@@ -30,16 +24,13 @@ VERDICTS = {"BAT-margin": "fails", "BAT-large-eps": "fails"}
 
 
 def test_every_bat_claim_is_pinned() -> None:
-    assert {c.id for c in CLAIMS if c.id.startswith("BAT-")} == set(VERDICTS)
+    assert pinned_claim_ids("BAT-") == set(VERDICTS)
 
 
 @pytest.mark.parametrize("cid", sorted(VERDICTS))
 def test_bat_verdicts_and_every_negative_control_flips(results: Path, cid: str) -> None:
-    res = evaluate(next(c for c in CLAIMS if c.id == cid), results)
-    assert res.verdict == VERDICTS[cid], (res.main, res.note)
+    res = check_pinned(results, cid, VERDICTS[cid])
     assert len(res.controls) == 2
-    for ctl, cmp in res.controls:
-        assert cmp.status == "fails", f"{ctl.name} did not flip: {cmp}"
 
 
 def test_controls_are_the_identities_they_claim(results: Path) -> None:

@@ -11,17 +11,14 @@ import torch
 from scipy import stats
 
 from figures.registry import all_figures, draw
-from paper_checks.claims import evaluate
-from paper_checks.registry import CLAIMS
 from sims.attacks import PGD
 from sims.errors import AdvsimError
 from sims.methods import FastAT
 from sims.nets import LinearEnsemble, TwoLayerEnsemble, init_ensemble
 from sims.optim import OptimizerConfig
-from sims.registry import find_simulation
-from sims.simulation import run_simulation
 from sims.threat import L2Ball, LinfBall
 from sims.train import OverfitGuard, TrainConfig, train
+from tests.pinned import check_pinned, pinned_claim_ids, run_quick
 from theory import fast_at as th
 
 D64 = torch.float64
@@ -148,11 +145,7 @@ def test_l2_fast_steps_land_on_the_sphere_in_high_dimension() -> None:
 # ----------------------------------------------------------------------------- simulations 11–12
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("results")
-    for sim in ("11", "12", "13"):
-        s = run_simulation(find_simulation(sim), scale="quick", out=out, progress=False)
-        assert s.failed == 0, s.failures
-    return out
+    return run_quick(tmp_path_factory.mktemp("results"), "11", "12", "13")
 
 
 #: Verdicts at quick scale, pinned so that a change is noticed. Findings: on the sparse-coding data
@@ -173,15 +166,12 @@ VERDICTS = {
 
 
 def test_every_fast_claim_is_pinned() -> None:
-    assert {c.id for c in CLAIMS if c.id.startswith("FAST-")} == set(VERDICTS)
+    assert pinned_claim_ids("FAST-") == set(VERDICTS)
 
 
 @pytest.mark.parametrize("cid", sorted(VERDICTS))
 def test_fast_verdicts_and_every_negative_control_flips(results: Path, cid: str) -> None:
-    res = evaluate(next(c for c in CLAIMS if c.id == cid), results)
-    assert res.verdict == VERDICTS[cid], (res.main, res.note)
-    flipped = [cmp.status == "fails" for _, cmp in res.controls]
-    assert all(flipped) if VERDICTS[cid] != "inconclusive" else not all(flipped)
+    check_pinned(results, cid, VERDICTS[cid])
 
 
 def test_fast_figures_draw(results: Path, tmp_path: Path) -> None:

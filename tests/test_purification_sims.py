@@ -8,19 +8,12 @@ import numpy as np
 import pytest
 
 from figures.registry import all_figures, draw
-from paper_checks.claims import evaluate
-from paper_checks.registry import CLAIMS
-from sims.registry import find_simulation
-from sims.simulation import run_simulation
+from tests.pinned import check_pinned, pinned_claim_ids, run_quick
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("results")
-    for sim in ("08", "09", "10"):
-        s = run_simulation(find_simulation(sim), scale="quick", out=out, progress=False)
-        assert s.failed == 0, s.failures
-    return out
+    return run_quick(tmp_path_factory.mktemp("results"), "08", "09", "10")
 
 
 #: Verdicts at quick scale, pinned so that a change is noticed. ``fails`` are findings (see the
@@ -45,16 +38,12 @@ VERDICTS = {
 
 
 def test_every_purification_claim_is_pinned() -> None:
-    assert {c.id for c in CLAIMS if c.id.startswith("PUR-")} == set(VERDICTS)
+    assert pinned_claim_ids("PUR-") == set(VERDICTS)
 
 
 @pytest.mark.parametrize("cid", sorted(VERDICTS))
 def test_verdicts_and_every_negative_control_flips(results: Path, cid: str) -> None:
-    res = evaluate(next(c for c in CLAIMS if c.id == cid), results)
-    assert res.verdict == VERDICTS[cid], (res.main, res.note)
-    assert res.controls
-    flipped = [cmp.status == "fails" for _, cmp in res.controls]
-    assert all(flipped) if VERDICTS[cid] != "inconclusive" else not all(flipped)
+    check_pinned(results, cid, VERDICTS[cid])
 
 
 def test_records_carry_the_ground_truth(results: Path) -> None:

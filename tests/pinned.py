@@ -1,0 +1,34 @@
+"""Shared helpers of the end-to-end simulation tests: run sims at quick scale, check pinned verdicts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from paper_checks.claims import ClaimResult, evaluate
+from paper_checks.registry import CLAIMS
+from sims.registry import find_simulation
+from sims.simulation import run_simulation
+
+
+def run_quick(out: Path, *sims: str) -> Path:
+    """Run ``sims`` at the quick scale into ``out``; every run must succeed."""
+    for sim in sims:
+        s = run_simulation(find_simulation(sim), scale="quick", out=out, progress=False)
+        assert s.failed == 0, s.failures
+    return out
+
+
+def pinned_claim_ids(prefix: str) -> set[str]:
+    """The registered claim ids starting with ``prefix``."""
+    return {c.id for c in CLAIMS if c.id.startswith(prefix)}
+
+
+def check_pinned(results: Path, cid: str, expected: str) -> ClaimResult:
+    """Evaluate claim ``cid``: its verdict is ``expected``, and its negative controls all flip —
+    except for an ``inconclusive`` pin, whose point is that some control did not."""
+    res = evaluate(next(c for c in CLAIMS if c.id == cid), results)
+    assert res.verdict == expected, (res.main, res.note)
+    assert res.controls
+    flipped = [cmp.status == "fails" for _, cmp in res.controls]
+    assert all(flipped) if expected != "inconclusive" else not all(flipped), res.controls
+    return res
