@@ -138,16 +138,17 @@ def safe_normalize(G: Tensor) -> Tensor:
     """
     norm = G.norm(dim=-1, keepdim=True)
     safe = torch.finfo(G.dtype).tiny ** 0.25  # far above underflow of the squares
-    out = G / norm.clamp_min(safe)
+    out: Tensor = G / norm.clamp_min(safe)
     small = (norm < safe)[..., 0]
     if bool(small.any()):
         rows = G[small]
         amax = rows.abs().amax(dim=-1, keepdim=True)
+        if not bool((amax > 0).any()):  # only exact zeros (dead points): already 0 in ``out``
+            return out
         scaled = rows / amax.clamp_min(torch.finfo(G.dtype).tiny)
         fixed = scaled / scaled.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(G.dtype).tiny)
         out[small] = torch.where(amax > 0, fixed, torch.zeros_like(rows))
-    result: Tensor = out
-    return result
+    return out
 
 
 class ThreatModel(ABC):

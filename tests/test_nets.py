@@ -173,13 +173,26 @@ def test_bad_inputs_raise_advsim_error() -> None:
 @pytest.mark.parametrize("loss", LOSSES)
 @pytest.mark.parametrize("block", [1, 2, 3, 5, None])
 @pytest.mark.parametrize("trainable", [("W", "b", "a"), ("W",), ("a", "b")])
+@pytest.mark.parametrize("unit", ["relu", "smooth_relu", "threshold"])
 def test_blocked_loss_grads_equal_the_unblocked_closed_form(
-    loss: str, block: int | None, trainable: tuple[str, ...]
+    loss: str, block: int | None, trainable: tuple[str, ...], unit: str
 ) -> None:
-    """Identical results whatever the member blocking (issue: chunking must not change numbers)."""
+    """Identical results whatever the member blocking (issue: chunking must not change numbers), for
+    the in-place ReLU path and the general one (smoothed ReLU, the symmetric thresholded unit)."""
     ens = init_ensemble(
-        6, 9, seeds=list(range(5)), bias="normal", bias_std=0.4, dtype=D64, trainable=trainable
+        6,
+        9,
+        seeds=list(range(5)),
+        bias="normal",
+        bias_std=0.4,
+        dtype=D64,
+        trainable=trainable,
+        act="relu" if unit == "relu" else "smooth_relu",
+        act_width=0.3,
     )
+    if unit == "threshold":
+        ens.act = "relu"
+        ens.threshold = torch.rand(5, 9, dtype=D64, generator=torch.Generator().manual_seed(1))
     gen = torch.Generator().manual_seed(2)
     X = torch.randn(13, 6, dtype=D64, generator=gen)
     y = torch.where(torch.rand(13, generator=gen) > 0.5, 1.0, -1.0).to(D64)
