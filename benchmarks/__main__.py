@@ -5,7 +5,8 @@ writes JSON. ``--quick`` shortens the long cases: fewer steps for the large shap
 timed on a subset of the models and scaled up (the loop is exactly linear in the number of models;
 the JSON marks it ``naive_extrapolated``) and skips the slow cases: ``memory_large`` (one GD step of
 1024 networks with n = 10 000, d = 500, m = 512: about two minutes) and ``sweep_workers`` (simulation 13's
-fast-AT sweep in-process and on 1, 2, 4 Dask workers). Targets are reported, never asserted.
+fast-AT sweep row by row and grouped in-process, and grouped on 1, 2, 4 Dask workers). Targets are
+reported, never asserted.
 """
 
 from __future__ import annotations

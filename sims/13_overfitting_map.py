@@ -16,12 +16,15 @@ final test ``robust (M,)`` (PGD-50, two restarts) and ``test_acc (M,)``.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+import torch
 
 from sims.attacks import PGD
 from sims.cli import main_for
 from sims.data import make_subspace_data
-from sims.errors import check_choice, check_float
+from sims.errors import AdvsimError, check_choice, check_float
 from sims.measure import accuracy
 from sims.methods import FastAT
 from sims.nets import init_ensemble
@@ -76,47 +79,76 @@ def configs(scale: str) -> list[Config]:
     return out
 
 
-def run(cfg: Config, ctx: RunContext) -> RunOutput:
-    """Fast AT on subspace data; the guard's trajectory; final PGD-50 robust accuracy on test points."""
+def group(cfg: Config) -> tuple[object, ...]:
+    """Rows that differ only in ``α/ε`` and ``ε`` (per-member settings of :class:`FastAT`) batch."""
+    return (cfg.start, cfg.guard, cfg.steps, cfg.n_seeds, cfg.seed)
+
+
+def run_group(cfgs: Sequence[Config], ctx: RunContext) -> list[RunOutput]:
+    """Fast AT on subspace data for every row at once (one ensemble, each row's members with their
+    own ``ε`` and ``α``); the guard's trajectory; final PGD-50 robust accuracy on test points."""
+    first = cfgs[0]
+    if any(group(c) != group(first) for c in cfgs):
+        raise AdvsimError("run_group needs configs of one group (same start, guard, steps, seeds)")
     dtype = torch_dtype("float32")
-    data = make_subspace_data(400, 100, 10, seed=cfg.seed, labels="linear")
+    data = make_subspace_data(400, 100, 10, seed=first.seed, labels="linear")
     X, y = data.tensors(dtype=dtype, device=ctx.device)
     Xtr, ytr, Xte, yte = X[:200], y[:200], X[200:], y[200:]
+    k = first.n_seeds
     ens = init_ensemble(
         100,
         200,
-        seeds=member_seeds(cfg.seed, cfg.n_seeds),
+        seeds=member_seeds(first.seed, k) * len(cfgs),
         scheme="signs",
         trainable=("W", "b"),
         dtype=dtype,
         device=ctx.device,
     )
+    eps = tuple(c.eps for c in cfgs for _ in range(k))
     method = FastAT(
-        norm="linf", eps=cfg.eps, alpha=cfg.a, random_start=cfg.start != "none", seed=cfg.seed
+        norm="linf",
+        eps=eps,
+        alpha=tuple(c.a for c in cfgs for _ in range(k)),
+        random_start=first.start != "none",
+        seed=first.seed,
     )
-    guard = OverfitGuard(every=GUARD_EVERY, drop=DROP if cfg.guard else 2.0, n_points=128)
+    guard = OverfitGuard(every=GUARD_EVERY, drop=DROP if first.guard else 2.0, n_points=128)
     res = train(
         ens,
         Xtr,
         ytr,
-        TrainConfig(steps=cfg.steps, optimizer=OptimizerConfig(lr=0.5), method=method, guard=guard),
+        TrainConfig(
+            steps=first.steps, optimizer=OptimizerConfig(lr=0.5), method=method, guard=guard
+        ),
     )
     assert res.guard_acc is not None and res.guard_step is not None
-    atk = PGD(steps=50, restarts=2)(ens, Xte, yte, LinfBall(eps=cfg.eps))
+    radii = torch.tensor(eps, dtype=torch.float64)[:, None]
+    atk = PGD(steps=50, restarts=2)(ens, Xte, yte, LinfBall(eps=radii))
     robust = ((atk.margin > 0) & (atk.clean_margin > 0)).double().mean(1).cpu().numpy()
-    arrays = {
-        "guard_acc": res.guard_acc,
-        "guard_step": res.guard_step,
-        "robust": robust,
-        "test_acc": accuracy(ens, Xte, yte),
-    }
-    collapse = res.guard_acc.max(axis=0) - res.guard_acc[-1]
-    metrics = {
-        "robust": float(robust.mean()),
-        "collapse_max": float(collapse.max()),
-        "fired": float((res.guard_step >= 0).mean()),
-    }
-    return RunOutput(metrics=metrics, arrays=arrays)
+    test_acc = accuracy(ens, Xte, yte)
+    outs = []
+    for i in range(len(cfgs)):
+        rows = slice(i * k, (i + 1) * k)
+        guard_acc, guard_step = res.guard_acc[:, rows], res.guard_step[rows]
+        collapse = guard_acc.max(axis=0) - guard_acc[-1]
+        arrays = {
+            "guard_acc": guard_acc,
+            "guard_step": guard_step,
+            "robust": robust[rows],
+            "test_acc": test_acc[rows],
+        }
+        metrics = {
+            "robust": float(robust[rows].mean()),
+            "collapse_max": float(collapse.max()),
+            "fired": float((guard_step >= 0).mean()),
+        }
+        outs.append(RunOutput(metrics=metrics, arrays=arrays))
+    return outs
+
+
+def run(cfg: Config, ctx: RunContext) -> RunOutput:
+    """One row alone (:func:`run_group` of one config)."""
+    return run_group([cfg], ctx)[0]
 
 
 SIM = Simulation(
@@ -127,6 +159,8 @@ SIM = Simulation(
     configs=configs,
     run=run,
     label=lambda c: c.condition,
+    group=group,
+    run_group=run_group,
 )
 
 if __name__ == "__main__":

@@ -73,6 +73,19 @@ class AttackResult:
         return (self.clean_margin > 0) & (self.margin > 0)
 
 
+def check_rel_stepsize(name: str, value: float | tuple[float, ...] | None) -> None:
+    """Raise unless ``value`` is ``None``, a positive number, or a non-empty tuple of them."""
+    if value is None:
+        return
+    if isinstance(value, tuple):
+        if not value:
+            raise AdvsimError(f"{name} must be a positive number or one per member; got ()")
+        for v in value:
+            check_float(f"{name} entry", v, 0.0, lo_open=True)
+        return
+    check_float(name, value, 0.0, lo_open=True)
+
+
 def _prepare(model: ScalarModel, X: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     if X.ndim not in (2, 3) or X.shape[-1] != model.d:
         raise AdvsimError(f"X must have shape (n, d={model.d}) or (M, n, d); got {tuple(X.shape)}")
@@ -126,7 +139,8 @@ class PGD:
 
     Attributes:
         steps: number of steps (>= 1).
-        rel_stepsize: step size as a multiple of ε (default ``2.5 / steps``).
+        rel_stepsize: step size as a multiple of ε (default ``2.5 / steps``), or a tuple of one per
+            member (an ensemble whose members attack with different steps, e.g. fast AT's ``α``).
         random_start: start from the threat model's random start (else from δ = 0).
         restarts: independent restarts (>= 1); the best per point is kept.
         loss: ``'margin'`` (default) or ``'ce'``.
@@ -138,7 +152,7 @@ class PGD:
     """
 
     steps: int = 50
-    rel_stepsize: float | None = None
+    rel_stepsize: float | tuple[float, ...] | None = None
     random_start: bool = True
     restarts: int = 1
     loss: str = "margin"
@@ -151,14 +165,25 @@ class PGD:
         check_choice("schedule", self.schedule, ("constant", "linear"))
         check_int("restarts", self.restarts, 1)
         check_choice("loss", self.loss, ATTACK_LOSSES)
-        if self.rel_stepsize is not None:
-            check_float("rel_stepsize", self.rel_stepsize, 0.0, lo_open=True)
+        check_rel_stepsize("rel_stepsize", self.rel_stepsize)
         check_int("seed", self.seed, 0)
 
     @property
     def alpha(self) -> float:
-        """The step size as a multiple of ε."""
+        """The step size as a multiple of ε (one for every member; see :meth:`member_alpha`)."""
+        if isinstance(self.rel_stepsize, tuple):
+            raise AdvsimError("rel_stepsize is per member here; use member_alpha(M)")
         return self.rel_stepsize if self.rel_stepsize is not None else 2.5 / self.steps
+
+    def member_alpha(self, M: int) -> Tensor:
+        """The step multiple of every member, ``(M,)`` (``rel_stepsize`` may give one per member)."""
+        if not isinstance(self.rel_stepsize, tuple):
+            return torch.full((M,), self.alpha, dtype=torch.float64)
+        if len(self.rel_stepsize) != M:
+            raise AdvsimError(
+                f"rel_stepsize must give one value per member (M={M}); got {len(self.rel_stepsize)}"
+            )
+        return torch.tensor(self.rel_stepsize, dtype=torch.float64)
 
     @property
     def gradient_evaluations(self) -> int:
@@ -175,6 +200,7 @@ class PGD:
         others', so the result is identical whatever the blocking.
         """
         blocks = _member_blocks(model, X)
+        alpha = self.member_alpha(model.M) if isinstance(self.rel_stepsize, tuple) else None
         units = None
         if self.random_start:  # keyed on the rows' content: computed once, sliced per block
             threat.check_dim(X.shape[-1])
@@ -182,7 +208,7 @@ class PGD:
                 threat.unit_start(X.detach(), self.seed, stream=r) for r in range(self.restarts)
             ]
         if len(blocks) == 1:
-            return self._attack(model, X, y, threat, units)
+            return self._attack(model, X, y, threat, units, alpha)
         parts = [
             self._attack(
                 _select(model, b),
@@ -190,6 +216,7 @@ class PGD:
                 y,
                 _threat_rows(threat, b),
                 None if units is None else [u if u.ndim == 2 else u[b] for u in units],
+                None if alpha is None else alpha[b],
             )
             for b in blocks
         ]
@@ -207,6 +234,7 @@ class PGD:
         y: Tensor,
         threat: ThreatModel,
         units: list[Tensor] | None,
+        alpha: Tensor | None = None,
     ) -> AttackResult:
         Xe, y = _prepare(model, X, y)
         threat.check_dim(model.d)
@@ -215,7 +243,10 @@ class PGD:
             best_margin = clean.clone()
             best_delta = torch.zeros_like(Xe)
             eps = threat.eps_like(Xe)
-            step = self.alpha * eps
+            if alpha is None:
+                step = self.alpha * eps
+            else:  # one step multiple per member
+                step = alpha.to(dtype=eps.dtype, device=eps.device)[:, None, None] * eps
             for r in range(self.restarts):
                 if units is not None:
                     delta = threat.project(units[r].expand_as(Xe) * eps)

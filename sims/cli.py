@@ -39,6 +39,11 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         default=None,
         help="run on an existing Dask cluster (scheduler address, e.g. tcp://host:8786)",
     )
+    p.add_argument(
+        "--no-group",
+        action="store_true",
+        help="run every row alone (by default rows that share shapes run as one batched ensemble)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -57,6 +62,7 @@ def _run(sims: Sequence[Simulation], args: argparse.Namespace) -> int:
             progress=False if args.no_progress else None,
             workers=args.workers,
             scheduler=args.scheduler,
+            group=not args.no_group,
         )
         print(
             f"sim {s.sim}: {s.ran} ran, {s.skipped} already done, {s.failed} failed "

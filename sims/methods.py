@@ -27,11 +27,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from sims.attacks import PGD
+from sims.attacks import PGD, check_rel_stepsize
 from sims.errors import AdvsimError, check_choice, check_float, check_int
 from sims.losses import LOSSES, loss_derivative, loss_value
 from sims.nets import TwoLayerEnsemble
@@ -71,12 +72,19 @@ def bridge_points(X: Tensor, delta: Tensor, m: int) -> list[Tensor]:
 
 
 def _threat(
-    norm: str, eps: float, start: str = "uniform", restrict: Subspace | None = None
+    norm: str,
+    eps: float | tuple[float, ...],
+    start: str = "uniform",
+    restrict: Subspace | None = None,
 ) -> ThreatModel:
+    """The ball of ``norm`` and radius ``eps`` (a tuple: one radius per member, as ``(M, 1)``)."""
     check_choice("norm", norm, ("l2", "linf"))
+    radius: float | np.ndarray = (
+        np.asarray(eps, dtype=np.float64)[:, None] if isinstance(eps, tuple) else eps
+    )
     if norm == "l2":
-        return L2Ball(eps, start=start, restrict=restrict)
-    return LinfBall(eps, restrict=restrict)
+        return L2Ball(radius, start=start, restrict=restrict)
+    return LinfBall(radius, restrict=restrict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,25 +138,45 @@ class PGDAT(Method):
     and an optional restriction of the perturbations to a subspace).
 
     ``steps=1, rel_stepsize=1, random_start=False`` is training on FGM points (FGSM for ℓ∞): the
-    feature-purification paper's "adversarial training works even with FGM" (PAPERS.md §2)."""
+    feature-purification paper's "adversarial training works even with FGM" (PAPERS.md §2).
+
+    ``eps`` (and ``rel_stepsize``) may be tuples of one value per member: one ensemble then trains
+    members at different radii (and steps), exactly as each would train alone — how a sweep batches
+    the rows of an ``ε`` grid (:mod:`sims.simulation`)."""
 
     norm: str = "linf"
-    eps: float = 0.1
+    eps: float | tuple[float, ...] = 0.1
     steps: int = 10
-    rel_stepsize: float | None = None
+    rel_stepsize: float | tuple[float, ...] | None = None
     start: str = "uniform"
     random_start: bool = True
     restrict: Subspace | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_float("eps", self.eps, 0.0)
+        if isinstance(self.eps, tuple):
+            if not self.eps:
+                raise AdvsimError("eps must be a number >= 0 or one per member; got ()")
+            for e in self.eps:
+                check_float("eps entry", e, 0.0)
+        else:
+            check_float("eps", self.eps, 0.0)
         check_int("steps", self.steps, 1)
+        check_rel_stepsize("rel_stepsize", self.rel_stepsize)
         self.threat()
 
     def threat(self) -> ThreatModel:
-        """The threat model of the inner attack."""
+        """The threat model of the inner attack (per-member radii as ``(M, 1)``)."""
         return _threat(self.norm, self.eps, self.start, self.restrict)
+
+    def check_members(self, M: int) -> None:
+        """Raise unless every per-member setting has ``M`` values."""
+        for name in ("eps", "rel_stepsize"):
+            value = getattr(self, name)
+            if isinstance(value, tuple) and len(value) != M:
+                raise AdvsimError(
+                    f"{name} must give one value per member (M={M}); got {len(value)}"
+                )
 
     @property
     def gradient_evaluations(self) -> int:
@@ -169,6 +197,7 @@ class PGDAT(Method):
         self, ens: TwoLayerEnsemble, X: Tensor, y: Tensor, step: int = 0
     ) -> tuple[Tensor, dict[str, Tensor]]:
         """See :class:`Method`."""
+        self.check_members(ens.M)
         atk = replace(self.attack(), seed=self.seed + step)
         delta = atk(ens, X, y, self.threat()).delta
         return self._pointwise(ens, X[None] + delta if X.ndim == 2 else X + delta, y)
@@ -180,14 +209,22 @@ class FastAT(PGDAT):
     (``random_start=False``: plain FGSM/FGM with step ``alpha · ε`` from the clean point)."""
 
     steps: int = 1
-    alpha: float = 1.25
+    alpha: float | tuple[float, ...] = 1.25
     start: str = "radius"
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_float("alpha", self.alpha, 0.0, lo_open=True)
+        check_rel_stepsize("alpha", self.alpha)
         if self.steps != 1:
             raise AdvsimError(f"steps must be 1 for FastAT (one FGSM step); got {self.steps}")
+
+    def check_members(self, M: int) -> None:
+        """Raise unless ``eps`` and ``alpha`` have ``M`` values where given per member."""
+        super().check_members(M)
+        if isinstance(self.alpha, tuple) and len(self.alpha) != M:
+            raise AdvsimError(
+                f"alpha must give one value per member (M={M}); got {len(self.alpha)}"
+            )
 
     def attack(self) -> PGD:
         """One random-start step of ``alpha · ε``."""

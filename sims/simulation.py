@@ -5,6 +5,13 @@ paper and claim it serves, a config grid at two scales (``quick`` for CI and the
 the paper's setting) and a ``run`` function from one config to measurements. :func:`run_simulation` does
 the rest for every simulation alike: run keys, skipping finished runs, recording failures without
 stopping the sweep, atomic records, the aggregate table and a progress bar.
+
+Grouping. A simulation whose rows share shapes may also give ``group`` (a config's group key) and
+``run_group`` (many configs, one batched ensemble: the members of every row side by side, each with its
+own hyperparameters, e.g. per-member radii and steps of :class:`sims.methods.FastAT`). The sweep then
+groups pending rows with equal keys automatically and runs each group as one ensemble; every row still
+gets its own record, with what ``run`` alone would give (members are independent: the same numbers up to
+float rounding, tested). A group that raises is rerun row by row, so one bad config fails alone.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +37,8 @@ __all__ = [
     "RunOutput",
     "Simulation",
     "SweepSummary",
+    "execute_group",
+    "make_batches",
     "member_seeds",
     "resolve_device",
     "run_simulation",
@@ -103,6 +112,9 @@ class Simulation:
             (or a ``setup`` field that has it).
         run: ``run(config, context)`` trains and measures one config.
         label: a short readable prefix for a config's run key.
+        group: optional; ``group(config)`` is a key, equal for rows that ``run_group`` can batch.
+        run_group: optional; ``run_group(configs, context)`` runs configs of one group as one batched
+            ensemble and returns one :class:`RunOutput` per config, in order.
     """
 
     number: str
@@ -112,6 +124,14 @@ class Simulation:
     configs: Callable[[str], Sequence[Any]]
     run: Callable[[Any, RunContext], RunOutput]
     label: Callable[[Any], str] = field(default=lambda cfg: "run")
+    group: Callable[[Any], Hashable] | None = None
+    run_group: Callable[[Sequence[Any], RunContext], Sequence[RunOutput]] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.group is None) != (self.run_group is None):
+            raise AdvsimError(
+                f"simulation {self.number}: give both group and run_group, or neither"
+            )
 
     @property
     def id(self) -> str:
@@ -155,6 +175,7 @@ class Outcome:
     timings: dict[str, float] = field(default_factory=dict)
     torch_threads: int = 0
     worker: str = "local"
+    group_size: int = 1
 
 
 def execute(sim: Simulation, cfg: Any, device: str) -> Outcome:
@@ -178,9 +199,63 @@ def execute(sim: Simulation, cfg: Any, device: str) -> Outcome:
     )
 
 
-def _remote(sim_id: str, scale: str, n_seeds: int | None, key: str, device: str) -> Outcome:
-    """Worker side of a distributed sweep: rebuild the config from its key (nothing but names and
-    numbers crosses the wire), run it with one torch thread, return the outcome."""
+def execute_group(sim: Simulation, cfgs: Sequence[Any], device: str) -> list[Outcome]:
+    """Run configs of one group as one batched ensemble (:attr:`Simulation.run_group`); a single
+    config, or a simulation without ``run_group``, runs alone. If the group raises, every config is
+    rerun alone, so each gets its own outcome (a bad config fails alone, with its own traceback)."""
+    if len(cfgs) == 1 or sim.run_group is None:
+        return [execute(sim, cfg, device) for cfg in cfgs]
+    started, t0 = time.time(), time.perf_counter()
+    try:
+        results = list(sim.run_group(cfgs, RunContext(device=device, progress=False)))
+        if len(results) != len(cfgs):
+            raise AdvsimError(
+                f"run_group of simulation {sim.number} returned {len(results)} outputs "
+                f"for {len(cfgs)} configs"
+            )
+    except Exception:
+        return [execute(sim, cfg, device) for cfg in cfgs]
+    timings = _timings(started, t0)
+    timings["seconds"] /= len(cfgs)  # the group's time, shared equally by its rows
+    timings["group_seconds"] = time.perf_counter() - t0
+    return [
+        Outcome(
+            "ok",
+            r.metrics,
+            r.arrays,
+            timings=dict(timings),
+            torch_threads=torch.get_num_threads(),
+            group_size=len(cfgs),
+        )
+        for r in results
+    ]
+
+
+def make_batches(
+    sim: Simulation, pending: Sequence[tuple[str, Any]], group: bool, parts: int = 1
+) -> list[list[tuple[str, Any]]]:
+    """Pending ``(key, config)`` rows in the batches the sweep runs: rows with equal
+    :attr:`Simulation.group` keys together (in grid order), each group split into at most ``parts``
+    near-equal batches (so a cluster's workers all get work); everything alone when ``group`` is False
+    or the simulation has no ``run_group``."""
+    if not group or sim.group is None or sim.run_group is None:
+        return [[row] for row in pending]
+    groups: dict[Hashable, list[tuple[str, Any]]] = {}
+    for key, cfg in pending:
+        groups.setdefault(sim.group(cfg), []).append((key, cfg))
+    out: list[list[tuple[str, Any]]] = []
+    for rows in groups.values():
+        k = max(1, min(parts, len(rows)))
+        size = -(-len(rows) // k)
+        out.extend(rows[i : i + size] for i in range(0, len(rows), size))
+    return out
+
+
+def _remote(
+    sim_id: str, scale: str, n_seeds: int | None, keys: Sequence[str], device: str
+) -> list[Outcome]:
+    """Worker side of a distributed sweep: rebuild the configs from their keys (nothing but names and
+    numbers crosses the wire), run them (one batch) with one torch thread, return the outcomes."""
     import os
     import socket
 
@@ -188,10 +263,11 @@ def _remote(sim_id: str, scale: str, n_seeds: int | None, key: str, device: str)
 
     torch.set_num_threads(int(os.environ.get("ADVSIM_WORKER_THREADS", "1")))
     sim = find_simulation(sim_id)
-    cfg = next(c for c in sim.grid(scale, n_seeds) if sim.key(c) == key)
-    out = execute(sim, cfg, device)
-    out.worker = f"{socket.gethostname()}:{os.getpid()}"
-    return out
+    by_key = {sim.key(c): c for c in sim.grid(scale, n_seeds)}
+    outs = execute_group(sim, [by_key[k] for k in keys], device)
+    for out in outs:
+        out.worker = f"{socket.gethostname()}:{os.getpid()}"
+    return outs
 
 
 def _record(store: RunStore, key: str, cfg: Any, scale: str, device: str, out: Outcome) -> None:
@@ -203,6 +279,7 @@ def _record(store: RunStore, key: str, cfg: Any, scale: str, device: str, out: O
         "device": device,
         "torch_threads": out.torch_threads,
         "worker": out.worker,
+        "group_size": out.group_size,
         "status": out.status,
         "timings": out.timings,
     }
@@ -224,6 +301,7 @@ def run_simulation(
     progress: bool | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
+    group: bool = True,
 ) -> SweepSummary:
     """Run every config of ``sim`` at ``scale`` not already finished under ``out``.
 
@@ -233,7 +311,9 @@ def run_simulation(
     (``status="ok"``) is skipped unless ``force``; a config that raises is recorded with
     ``status="failed"`` and its traceback and the sweep goes on; a task whose worker dies is
     rescheduled by Dask, and each run's record is written once, by this process, when its result
-    arrives. Ends by rewriting the table.
+    arrives. Pending rows that share shapes run as one batched ensemble when the simulation can
+    (``group``, see the module docstring; ``group=False`` runs every row alone). Ends by rewriting
+    the table.
     """
     device = resolve_device(device)
     cfgs = sim.grid(scale, n_seeds)
@@ -265,10 +345,12 @@ def run_simulation(
         bar.update(1)
 
     if workers is None and scheduler is None:
-        for key, cfg in pending:
-            done(key, cfg, execute(sim, cfg, device))
+        for batch in make_batches(sim, pending, group):
+            outs = execute_group(sim, [cfg for _, cfg in batch], device)
+            for (key, cfg), result in zip(batch, outs, strict=True):
+                done(key, cfg, result)
     else:
-        _run_dask(sim, pending, scale, n_seeds, device, workers, scheduler, done)
+        _run_dask(sim, pending, scale, n_seeds, device, workers, scheduler, group, done)
     bar.close()
     store.write_table()
     summary.seconds = time.perf_counter() - t_start
@@ -283,9 +365,11 @@ def _run_dask(
     device: str,
     workers: int | None,
     scheduler: str | None,
+    group: bool,
     done: Callable[[str, Any, Outcome], None],
 ) -> None:
-    """Submit one task per pending config to a Dask cluster and record results as they arrive."""
+    """Submit one task per batch of pending configs (:func:`make_batches`, each group split over the
+    cluster's worker threads) to a Dask cluster and record results as they arrive."""
     try:
         import dask
         from distributed import Client, LocalCluster, as_completed
@@ -305,19 +389,29 @@ def _run_dask(
     else:
         client = Client(scheduler)  # type: ignore[no-untyped-call]
     try:
+        slots = max(1, sum(client.nthreads().values()))  # type: ignore[no-untyped-call]
         futures = {
             client.submit(
-                _remote, sim.id, scale, n_seeds, key, device, pure=False, key=f"{sim.id}-{key}"
-            ): (key, cfg)
-            for key, cfg in pending
+                _remote,
+                sim.id,
+                scale,
+                n_seeds,
+                [key for key, _ in batch],
+                device,
+                pure=False,
+                key=f"{sim.id}-{batch[0][0]}-x{len(batch)}",
+            ): batch
+            for batch in make_batches(sim, pending, group, parts=slots)
         }
         for fut in as_completed(futures):  # type: ignore[no-untyped-call]
-            key, cfg = futures[fut]
+            batch = futures[fut]
             try:
-                result = fut.result()
+                results = fut.result()
             except Exception:  # the task itself could not complete (e.g. its workers kept dying)
-                result = Outcome("failed", error=traceback.format_exc(), worker="lost")
-            done(key, cfg, result)
+                lost = Outcome("failed", error=traceback.format_exc(), worker="lost")
+                results = [lost] * len(batch)
+            for (key, cfg), result in zip(batch, results, strict=True):
+                done(key, cfg, result)
     finally:
         client.close()  # type: ignore[no-untyped-call]
         if cluster is not None:

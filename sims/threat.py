@@ -155,7 +155,8 @@ class ThreatModel(ABC):
     """An ε-ball of one norm, optionally restricted to a subspace and a box.
 
     Args:
-        eps: radius ``ε >= 0``: a scalar, one value per point ``(n,)``, or per member and point ``(M, n)``.
+        eps: radius ``ε >= 0``: a scalar, one value per point ``(n,)``, per member ``(M, 1)``, or per
+            member and point ``(M, n)``.
         restrict: a :class:`Subspace` (or an orthogonal projector matrix) the perturbation must lie in.
         start: the random-start law (see the module docstring).
         bounds: optional ``(lo, hi)`` box for the perturbed input; ``None`` means unbounded.
@@ -178,8 +179,8 @@ class ThreatModel(ABC):
         )
         if e.ndim > 2:
             raise AdvsimError(
-                "eps must be a scalar, one value per point (n,) or per member and "
-                f"point (M, n); got shape {tuple(e.shape)}"
+                "eps must be a scalar, one value per point (n,), per member (M, 1) or per member "
+                f"and point (M, n); got shape {tuple(e.shape)}"
             )
         if not torch.all(torch.isfinite(e)) or torch.any(e < 0):
             raise AdvsimError(
@@ -204,17 +205,20 @@ class ThreatModel(ABC):
 
     # ------------------------------------------------------------- helpers
     def eps_like(self, delta: Tensor) -> Tensor:
-        """ε broadcast against ``delta (..., n, d)`` as ``(..., n, 1)``."""
+        """ε broadcast against ``delta (..., n, d)`` as ``(..., n, 1)``: one radius, one per point
+        ``(n,)``, one per member ``(M, 1)`` (an ensemble whose members train at different radii) or
+        one per member and point ``(M, n)``."""
         e = self.eps.to(dtype=delta.dtype, device=delta.device)
         if e.ndim == 0:
             return e.expand(delta.shape[:-1]).unsqueeze(-1)
         if e.ndim == 2:
-            if tuple(e.shape) != tuple(delta.shape[:-1]):
+            rows = tuple(delta.shape[:-1])
+            if len(rows) != 2 or e.shape[0] != rows[0] or e.shape[1] not in (1, rows[1]):
                 raise AdvsimError(
-                    f"eps of shape (M, n) must match the perturbations' "
-                    f"{tuple(delta.shape[:-1])}; got {tuple(e.shape)}"
+                    f"eps of shape (M, n) or (M, 1) must match the perturbations' (M, n) = "
+                    f"{rows}; got {tuple(e.shape)}"
                 )
-            return e[..., None]
+            return e[..., None].expand(*rows, 1)
         if e.shape[0] != delta.shape[-2]:
             raise AdvsimError(
                 f"eps must have one value per point (n={delta.shape[-2]}); got {e.shape[0]}"
