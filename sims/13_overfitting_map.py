@@ -129,7 +129,7 @@ def run_group(cfgs: Sequence[Config], ctx: RunContext) -> list[RunOutput]:
     outs = []
     for i in range(len(cfgs)):
         rows = slice(i * k, (i + 1) * k)
-        guard_acc, guard_step = res.guard_acc[:, rows], res.guard_step[rows]
+        guard_acc, guard_step = res.guard_trajectory(rows), res.guard_step[rows]
         collapse = guard_acc.max(axis=0) - guard_acc[-1]
         arrays = {
             "guard_acc": guard_acc,

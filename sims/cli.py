@@ -70,6 +70,8 @@ def _run(sims: Sequence[Simulation], args: argparse.Namespace) -> int:
         )
         for f in s.failures:
             print(f"  FAILED {f}", file=sys.stderr)
+        for g in s.group_errors:
+            print(f"  WARNING {g}", file=sys.stderr)
         if s.failed:
             status = 1
     return status

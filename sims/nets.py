@@ -338,10 +338,12 @@ class TwoLayerEnsemble:
         return out
 
     def block_members(self, n: int, block_bytes: int | None = None) -> int:
-        """Members per block so that one block's ``(n, block·m)`` activations take ``block_bytes``.
+        """Members per block so that one block's ``n × block·m`` activations take ``block_bytes``.
 
         Small blocks keep the temporaries in cache and out of fresh page-faulting allocations; the
-        default (:data:`BLOCK_BYTES`) was chosen with ``python -m benchmarks`` on a 2-core machine.
+        default (:data:`BLOCK_BYTES`, 8 MiB) was chosen with ``python -m benchmarks`` on a 2-core
+        machine: at the large shape (n = 1000, m = 256) blocks of 4–8 members ran at 79–80% of the
+        matmul peak, 1 member at 67%, all 64 at 51%.
         """
         per_member = max(1, n * self.m * self.W.element_size())
         budget = BLOCK_BYTES if block_bytes is None else block_bytes

@@ -162,6 +162,7 @@ class SweepSummary:
     failed: int = 0
     seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
+    group_errors: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -176,6 +177,7 @@ class Outcome:
     torch_threads: int = 0
     worker: str = "local"
     group_size: int = 1
+    group_error: str | None = None
 
 
 def execute(sim: Simulation, cfg: Any, device: str) -> Outcome:
@@ -214,7 +216,12 @@ def execute_group(sim: Simulation, cfgs: Sequence[Any], device: str) -> list[Out
                 f"for {len(cfgs)} configs"
             )
     except Exception:
-        return [execute(sim, cfg, device) for cfg in cfgs]
+        # kept in each row's record: a failure that shows only when grouped must not go unseen
+        error = traceback.format_exc()
+        outs = [execute(sim, cfg, device) for cfg in cfgs]
+        for out in outs:
+            out.group_error = error
+        return outs
     timings = _timings(started, t0)
     timings["seconds"] /= len(cfgs)  # the group's time, shared equally by its rows
     timings["group_seconds"] = time.perf_counter() - t0
@@ -287,6 +294,8 @@ def _record(store: RunStore, key: str, cfg: Any, scale: str, device: str, out: O
         body["metrics"] = out.metrics
     else:
         body["error"] = out.error
+    if out.group_error is not None:
+        body["group_error"] = out.group_error
     store.write(key, body, out.arrays if out.status == "ok" else None)
 
 
@@ -336,6 +345,9 @@ def run_simulation(
 
     def done(key: str, cfg: Any, result: Outcome) -> None:
         _record(store, key, cfg, scale, device, result)
+        if result.group_error is not None:
+            last_line = result.group_error.strip().splitlines()[-1:] or ["failed"]
+            summary.group_errors.append(f"{key}: group failed, reran alone: {last_line[0]}")
         if result.status == "ok":
             summary.ran += 1
         else:
@@ -389,9 +401,11 @@ def _run_dask(
     else:
         client = Client(scheduler)  # type: ignore[no-untyped-call]
     try:
+        client.wait_for_workers(1)
         slots = max(1, sum(client.nthreads().values()))  # type: ignore[no-untyped-call]
-        futures = {
-            client.submit(
+
+        def submit(batch: list[tuple[str, Any]]) -> Any:
+            return client.submit(
                 _remote,
                 sim.id,
                 scale,
@@ -400,16 +414,22 @@ def _run_dask(
                 device,
                 pure=False,
                 key=f"{sim.id}-{batch[0][0]}-x{len(batch)}",
-            ): batch
-            for batch in make_batches(sim, pending, group, parts=slots)
-        }
-        for fut in as_completed(futures):  # type: ignore[no-untyped-call]
-            batch = futures[fut]
+            )
+
+        futures = {submit(b): b for b in make_batches(sim, pending, group, parts=slots)}
+        queue = as_completed(list(futures))  # type: ignore[no-untyped-call]
+        for fut in queue:
+            batch = futures.pop(fut)
             try:
                 results = fut.result()
             except Exception:  # the task itself could not complete (e.g. its workers kept dying)
-                lost = Outcome("failed", error=traceback.format_exc(), worker="lost")
-                results = [lost] * len(batch)
+                if len(batch) > 1:  # a row that kills its worker must fail alone: split the batch
+                    for row in batch:
+                        new = submit([row])
+                        futures[new] = [row]
+                        queue.add(new)  # type: ignore[no-untyped-call]
+                    continue
+                results = [Outcome("failed", error=traceback.format_exc(), worker="lost")]
             for (key, cfg), result in zip(batch, results, strict=True):
                 done(key, cfg, result)
     finally:

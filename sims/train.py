@@ -126,6 +126,9 @@ class TrainResult:
         guard_acc: the guard's robust accuracy at each check ``(C, M)`` (check 0 before training;
             checks every ``guard.every`` steps and at the last step). A ``measure`` taken at the step
             of a check sees the weights before a restore.
+        guard_checks: the steps of those checks ``(C,)``.
+        stop_step: the loop step at which each member was stopped (a stop rule or the guard), −1
+            where it never was, ``(M,)``.
     """
 
     steps_taken: np.ndarray
@@ -136,6 +139,23 @@ class TrainResult:
     seconds: float
     guard_step: np.ndarray | None = None
     guard_acc: np.ndarray | None = None
+    guard_checks: np.ndarray | None = None
+    stop_step: np.ndarray | None = None
+
+    def guard_trajectory(self, rows: slice | Sequence[int]) -> np.ndarray:
+        """The guard's accuracies ``(C', len(rows))`` of a subset of members — e.g. one row of a
+        grouped sweep (:mod:`sims.simulation`) — exactly as that subset trained alone would record
+        them: training alone ends at the check where the subset's last member is stopped, so later
+        checks (run only because other members went on) are cut off."""
+        if self.guard_acc is None or self.guard_step is None or self.guard_checks is None:
+            raise AdvsimError("guard_trajectory needs a run with the overfitting guard")
+        acc = self.guard_acc[:, rows]
+        stop = np.asarray(self.stop_step)[rows]
+        if stop.size == 0 or bool(np.any(stop < 0)):
+            return acc
+        # alone, the loop would have ended at the step where the last of these members stopped
+        # (after that step's check, if it had one)
+        return acc[: int(np.searchsorted(self.guard_checks, int(np.max(stop)), side="right"))]
 
 
 def train(
@@ -213,6 +233,8 @@ def train(
     guard = cfg.guard
     guard_step = torch.full((M,), -1, dtype=torch.long, device=ens.device)
     guard_accs: list[Tensor] = []
+    guard_checks: list[int] = []
+    stop_step = torch.full((M,), -1, dtype=torch.long, device=ens.device)
     snapshot_step = torch.zeros(M, dtype=torch.long, device=ens.device)
     snapshot: dict[str, Tensor] = {}
     t0 = time.perf_counter()
@@ -240,11 +262,13 @@ def train(
                             p[fell] = snapshot[k][fell]
                         active &= ~fell
                         guard_step[fell] = step
+                        stop_step[fell] = step
                         steps_taken[fell] = snapshot_step[fell]
                         acc = torch.where(fell, guard_accs[-1], acc)
                         if sym is not None and cfg.threshold_rule is not None:
                             sym.threshold = cfg.threshold_rule(sym)
                 guard_accs.append(acc)
+                guard_checks.append(step)
                 for k, p in params.items():
                     snapshot[k] = torch.where(_bcast(active, p), p, snapshot.get(k, p)).clone()
                 snapshot_step = torch.where(active, steps_taken, snapshot_step)
@@ -267,6 +291,7 @@ def train(
                     done |= margins.min(dim=1).values > cfg.stop_margin
                 if cfg.stop_accuracy is not None:
                     done |= (margins > 0).to(X.dtype).mean(dim=1) >= cfg.stop_accuracy
+                stop_step[active & done] = step
                 active &= ~done
                 if not bool(active.any()):
                     break
@@ -296,6 +321,8 @@ def train(
         seconds=seconds,
         guard_step=None if guard is None else guard_step.cpu().numpy(),
         guard_acc=None if guard is None else torch.stack(guard_accs).cpu().numpy(),
+        guard_checks=None if guard is None else np.asarray(guard_checks, dtype=np.int64),
+        stop_step=stop_step.cpu().numpy(),
     )
 
 

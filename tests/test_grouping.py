@@ -72,6 +72,38 @@ def test_per_member_eps_and_alpha_train_each_member_as_alone(norm: str) -> None:
         )
 
 
+def test_guard_trajectory_of_a_row_is_cut_where_the_row_alone_would_stop() -> None:
+    """A row whose members are all stopped by the guard ends its run there when alone; grouped, the
+    other rows keep the loop (and the checks) going. ``guard_trajectory`` gives the alone record."""
+    X, y = _problem()
+    rows = [
+        0.8,
+        0.01,
+    ]  # the large radius collapses robust accuracy quickly; drop=0 stops on any fall
+    seeds = [0, 1]
+    guard = OverfitGuard(every=2, drop=0.0, n_points=40)
+
+    def cfg(eps: float | tuple[float, ...]) -> TrainConfig:
+        method = FastAT(norm="linf", eps=eps, alpha=1.25, seed=1)
+        return TrainConfig(steps=40, optimizer=OptimizerConfig(lr=0.3), method=method, guard=guard)
+
+    big = init_ensemble(6, 12, seeds=seeds * 2, dtype=D64)
+    res = train(big, X, y, cfg(tuple(e for e in rows for _ in seeds)))
+    assert res.guard_acc is not None and res.guard_checks is not None
+    cut = False
+    for i, eps in enumerate(rows):
+        ens = init_ensemble(6, 12, seeds=seeds, dtype=D64)
+        alone = train(ens, X, y, cfg(eps))
+        sl = slice(2 * i, 2 * i + 2)
+        traj = res.guard_trajectory(sl)
+        assert alone.guard_acc is not None
+        np.testing.assert_array_equal(traj, alone.guard_acc)
+        np.testing.assert_array_equal(res.guard_step[sl], alone.guard_step)  # type: ignore[index]
+        torch.testing.assert_close(big.W[sl], ens.W, rtol=1e-12, atol=1e-13)
+        cut |= traj.shape[0] < res.guard_acc.shape[0]
+    assert cut, "no row stopped before the group did: the test would not see a cut"
+
+
 def test_per_member_eps_differs_from_a_shared_one() -> None:
     """Teeth: the per-member radii are used (a group at ε = (0.05, 0.3) is not the ε = 0.05 run)."""
     X, y = _problem()
@@ -207,6 +239,9 @@ def test_a_bad_row_fails_alone_when_its_group_raises(tmp_path: Path) -> None:
     assert recs[-1.0].status == "failed" and "negative scale" in (recs[-1.0].data["error"] or "")
     assert recs[1.0].status == "ok" and recs[3.0].status == "ok"
     assert recs[3.0].data["metrics"] == {"mean": 1.5}
+    # the group's own failure is kept with every row and reported by the sweep
+    assert all("negative scale" in r.data["group_error"] for r in recs.values())
+    assert len(s.group_errors) == 3
 
 
 def test_group_needs_both_hooks_and_run_group_must_return_one_output_per_row() -> None:
