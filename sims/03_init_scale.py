@@ -19,19 +19,22 @@ flip was found; NaN for misclassified points), ``train_acc``, ``test_acc``.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from sims.cli import main_for
+from sims.errors import AdvsimError
 from sims.simulation import RunContext, RunOutput, Simulation
 from sims.subspace_runs import (
     Condition,
     SubspaceSetup,
     gradient_arrays,
     offsubspace_flip_radius,
+    setup_group_key,
     summary_metrics,
-    train_setup,
+    train_group,
 )
 
 BETAS = (1.0, 0.5, 0.25, 0.125, 0.0625)
@@ -69,24 +72,49 @@ def configs(scale: str) -> list[Config]:
     return out
 
 
-def run(cfg: Config, ctx: RunContext) -> RunOutput:
-    """Train; measure off-subspace gradients and the minimal off-subspace flip radius."""
-    t = train_setup(cfg.setup, ctx.device)
-    arrays = gradient_arrays(t)
-    arrays["flip_radius"] = offsubspace_flip_radius(
-        t,
-        search_steps=cfg.search_steps,
-        pgd_steps=cfg.search_pgd_steps,
-        restarts=cfg.search_restarts,
+def group(cfg: Config) -> tuple[object, ...]:
+    """Rows that differ only in β (a per-member init scale) train and are searched as one ensemble."""
+    return (
+        setup_group_key(cfg.setup),
+        cfg.search_steps,
+        cfg.search_pgd_steps,
+        cfg.search_restarts,
     )
-    metrics = {
-        **summary_metrics(arrays),
-        "beta": cfg.setup.first_scale,
-        "flip_radius_median": float(np.nanmedian(arrays["flip_radius"])),
-        "steps_taken_mean": float(t.result.steps_taken.mean()),
-        "stopped_fraction": float(t.result.stopped.mean()),
-    }
-    return RunOutput(metrics=metrics, arrays=arrays)
+
+
+def run_group(cfgs: Sequence[Config], ctx: RunContext) -> list[RunOutput]:
+    """Train every row at once; measure off-subspace gradients and the minimal off-subspace flip
+    radius (one search over all members), then split the measurements by row."""
+    first = cfgs[0]
+    if any(group(c) != group(first) for c in cfgs):
+        raise AdvsimError("run_group needs configs of one group (equal but for the init scale β)")
+    tg = train_group([c.setup for c in cfgs], ctx.device)
+    flip = offsubspace_flip_radius(
+        tg,
+        search_steps=first.search_steps,
+        pgd_steps=first.search_pgd_steps,
+        restarts=first.search_restarts,
+    )
+    k = first.setup.n_seeds
+    outs = []
+    for i, cfg in enumerate(cfgs):
+        t = tg.row(i, k)
+        arrays = gradient_arrays(t)
+        arrays["flip_radius"] = flip[i * k : (i + 1) * k]
+        metrics = {
+            **summary_metrics(arrays),
+            "beta": cfg.setup.first_scale,
+            "flip_radius_median": float(np.nanmedian(arrays["flip_radius"])),
+            "steps_taken_mean": float(t.result.steps_taken.mean()),
+            "stopped_fraction": float(t.result.stopped.mean()),
+        }
+        outs.append(RunOutput(metrics=metrics, arrays=arrays))
+    return outs
+
+
+def run(cfg: Config, ctx: RunContext) -> RunOutput:
+    """One row alone (:func:`run_group` of one config)."""
+    return run_group([cfg], ctx)[0]
 
 
 SIM = Simulation(
@@ -97,6 +125,8 @@ SIM = Simulation(
     configs=configs,
     run=run,
     label=lambda c: c.condition,
+    group=group,
+    run_group=run_group,
 )
 
 if __name__ == "__main__":

@@ -21,12 +21,13 @@ to rounding.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from sims.cli import main_for
-from sims.errors import check_choice
+from sims.errors import AdvsimError, check_choice
 from sims.measure import offsubspace_ratio
 from sims.simulation import RunContext, RunOutput, Simulation
 from sims.subspace_runs import (
@@ -34,8 +35,9 @@ from sims.subspace_runs import (
     SubspaceSetup,
     gradient_arrays,
     offsubspace_flip_radius,
+    setup_group_key,
     summary_metrics,
-    train_setup,
+    train_group,
 )
 
 LAMBDAS = (0.0, 1e-4, 3e-4, 1e-3, 3e-3)
@@ -118,19 +120,39 @@ def configs(scale: str) -> list[Config]:
     return out
 
 
+def group(cfg: Config) -> tuple[object, ...]:
+    """Rows that differ only in λ (a per-member weight decay) train and are searched as one ensemble."""
+    return (setup_group_key(cfg.setup), cfg.variant)
+
+
+def run_group(cfgs: Sequence[Config], ctx: RunContext) -> list[RunOutput]:
+    """Train every row for a fixed number of steps at once; measure gradients, ``P⊥W`` and the flip
+    radius (one search over all members), then split the measurements by row."""
+    first = cfgs[0]
+    if any(group(c) != group(first) for c in cfgs):
+        raise AdvsimError("run_group needs configs of one group (equal but for the decay λ)")
+    tg = train_group([c.setup for c in cfgs], ctx.device)
+    flip = offsubspace_flip_radius(tg)
+    k = first.setup.n_seeds
+    outs = []
+    for i, cfg in enumerate(cfgs):
+        t = tg.row(i, k)
+        arrays = gradient_arrays(t)
+        arrays["perp_ratio"] = offsubspace_ratio(t.ens.W, t.ens0.W, t.data.basis).cpu().numpy()
+        arrays["flip_radius"] = flip[i * k : (i + 1) * k]
+        metrics = {
+            **summary_metrics(arrays),
+            "weight_decay": cfg.setup.weight_decay,
+            "perp_ratio_mean": float(arrays["perp_ratio"].mean()),
+            "flip_radius_median": float(np.nanmedian(arrays["flip_radius"])),
+        }
+        outs.append(RunOutput(metrics=metrics, arrays=arrays))
+    return outs
+
+
 def run(cfg: Config, ctx: RunContext) -> RunOutput:
-    """Train for a fixed number of steps; measure gradients, ``P⊥W`` and the flip radius."""
-    t = train_setup(cfg.setup, ctx.device)
-    arrays = gradient_arrays(t)
-    arrays["perp_ratio"] = offsubspace_ratio(t.ens.W, t.ens0.W, t.data.basis).cpu().numpy()
-    arrays["flip_radius"] = offsubspace_flip_radius(t)
-    metrics = {
-        **summary_metrics(arrays),
-        "weight_decay": cfg.setup.weight_decay,
-        "perp_ratio_mean": float(arrays["perp_ratio"].mean()),
-        "flip_radius_median": float(np.nanmedian(arrays["flip_radius"])),
-    }
-    return RunOutput(metrics=metrics, arrays=arrays)
+    """One row alone (:func:`run_group` of one config)."""
+    return run_group([cfg], ctx)[0]
 
 
 SIM = Simulation(
@@ -141,6 +163,8 @@ SIM = Simulation(
     configs=configs,
     run=run,
     label=lambda c: c.condition,
+    group=group,
+    run_group=run_group,
 )
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ run keys), :func:`train_setup` (build, train, return everything a measurement ne
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -17,7 +18,7 @@ from torch import Tensor
 
 from sims.attacks import PGD, MinNorm
 from sims.data import SubspaceData, make_subspace_data
-from sims.errors import check_choice, check_float, check_int
+from sims.errors import AdvsimError, check_choice, check_float, check_int
 from sims.losses import LOSSES
 from sims.measure import accuracy, input_grad_split
 from sims.methods import PGDAT, FastAT, Method
@@ -34,7 +35,9 @@ __all__ = [
     "accuracy",
     "gradient_arrays",
     "offsubspace_flip_radius",
+    "setup_group_key",
     "summary_metrics",
+    "train_group",
     "train_setup",
 ]
 
@@ -135,7 +138,8 @@ class Condition:
 
 @dataclass
 class Trained:
-    """A trained run: the data (train and test split), the ensemble before and after, the trace."""
+    """A trained run: the data (train and test split), the ensemble before and after, the trace
+    (of one setup, or of a group of setups trained as one ensemble by :func:`train_group`)."""
 
     data: SubspaceData
     X: Tensor
@@ -146,12 +150,54 @@ class Trained:
     ens0: TwoLayerEnsemble
     result: TrainResult
 
+    def row(self, i: int, n_seeds: int) -> Trained:
+        """Row ``i`` of a group trained by :func:`train_group` (members ``i·n_seeds`` onwards)."""
+        rows = slice(i * n_seeds, (i + 1) * n_seeds)
+        return replace(
+            self,
+            ens=self.ens.select(rows),
+            ens0=self.ens0.select(rows),
+            result=self.result.select(rows),
+        )
+
+
+#: Setup fields that may differ between the rows of one batched ensemble (one value per member).
+PER_MEMBER_FIELDS = ("first_scale", "second_scale", "lr", "weight_decay")
+
+
+def setup_group_key(s: SubspaceSetup) -> SubspaceSetup:
+    """The setup with its per-member fields blanked: rows with equal keys train as one ensemble."""
+    return replace(s, first_scale=1.0, second_scale=1.0, lr=1.0, weight_decay=0.0)
+
 
 def train_setup(s: SubspaceSetup, device: str = "cpu", method: Method | None = None) -> Trained:
     """Generate the data (``n + n_test`` points, split), initialise and train the ensemble.
 
     ``method`` (e.g. TRADES or BAT of :mod:`sims.methods`) replaces the setup's own training method.
     """
+    return train_group([s], device, method)
+
+
+def train_group(
+    setups: Sequence[SubspaceSetup], device: str = "cpu", method: Method | None = None
+) -> Trained:
+    """:func:`train_setup` of several setups that differ only in :data:`PER_MEMBER_FIELDS`, as one
+    ensemble: row ``i``'s members are ``i·n_seeds … (i+1)·n_seeds − 1`` (see :meth:`Trained.row`),
+    initialised and trained exactly as that row alone (same seeds, its own init scales, learning rate
+    and weight decay per member)."""
+    if not setups:
+        raise AdvsimError("setups must hold at least one setup")
+    s = setups[0]
+    for other in setups[1:]:
+        if setup_group_key(other) != setup_group_key(s):
+            raise AdvsimError(
+                f"setups of one group may differ only in {', '.join(PER_MEMBER_FIELDS)}"
+            )
+    k = s.n_seeds
+
+    def per_member(name: str) -> list[float]:
+        return [float(getattr(r, name)) for r in setups for _ in range(k)]
+
     dtype = torch_dtype(s.dtype)
     data = make_subspace_data(
         s.n + s.n_test,
@@ -164,15 +210,15 @@ def train_setup(s: SubspaceSetup, device: str = "cpu", method: Method | None = N
         axis_aligned=s.axis_aligned,
     )
     Xall, yall = data.tensors(dtype=dtype, device=device)
-    seeds = member_seeds(s.seed, s.n_seeds)
+    seeds = member_seeds(s.seed, s.n_seeds) * len(setups)
     trainable = ("W", "b") + (("a",) if s.train_a else ())
     ens = init_ensemble(
         s.d,
         s.m,
         seeds=seeds,
         scheme=s.init,  # type: ignore[arg-type]
-        first_scale=s.first_scale,
-        second_scale=s.second_scale,
+        first_scale=per_member("first_scale"),
+        second_scale=per_member("second_scale"),
         bias="normal" if s.bias_std > 0 else "zero",
         bias_std=s.bias_std,
         trainable=trainable,
@@ -187,9 +233,9 @@ def train_setup(s: SubspaceSetup, device: str = "cpu", method: Method | None = N
         stop_margin=s.stop_margin,
         optimizer=OptimizerConfig(
             s.optimizer,
-            lr=s.lr,
+            lr=tuple(per_member("lr")),
             momentum=s.momentum,
-            weight_decay=s.weight_decay,
+            weight_decay=tuple(per_member("weight_decay")),
             decay=tuple(p for p in s.decay if p != "a" or s.train_a),
         ),
     )

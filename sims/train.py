@@ -142,6 +142,25 @@ class TrainResult:
     guard_checks: np.ndarray | None = None
     stop_step: np.ndarray | None = None
 
+    def select(self, rows: slice) -> TrainResult:
+        """The result of a contiguous subset of members (one row of a grouped sweep), as that subset
+        trained alone would report it (the guard's trajectory cut by :meth:`guard_trajectory`;
+        ``seconds`` is the whole loop's)."""
+        return TrainResult(
+            steps_taken=self.steps_taken[rows],
+            stopped=self.stopped[rows],
+            measure_steps=list(self.measure_steps),
+            history={k: v[:, rows] for k, v in self.history.items()},
+            final_loss=self.final_loss[rows],
+            seconds=self.seconds,
+            guard_step=None if self.guard_step is None else self.guard_step[rows],
+            guard_acc=None if self.guard_acc is None else self.guard_trajectory(rows),
+            guard_checks=None
+            if self.guard_checks is None
+            else self.guard_checks[: len(self.guard_trajectory(rows))],
+            stop_step=None if self.stop_step is None else self.stop_step[rows],
+        )
+
     def guard_trajectory(self, rows: slice | Sequence[int]) -> np.ndarray:
         """The guard's accuracies ``(C', len(rows))`` of a subset of members — e.g. one row of a
         grouped sweep (:mod:`sims.simulation`) — exactly as that subset trained alone would record

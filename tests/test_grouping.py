@@ -271,3 +271,66 @@ def test_simulation_13_rows_give_the_same_records_grouped_and_alone() -> None:
         for name, arr in alone.arrays.items():
             np.testing.assert_allclose(out.arrays[name], arr, rtol=0, atol=1e-6, err_msg=name)
     assert together[0].arrays["guard_acc"].shape == (3, 2)  # checks at 0, 10 and 20 steps
+
+
+def test_subspace_rows_train_as_one_ensemble_exactly_as_alone() -> None:
+    """``train_group``: rows with other init scales, learning rates and weight decays, one ensemble;
+    every row's initial weights equal its own ``train_setup``'s bit for bit, its trained weights and
+    losses to float64 rounding (a GEMM over more members may sum in another order), its steps exactly."""
+    from sims.subspace_runs import SubspaceSetup, train_group, train_setup
+
+    base = SubspaceSetup(d=12, k=3, m=16, n=30, n_test=10, n_seeds=3, steps=150, dtype="float64")
+    setups = [
+        base,
+        replace(base, first_scale=0.25, lr=0.5),
+        replace(base, weight_decay=3e-3, second_scale=2.0),
+    ]
+    tg = train_group(setups)
+    assert tg.ens.M == 9
+    for i, s in enumerate(setups):
+        alone, row = train_setup(s), tg.row(i, 3)
+        for name in ("W", "b", "a"):
+            torch.testing.assert_close(
+                getattr(row.ens0, name), getattr(alone.ens0, name), rtol=0, atol=0
+            )
+            torch.testing.assert_close(
+                getattr(row.ens, name), getattr(alone.ens, name), rtol=1e-12, atol=1e-14
+            )
+        np.testing.assert_array_equal(row.result.steps_taken, alone.result.steps_taken)
+        np.testing.assert_array_equal(row.result.stopped, alone.result.stopped)
+        np.testing.assert_allclose(row.result.final_loss, alone.result.final_loss, rtol=1e-12)
+    # teeth: the rows did train differently (stop steps, weights)
+    assert not torch.equal(tg.row(0, 3).ens.W, tg.row(1, 3).ens.W)
+    with pytest.raises(AdvsimError, match="may differ only in first_scale"):
+        train_group([base, replace(base, m=8)])
+
+
+@pytest.mark.parametrize("number", ["03", "04"])
+def test_subspace_sims_give_the_same_records_grouped_and_alone(number: str) -> None:
+    """Simulations 03 (init scales) and 04 (weight decays): two rows of one group, shrunk."""
+    from sims.registry import find_simulation
+
+    sim = find_simulation(number)
+    assert sim.group is not None and sim.run_group is not None
+    grid = sim.grid("quick")
+    rows = [c for c in grid if sim.group(c) == sim.group(grid[0])][:2]
+    small = [
+        replace(c, setup=replace(c.setup, n_seeds=2, n_test=6, steps=min(c.setup.steps, 60)))
+        for c in rows
+    ]
+    if number == "03":
+        small = [replace(c, search_steps=4, search_pgd_steps=5, search_restarts=1) for c in small]
+    assert len(small) == 2 and sim.group(small[0]) == sim.group(small[1])
+    together = sim.run_group(small, RunContext())
+    for cfg, out in zip(small, together, strict=True):
+        alone = sim.run(cfg, RunContext())
+        assert out.metrics.keys() == alone.metrics.keys()
+        np.testing.assert_allclose(
+            [out.metrics[k] for k in alone.metrics], list(alone.metrics.values()), rtol=1e-5
+        )
+        assert out.arrays.keys() == alone.arrays.keys()
+        for name, arr in alone.arrays.items():  # equal to the rounding of the array's dtype
+            tol = (1e-5, 1e-6) if arr.dtype == np.float32 else (1e-9, 1e-12)
+            np.testing.assert_allclose(
+                out.arrays[name], arr, rtol=tol[0], atol=tol[1], err_msg=name
+            )
