@@ -25,8 +25,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from sims.cli import main_for
-from sims.errors import AdvsimError
-from sims.simulation import RunContext, RunOutput, Simulation
+from sims.simulation import RunContext, RunOutput, Simulation, first_of_group
 from sims.subspace_runs import (
     Condition,
     SubspaceSetup,
@@ -85,9 +84,7 @@ def group(cfg: Config) -> tuple[object, ...]:
 def run_group(cfgs: Sequence[Config], ctx: RunContext) -> list[RunOutput]:
     """Train every row at once; measure off-subspace gradients and the minimal off-subspace flip
     radius (one search over all members), then split the measurements by row."""
-    first = cfgs[0]
-    if any(group(c) != group(first) for c in cfgs):
-        raise AdvsimError("run_group needs configs of one group (equal but for the init scale β)")
+    first: Config = first_of_group(group, cfgs, "the init scale β")
     tg = train_group([c.setup for c in cfgs], ctx.device)
     flip = offsubspace_flip_radius(
         tg,

@@ -27,9 +27,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from sims.cli import main_for
-from sims.errors import AdvsimError, check_choice
+from sims.errors import check_choice
 from sims.measure import offsubspace_ratio
-from sims.simulation import RunContext, RunOutput, Simulation
+from sims.simulation import RunContext, RunOutput, Simulation, first_of_group
 from sims.subspace_runs import (
     Condition,
     SubspaceSetup,
@@ -128,9 +128,7 @@ def group(cfg: Config) -> tuple[object, ...]:
 def run_group(cfgs: Sequence[Config], ctx: RunContext) -> list[RunOutput]:
     """Train every row for a fixed number of steps at once; measure gradients, ``P⊥W`` and the flip
     radius (one search over all members), then split the measurements by row."""
-    first = cfgs[0]
-    if any(group(c) != group(first) for c in cfgs):
-        raise AdvsimError("run_group needs configs of one group (equal but for the decay λ)")
+    first: Config = first_of_group(group, cfgs, "the decay λ")
     tg = train_group([c.setup for c in cfgs], ctx.device)
     flip = offsubspace_flip_radius(tg)
     k = first.setup.n_seeds

@@ -24,12 +24,19 @@ import torch
 from sims.attacks import PGD
 from sims.cli import main_for
 from sims.data import make_subspace_data
-from sims.errors import AdvsimError, check_choice, check_float
+from sims.errors import check_choice, check_float
 from sims.measure import accuracy
 from sims.methods import FastAT
 from sims.nets import init_ensemble
 from sims.optim import OptimizerConfig
-from sims.simulation import RunContext, RunOutput, Simulation, member_seeds, torch_dtype
+from sims.simulation import (
+    RunContext,
+    RunOutput,
+    Simulation,
+    first_of_group,
+    member_seeds,
+    torch_dtype,
+)
 from sims.threat import LinfBall
 from sims.train import OverfitGuard, TrainConfig, train
 
@@ -87,9 +94,7 @@ def group(cfg: Config) -> tuple[object, ...]:
 def run_group(cfgs: Sequence[Config], ctx: RunContext) -> list[RunOutput]:
     """Fast AT on subspace data for every row at once (one ensemble, each row's members with their
     own ``ε`` and ``α``); the guard's trajectory; final PGD-50 robust accuracy on test points."""
-    first = cfgs[0]
-    if any(group(c) != group(first) for c in cfgs):
-        raise AdvsimError("run_group needs configs of one group (same start, guard, steps, seeds)")
+    first: Config = first_of_group(group, cfgs, "ε and α/ε")
     dtype = torch_dtype("float32")
     data = make_subspace_data(400, 100, 10, seed=first.seed, labels="linear")
     X, y = data.tensors(dtype=dtype, device=ctx.device)

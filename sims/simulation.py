@@ -38,6 +38,7 @@ __all__ = [
     "Simulation",
     "SweepSummary",
     "execute_group",
+    "first_of_group",
     "make_batches",
     "member_seeds",
     "resolve_device",
@@ -236,6 +237,17 @@ def execute_group(sim: Simulation, cfgs: Sequence[Any], device: str) -> list[Out
         )
         for r in results
     ]
+
+
+def first_of_group(group: Callable[[Any], Hashable], cfgs: Sequence[Any], differ: str) -> Any:
+    """The first of ``cfgs`` after checking that all share one ``group`` key (what a ``run_group``
+    needs); ``differ`` names what the rows of a group may differ in, for the error."""
+    if not cfgs:
+        raise AdvsimError("run_group needs at least one config")
+    key = group(cfgs[0])
+    if any(group(c) != key for c in cfgs[1:]):
+        raise AdvsimError(f"run_group needs configs of one group (equal but for {differ})")
+    return cfgs[0]
 
 
 def make_batches(

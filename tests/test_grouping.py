@@ -334,3 +334,14 @@ def test_subspace_sims_give_the_same_records_grouped_and_alone(number: str) -> N
             np.testing.assert_allclose(
                 out.arrays[name], arr, rtol=tol[0], atol=tol[1], err_msg=name
             )
+
+
+def test_run_group_refuses_rows_of_different_groups() -> None:
+    from sims.registry import find_simulation
+
+    sim = find_simulation("13")
+    assert sim.run_group is not None
+    grid = sim.grid("quick")
+    mixed = [c for c in grid if c.condition in ("noguard-rs-a2-eps0.1", "guard-rs-a2-eps0.1")]
+    with pytest.raises(AdvsimError, match=r"one group \(equal but for ε and α/ε\)"):
+        sim.run_group(mixed, RunContext())
