@@ -38,6 +38,11 @@ FEW_POINTS = 0.05
 COST_SHARE = 0.2
 
 
+def _l2_high_dim(condition: str) -> bool:
+    """Simulation 11's ℓ2 rows at d = 100 and d = 1000."""
+    return condition.startswith("l2-") and condition.endswith(("-d100", "-d1000"))
+
+
 def _condition(pred: Callable[[str], bool]) -> Callable[[RunRecord], bool]:
     return lambda r: pred(str(r.config.get("condition", "")))
 
@@ -259,9 +264,7 @@ CLAIMS: tuple[Claim, ...] = (
         statement="One ℓ2 fast step of α = 1.25ε from any start in the ball lands on the sphere for d >= 100.",
         source="[derived] PAPERS.md §3 exact statistics",
         sim=SIM11,
-        select=_condition(
-            lambda c: c.startswith("l2-") and (c.endswith("-d100") or c.endswith("-d1000"))
-        ),
+        select=_condition(_l2_high_dim),
         check=sphere_check,
         controls=(
             Control("short step", "α = 0.5ε", _condition(lambda c: c == "l2-short_step")),
@@ -279,9 +282,7 @@ CLAIMS: tuple[Claim, ...] = (
         statement="ℓ2 start radii follow U[0, 1] (direction × uniform radius) and t^d (uniform in the ball).",
         source="[derived] PAPERS.md §3, §5",
         sim=SIM11,
-        select=_condition(
-            lambda c: c.startswith("l2-") and (c.endswith("-d100") or c.endswith("-d1000"))
-        ),
+        select=_condition(_l2_high_dim),
         check=start_law_check,
         controls=(
             Control(

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from sims.cli import main_for
-from sims.simulation import RunContext, RunOutput, Simulation, first_of_group
+from sims.simulation import RunContext, RunOutput, Simulation, first_of_group, one_row
 from sims.subspace_runs import (
     Condition,
     SubspaceSetup,
@@ -109,18 +109,13 @@ def run_group(cfgs: Sequence[Config], ctx: RunContext) -> list[RunOutput]:
     return outs
 
 
-def run(cfg: Config, ctx: RunContext) -> RunOutput:
-    """One row alone (:func:`run_group` of one config)."""
-    return run_group([cfg], ctx)[0]
-
-
 SIM = Simulation(
     number="03",
     name="init_scale",
     title="off-subspace gradient scales with the init scale beta; the flip radius grows as beta shrinks",
     paper="Melamed, Yehudai & Vardi 2023, PAPERS.md §1 init scale",
     configs=configs,
-    run=run,
+    run=one_row(run_group),
     label=lambda c: c.condition,
     group=group,
     run_group=run_group,

@@ -29,7 +29,7 @@ import numpy as np
 from sims.cli import main_for
 from sims.errors import check_choice
 from sims.measure import offsubspace_ratio
-from sims.simulation import RunContext, RunOutput, Simulation, first_of_group
+from sims.simulation import RunContext, RunOutput, Simulation, first_of_group, one_row
 from sims.subspace_runs import (
     Condition,
     SubspaceSetup,
@@ -148,18 +148,13 @@ def run_group(cfgs: Sequence[Config], ctx: RunContext) -> list[RunOutput]:
     return outs
 
 
-def run(cfg: Config, ctx: RunContext) -> RunOutput:
-    """One row alone (:func:`run_group` of one config)."""
-    return run_group([cfg], ctx)[0]
-
-
 SIM = Simulation(
     number="04",
     name="weight_decay",
     title="weight decay shrinks the off-subspace gradient by (1 - eta lambda)^t",
     paper="Melamed, Yehudai & Vardi 2023, PAPERS.md §1 weight decay",
     configs=configs,
-    run=run,
+    run=one_row(run_group),
     label=lambda c: c.condition,
     group=group,
     run_group=run_group,

@@ -35,6 +35,7 @@ from sims.simulation import (
     Simulation,
     first_of_group,
     member_seeds,
+    one_row,
     torch_dtype,
 )
 from sims.threat import LinfBall
@@ -151,18 +152,13 @@ def run_group(cfgs: Sequence[Config], ctx: RunContext) -> list[RunOutput]:
     return outs
 
 
-def run(cfg: Config, ctx: RunContext) -> RunOutput:
-    """One row alone (:func:`run_group` of one config)."""
-    return run_group([cfg], ctx)[0]
-
-
 SIM = Simulation(
     number="13",
     name="overfitting_map",
     title="catastrophic overfitting of fast AT over α/ε and ε, with and without the guard",
     paper="Wong, Rice & Kolter 2020 (PAPERS.md §3, catastrophic overfitting and its guard)",
     configs=configs,
-    run=run,
+    run=one_row(run_group),
     label=lambda c: c.condition,
     group=group,
     run_group=run_group,

@@ -41,6 +41,7 @@ __all__ = [
     "first_of_group",
     "make_batches",
     "member_seeds",
+    "one_row",
     "resolve_device",
     "run_simulation",
     "torch_dtype",
@@ -237,6 +238,17 @@ def execute_group(sim: Simulation, cfgs: Sequence[Any], device: str) -> list[Out
         )
         for r in results
     ]
+
+
+def one_row(
+    run_group: Callable[[Sequence[Any], RunContext], Sequence[RunOutput]],
+) -> Callable[[Any, RunContext], RunOutput]:
+    """A simulation's ``run`` from its ``run_group``: one row alone is a group of one."""
+
+    def run(cfg: Any, ctx: RunContext) -> RunOutput:
+        return run_group([cfg], ctx)[0]
+
+    return run
 
 
 def first_of_group(group: Callable[[Any], Hashable], cfgs: Sequence[Any], differ: str) -> Any:
