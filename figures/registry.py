@@ -38,12 +38,16 @@ def all_figures() -> list[FigureSpec]:
 
 
 def records_hash(results: Path, sims: tuple[str, ...]) -> str | None:
-    """Content hash of the records of ``sims`` (None when there are none)."""
+    """Content hash of the records of ``sims`` (None when there are none); a record that cannot be
+    read enters the hash as its path and the error, so fixing it redraws the figure."""
     h = hashlib.sha256()
     found = False
     for sim in sims:
         for rec in sorted((results / sim).glob(f"*/{RECORD_FILE}")):
-            h.update(rec.read_bytes())
+            try:
+                h.update(rec.read_bytes())
+            except OSError as exc:
+                h.update(f"{rec}: {exc}".encode())
             found = True
     return h.hexdigest() if found else None
 

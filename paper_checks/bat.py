@@ -1,10 +1,15 @@
 """Claims of bridged adversarial training — Kim, Lee, Lee & Lee 2021 (shared/PAPERS.md §4).
 
 Margins (ℓ2 minimum-norm attack), smoothness (KL between the outputs at ``x`` and at its PGD point) and
-robust accuracies are read from the records of simulation 14. The negative controls put, in BAT's
-place, BAT with β = 0 (clean training on the clean loss — the identity itself is a conformance test,
-``tests/test_methods.py``) and TRADES with another seed (the noise floor); differences must clear a
-bootstrap or binomial noise floor, so an identical model cannot pass by a rounding error.
+robust accuracies are read from the records of simulation 14. Every method there continues member ``i``
+from the same clean-trained weights and is measured on the same test points, so every difference is a
+*paired* one (:func:`paper_checks.stats.paired_difference`, or :func:`paper_checks.stats.bootstrap` for a
+difference of differences): members and points are resampled together and the member effect cancels.
+
+The negative controls put, in BAT's place, TRADES with another seed of its inner attack (the noise
+floor: a difference that is not there) and BAT with β = 0 (clean training on the clean loss — the
+identity itself is a conformance test, ``tests/test_methods.py``). Both are comparisons (kind
+``comparison``).
 """
 
 from __future__ import annotations
@@ -13,22 +18,29 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from paper_checks.claims import Claim, Comparison, Control
+from paper_checks import stats
+from paper_checks.claims import (
+    INF,
+    Claim,
+    Comparison,
+    Control,
+    accuracies,
+    all_of,
+    judge,
+    missing,
+)
 from sims.records import RunRecord
 
 __all__ = ["CLAIMS"]
 
 PAPER = "Kim, Lee, Lee & Lee 2021"
 SIM14 = "14_margin_smoothness"
+#: The training radius of simulation 14 (ℓ2): "large ε" is the largest radius of its grid above it.
+TRAIN_EPS = 0.25
 
 
 def _conds(*names: str) -> Callable[[RunRecord], bool]:
     return lambda r: r.config.get("condition") in names
-
-
-#: Bootstrap resamples of the paired median-margin differences, and the one-sided level.
-BOOTSTRAP = 400
-LEVEL = 0.05
 
 
 def _split(
@@ -41,78 +53,107 @@ def _split(
     return pgd, trades, (rest[0] if len(rest) == 1 else None)
 
 
-def _lower_median_gain(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """Median of ``a`` minus median of ``b`` (per-point margins of two models on the same test points,
-    pooled over members, pairs with a NaN dropped) and its one-sided lower bootstrap bound."""
-    a, b = a.ravel(), b.ravel()
-    ok = np.isfinite(a) & np.isfinite(b)
-    a, b = a[ok], b[ok]
-    rng = np.random.default_rng(0)
-    idx = rng.integers(0, len(a), size=(BOOTSTRAP, len(a)))
-    boot = np.median(a[idx], axis=1) - np.median(b[idx], axis=1)
-    return float(np.median(a) - np.median(b)), float(np.quantile(boot, LEVEL))
-
-
-def margin_check(runs: Sequence[RunRecord]) -> Comparison:
-    """Median margins: TRADES below PGD-AT (the smoothness regulariser hurts the margin) and the
-    candidate (BAT) above TRADES (bridging restores it), each beyond the noise: the lower 5% bootstrap
-    bound of the paired median difference above 0. The measured value is the candidate's gain."""
+def _margin_parts(runs: Sequence[RunRecord]) -> tuple[Comparison, Comparison] | Comparison:
+    """``(hurt, restore)`` of :func:`margin_check`, or an inconclusive comparison without the runs."""
     pgd, trades, cand = _split(runs)
     if pgd is None or trades is None or cand is None:
-        return Comparison(
-            "inconclusive", None, None, "", "needs PGD-AT, TRADES and one candidate", len(runs)
-        )
+        return missing("needs PGD-AT, TRADES and one candidate", (0.0, INF), len(runs))
     m = {k: r.arrays()["margin"] for k, r in (("pgd", pgd), ("trades", trades), ("cand", cand))}
-    hurt, hurt_lo = _lower_median_gain(m["pgd"], m["trades"])
-    gain, gain_lo = _lower_median_gain(m["cand"], m["trades"])
-    ok = hurt_lo > 0 and gain_lo > 0
     smooth = {
         k: float(r.arrays()["smoothness"].mean())
         for k, r in (("pgd", pgd), ("trades", trades), ("cand", cand))
     }
-    return Comparison(
-        "holds" if ok else "fails",
-        gain,
-        None,
-        "PGD-AT − TRADES > 0 and candidate − TRADES > 0 (median margins, 5% bootstrap lower bounds)",
-        f"PGD-AT − TRADES {hurt:+.4f} (lower {hurt_lo:+.4f}); {cand.config['condition']} − TRADES "
-        f"{gain:+.4f} (lower {gain_lo:+.4f}); mean KL: PGD-AT {smooth['pgd']:.3f}, TRADES "
-        f"{smooth['trades']:.3f}, candidate {smooth['cand']:.3f}",
-        len(runs),
+    name = str(cand.config["condition"])
+    hurt = judge(
+        stats.paired_difference(m["pgd"], m["trades"], reduce="median"),
+        (0.0, INF),
+        detail=(
+            f"median margin: {name} {np.nanmedian(m['cand']):.4f}, TRADES {np.nanmedian(m['trades']):.4f}, "
+            f"PGD-AT {np.nanmedian(m['pgd']):.4f}; mean KL: PGD-AT {smooth['pgd']:.3f}, TRADES "
+            f"{smooth['trades']:.3f}, {name} {smooth['cand']:.3f}"
+        ),
+        n_runs=2,
+        label="PGD-AT − TRADES (the regulariser hurts the margin)",
     )
+    restore = judge(
+        stats.paired_difference(m["cand"], m["trades"], reduce="median"),
+        (0.0, INF),
+        n_runs=2,
+        label=f"{name} − TRADES (bridging restores the margin)",
+    )
+    return hurt, restore
+
+
+def margin_check(runs: Sequence[RunRecord]) -> Comparison:
+    """Two paired differences of pooled median margins (per member and test point; NaN where a member
+    misclassifies the point), in the statement's order: PGD-AT minus TRADES above 0 — the smoothness
+    regulariser hurts the margin (the headline) — and the candidate (BAT) minus TRADES above 0 —
+    bridging restores it."""
+    parts = _margin_parts(runs)
+    if isinstance(parts, Comparison):
+        return parts
+    return all_of(parts).with_accuracy(*accuracies(runs))
+
+
+def restore_check(runs: Sequence[RunRecord]) -> Comparison:
+    """The candidate's part of :func:`margin_check` alone (candidate minus TRADES median margin above
+    0): what a control in BAT's place must fail; the PGD-AT part does not involve the candidate."""
+    parts = _margin_parts(runs)
+    if isinstance(parts, Comparison):
+        return parts
+    return parts[1].with_accuracy(*accuracies(runs))
 
 
 def large_eps_check(runs: Sequence[RunRecord]) -> Comparison:
-    """The candidate's robust-accuracy gain over TRADES at the largest evaluated ε exceeds two binomial
-    standard errors and is at least its gain at the training ε (the paper: BAT wins most at large ε)."""
+    """The candidate's robust-accuracy gain over TRADES (paired, per member and attacked point) at the
+    largest evaluated ε is above 0, and exceeds its gain at the training ε (a paired difference of
+    differences): the advantage is largest at large ε."""
     _, trades, cand = _split(runs)
     if trades is None or cand is None:
-        return Comparison(
-            "inconclusive", None, None, "", "needs TRADES and one candidate", len(runs)
-        )
-    a_b, a_t = cand.arrays(), trades.arrays()
-    pb, pt = a_b["robust"].mean(0), a_t["robust"].mean(0)
-    gain = pb - pt
-    n = a_b["margin"].size  # points × members
-    se = float(np.sqrt((pb[-1] * (1 - pb[-1]) + pt[-1] * (1 - pt[-1])) / n))
-    j = 1  # the training ε is the grid's second radius (simulation 14)
-    ok = gain[-1] > 2 * se and gain[-1] >= gain[j]
-    grid = a_b["eps_grid"]
-    return Comparison(
-        "holds" if ok else "fails",
-        float(gain[-1]),
-        None,
-        f"gain at the largest ε > 2 SE ({2 * se:.4f}) and >= gain at the training ε",
-        f"{cand.config['condition']} − TRADES per ε "
-        f"{dict(zip(np.round(grid, 3).tolist(), np.round(gain, 4).tolist(), strict=True))}",
-        len(runs),
+        return missing("needs TRADES and one candidate", (0.0, INF), len(runs))
+    a_c, a_t = cand.arrays(), trades.arrays()
+    if "robust_points" not in a_c or "robust_points" not in a_t:
+        return missing("records lack robust_points: rerun simulation 14", (0.0, INF), len(runs))
+    grid = np.asarray(a_c["eps_grid"])
+    j = int(np.argmin(np.abs(grid - TRAIN_EPS)))
+    pc, pt = (np.asarray(a["robust_points"], dtype=float) for a in (a_c, a_t))
+    name = str(cand.config["condition"])
+    gains = pc.mean(axis=(0, 2)) - pt.mean(axis=(0, 2))
+    at_large = judge(
+        stats.paired_difference(pc[:, -1], pt[:, -1]),
+        (0.0, INF),
+        detail=(
+            f"{name} − TRADES robust accuracy per ε "
+            f"{dict(zip(np.round(grid, 3).tolist(), np.round(gains, 4).tolist(), strict=True))}"
+        ),
+        n_runs=2,
+        label=f"{name} − TRADES at ε = {grid[-1]:g}",
     )
+
+    def growth(c_l: np.ndarray, t_l: np.ndarray, c_j: np.ndarray, t_j: np.ndarray) -> np.ndarray:
+        def mean(a: np.ndarray) -> np.ndarray:  # (B, S, n) -> (B,)
+            return np.asarray(a.mean(axis=(1, 2)))
+
+        return np.asarray((mean(c_l) - mean(t_l)) - (mean(c_j) - mean(t_j)))
+
+    larger = judge(
+        stats.bootstrap(
+            (pc[:, -1], pt[:, -1], pc[:, j], pt[:, j]),
+            growth,
+            method="paired difference of paired differences",
+        ),
+        (0.0, INF),
+        n_runs=2,
+        label=f"gain at ε = {grid[-1]:g} − gain at the training ε = {grid[j]:g}",
+    )
+    return all_of([at_large, larger]).with_accuracy(*accuracies(runs))
 
 
 CLAIMS: tuple[Claim, ...] = (
     Claim(
         id="BAT-margin",
         paper=PAPER,
+        kind="comparison",
         statement=(
             "The smoothness regulariser hurts the margin (TRADES' median margin < PGD-AT's) and bridging "
             "restores it (BAT, m = 4, β = 24, above TRADES)."
@@ -126,11 +167,13 @@ CLAIMS: tuple[Claim, ...] = (
                 "another TRADES seed",
                 "TRADES with another inner-attack seed in place of BAT (the noise floor)",
                 _conds("pgd_at", "trades-beta6", "trades-beta6-seed1"),
+                check=restore_check,
             ),
             Control(
                 "β = 0",
                 "BAT without its regulariser (clean training)",
                 _conds("pgd_at", "trades-beta6", "bat-m4-beta0"),
+                check=restore_check,
             ),
         ),
         figure="fig14_margin_smoothness",
@@ -138,7 +181,11 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(
         id="BAT-large-eps",
         paper=PAPER,
-        statement="BAT's robust-accuracy advantage over TRADES is largest at large ε.",
+        kind="comparison",
+        statement=(
+            "BAT's robust-accuracy advantage over TRADES is positive at the largest ε and larger there "
+            "than at the training ε."
+        ),
         source="[paper] abstract: especially for large perturbations",
         sim=SIM14,
         select=_conds("trades-beta6", "bat-m4-beta24"),

@@ -91,6 +91,7 @@ class _Size(TypedDict):
 
 _SIZES: dict[str, _Size] = {
     "quick": {"n": 40, "d": 20, "k": 4, "m": 32, "steps": 300, "n_seeds": 3},
+    "medium": {"n": 100, "d": 50, "k": 6, "m": 64, "steps": 1000, "n_seeds": 4},
     "paper": {"n": 200, "d": 100, "k": 10, "m": 256, "steps": 3000, "n_seeds": 10},
 }
 _OPTIMIZERS = {  # condition -> (optimizer, lr, momentum, batch_size)

@@ -54,6 +54,9 @@ def configs(scale: str) -> list[Config]:
     if scale == "quick":
         base = SubspaceSetup(d=100, k=10, m=200, n=60, n_test=30, n_seeds=8)
         search = {"search_steps": 10, "search_pgd_steps": 20, "search_restarts": 2}
+    elif scale == "medium":
+        base = SubspaceSetup(d=150, k=15, m=300, n=80, n_test=30, n_seeds=12)
+        search = {"search_steps": 10, "search_pgd_steps": 20, "search_restarts": 2}
     else:
         base = SubspaceSetup(d=400, k=20, m=1000, n=100, n_test=100, n_seeds=16)
         search = {"search_steps": 14, "search_pgd_steps": 50, "search_restarts": 5}

@@ -13,7 +13,9 @@ Negative controls: Adam on a rotated basis and data off the subspace (``P⊥W`` 
 built from the initial weights goes stale).
 
 Arrays: :func:`sims.subspace_runs.gradient_arrays` plus ``g_univ (M, d)``, ``cos_univ (M, n_test)``,
-``rstar_median (M,)``, ``multiples (C,)`` and ``flip_frac (M, C, 2)`` (classes +1, −1).
+``rstar_median (M,)``, ``multiples (C,)``, ``flip_frac (M, C, 2)`` (classes +1, −1) and the per-point
+``flipped (M, C, n_test)`` (1 flipped, 0 not, NaN for points the member misclassifies), from which the
+fractions are computed (and resampled by the paper check).
 """
 
 from __future__ import annotations
@@ -44,10 +46,13 @@ Config = Condition
 def configs(scale: str) -> list[Config]:
     """The law setting at two co-dimensions, and the controls."""
     if scale == "quick":
-        base = SubspaceSetup(d=400, k=10, m=500, n_test=60, n_seeds=8)
+        base = SubspaceSetup(d=400, k=10, m=500, n_test=200, n_seeds=8)
         shapes = [(400, 10), (200, 20)]
+    elif scale == "medium":
+        base = SubspaceSetup(d=800, k=10, m=800, n_test=250, n_seeds=12)
+        shapes = [(800, 10), (400, 20)]
     else:
-        base = SubspaceSetup(d=1000, k=10, m=2000, n_test=200, n_seeds=16)
+        base = SubspaceSetup(d=1000, k=10, m=2000, n_test=400, n_seeds=16)
         shapes = [(1000, 10), (400, 40), (200, 20)]
     out = [Config(f"d{d}-k{k}", "law", replace(base, d=d, k=k)) for d, k in shapes]
     out.append(Config("adam_rotated", "control", replace(base, optimizer="adam", lr=0.01)))
@@ -70,10 +75,12 @@ def run(cfg: Config, ctx: RunContext) -> RunOutput:
         correct = t.y_test * f > 0
         rstar_med = torch.stack([rstar[i][correct[i]].median() for i in range(t.ens.M)])
         frac = torch.zeros(t.ens.M, len(MULTIPLES), 2, dtype=torch.float64)
+        per_point = torch.full((t.ens.M, len(MULTIPLES), t.X_test.shape[0]), float("nan"))
         for c, mult in enumerate(MULTIPLES):
             radius = (mult * rstar_med)[:, None, None]
             delta = -t.y_test[None, :, None] * radius * ghat[:, None, :]
             flipped = t.y_test * t.ens.forward(t.X_test[None] + delta) <= 0
+            per_point[:, c] = torch.where(correct, flipped.double(), float("nan")).float().cpu()
             for k, cls in enumerate((1.0, -1.0)):
                 pick = correct & (t.y_test == cls)
                 frac[:, c, k] = (flipped & pick).sum(1).double() / pick.sum(1).clamp_min(1).double()
@@ -84,6 +91,7 @@ def run(cfg: Config, ctx: RunContext) -> RunOutput:
             "rstar_median": rstar_med.cpu().numpy(),
             "multiples": np.asarray(MULTIPLES),
             "flip_frac": frac.numpy(),
+            "flipped": per_point.numpy(),
         }
     )
     metrics = {

@@ -7,19 +7,26 @@ and a 5×5 checkerboard on ``[0, 1]²`` at height 0.5 in ``R³`` (width 400, lr 
 full-batch SGD until ``min_i y_i f(x_i) > 0.3`` or 40 000 epochs. Three panels: vanilla, small init
 (both weight matrices divided by ``factor``) and regularised (SGD weight decay ``λ``). The paper gives no
 numbers for ``factor`` or ``λ`` beyond "1.5, 3, 6, 12 appear" — both are parameters here
-(``factor`` 3 at the quick scale, 6 at the paper scale; ``λ`` = 3e-3) and the verdicts name the reading.
+(``factor`` 3 at the quick and medium scales, 6 at the paper scale; ``λ`` = 3e-3) and the verdicts name
+the reading. Member ``i`` has the same seed in every row, so vanilla and small init of one dataset are
+paired: the same network, scaled.
 
 Measured: for every training point, the distance to the decision boundary along the off-subspace
 direction (``(1, −1)/√2`` for the line, ``e₃`` for the checkerboard), both ways; the first layer's
 off-subspace drift (the checkerboard's plane is *affine*, so invariant 1 does not apply there); and the
-outputs on a grid for the decision-boundary plots. Negative control: the same three conditions with
-the seven points moved off the line (``jitter`` 0.3 along ``(1, −1)/√2``): data off the subspace.
-(Adam is no control here: on the diagonal both coordinates of every gradient are equal, so Adam's
-coordinate-wise scaling keeps updates on the line and ``P⊥W`` frozen — measured drift ~1e-15.)
+outputs on a grid for the decision-boundary plots. Negative controls: the three line conditions with
+the seven points moved off the line (``jitter`` 0.3 along ``(1, −1)/√2``: data off the subspace), and
+vanilla and small init on the checkerboard placed at height 0 (a *linear* plane, where invariant 1
+holds: the Fig. 3 "smaller effect" should not appear). (Adam is no control here: on the diagonal both
+coordinates of every gradient are equal, so Adam's coordinate-wise scaling keeps updates on the line
+and ``P⊥W`` frozen — measured drift ~1e-15.) The regularised checkerboard runs from the medium scale up
+only: at λ = 3e-3 none of its members reaches the stopping margin within 40 000 steps (0 of 10 at the
+quick scale), so no check can read it, and it is the slowest row.
 
 Arrays: ``X``, ``y``, ``basis``, ``offset``, ``W0``, ``W``, ``b0``, ``b``, ``a0``, ``a``, ``steps_taken``,
 ``dist_off (M, n, 2)`` (both ways; inf if no boundary within ``t_max``), ``drift (M,)``, ``grid_x``,
-``grid_y`` (the plotted plane's coordinates) and ``grid_f (M, G, G)``.
+``grid_y`` (the plotted plane's coordinates), ``grid_f (M, G, G)``, ``train_margin (M,)`` and
+``train_acc (M,)``.
 """
 
 from __future__ import annotations
@@ -58,6 +65,7 @@ class Config:
     stop_margin: float = 0.3
     t_max: float = 10.0
     jitter: float = 0.0
+    height: float = 0.5
     n_seeds: int = 10
     seed: int = 0
 
@@ -68,31 +76,40 @@ class Config:
         check_float("factor", self.factor, 0.0, lo_open=True)
         check_float("weight_decay", self.weight_decay, 0.0)
         check_float("jitter", self.jitter, 0.0)
+        check_float("height", self.height, 0.0)
         check_int("n_seeds", self.n_seeds, 1)
 
 
+#: Members per row and the small-init factor at each rung (the authors' data and widths are fixed).
+_SCALE = {"quick": (10, 3.0), "medium": (12, 3.0), "paper": (20, 6.0)}
+_PANELS = (("vanilla", 1.0, 0.0), ("small_init", None, 0.0), ("regularised", 1.0, 3e-3))
+
+
 def configs(scale: str) -> list[Config]:
-    """Both datasets × the three panels, and the line with its points moved off the line (control)."""
-    seeds = 10 if scale == "quick" else 20
-    factor = 3.0 if scale == "quick" else 6.0
+    """Both datasets × the three panels; the line with its points moved off the line and the
+    checkerboard at height 0 (controls)."""
+    seeds, factor = _SCALE[scale]
     out = []
     for dataset, width, lr in (("line", 100, 0.02), ("checkerboard", 400, 0.05)):
-        for cond, fac, lam in (
-            ("vanilla", 1.0, 0.0),
-            ("small_init", factor, 0.0),
-            ("regularised", 1.0, 3e-3),
-        ):
+        for cond, fac, lam in _PANELS:
+            fac = factor if fac is None else fac
+            if dataset == "checkerboard" and cond == "regularised" and scale == "quick":
+                continue  # never reaches the stopping margin (module docstring)
             out.append(Config(dataset, cond, "paper", width, lr, fac, lam, n_seeds=seeds))
             if dataset == "line":
                 out.append(
                     Config(dataset, cond, "control", width, lr, fac, lam, jitter=0.3, n_seeds=seeds)
                 )
+            elif cond != "regularised":
+                out.append(
+                    Config(dataset, cond, "control", width, lr, fac, lam, height=0.0, n_seeds=seeds)
+                )
     return out
 
 
-def _dataset(name: str, jitter: float) -> tuple[SubspaceData, np.ndarray]:
-    """The dataset (points moved off the line by ``jitter``·N(0, 1) when asked) and its off-subspace
-    direction."""
+def _dataset(name: str, jitter: float, height: float) -> tuple[SubspaceData, np.ndarray]:
+    """The dataset (points moved off the line by ``jitter``·N(0, 1) when asked; the checkerboard at
+    ``height``) and its off-subspace direction."""
     if name == "line":
         u = np.array([1.0, -1.0]) / np.sqrt(2.0)
         data = diagonal_line()
@@ -105,13 +122,13 @@ def _dataset(name: str, jitter: float) -> tuple[SubspaceData, np.ndarray]:
                 name=f"diagonal_line(jitter={jitter:g})",
             )
         return data, u
-    return checkerboard(), np.array([0.0, 0.0, 1.0])
+    return checkerboard(height=height), np.array([0.0, 0.0, 1.0])
 
 
 def run(cfg: Config, ctx: RunContext) -> RunOutput:
     """Train the authors' way; measure boundary distances off the subspace, drift and a grid."""
     dtype = torch.float64
-    data, u = _dataset(cfg.dataset, cfg.jitter)
+    data, u = _dataset(cfg.dataset, cfg.jitter, cfg.height)
     X, y = data.tensors(dtype=dtype, device=ctx.device)
     seeds = member_seeds(cfg.seed, cfg.n_seeds)
     ens = init_ensemble(
@@ -147,11 +164,12 @@ def run(cfg: Config, ctx: RunContext) -> RunOutput:
             pts = np.stack(np.meshgrid(gx, gy, indexing="xy"), -1).reshape(-1, 2)
         else:  # the vertical slice x2 = 0.5 through the checkerboard (x1 across, x3 up)
             gx = np.linspace(-0.5, 1.5, GRID)
-            gy = np.linspace(-1.5, 2.5, GRID)
+            gy = np.linspace(-2.0, 2.0, GRID) + cfg.height
             g1, g3 = np.meshgrid(gx, gy, indexing="xy")
             pts = np.stack([g1.ravel(), np.full(g1.size, 0.5), g3.ravel()], -1)
         grid_f = ens.forward(torch.as_tensor(pts, dtype=dtype, device=ctx.device))
         margin = (y * ens.forward(X)).min(dim=1).values
+        train_acc = (y * ens.forward(X) > 0).to(dtype).mean(dim=1)
 
     def np_(t: torch.Tensor) -> np.ndarray:
         return t.detach().cpu().numpy()
@@ -169,6 +187,7 @@ def run(cfg: Config, ctx: RunContext) -> RunOutput:
         "grid_y": gy,
         "grid_f": np_(grid_f).reshape(ens.M, GRID, GRID),
         "train_margin": np_(margin),
+        "train_acc": np_(train_acc),
     }
     finite = np.isfinite(arrays["dist_off"])
     metrics = {
@@ -189,7 +208,11 @@ SIM = Simulation(
     paper="Melamed, Yehudai & Vardi 2023, Figs. 2-3 (PAPERS.md §1 authors' experiments)",
     configs=configs,
     run=run,
-    label=lambda c: f"{c.dataset}-{c.condition}" + (f"-jitter{c.jitter:g}" if c.jitter else ""),
+    label=lambda c: (
+        f"{c.dataset}-{c.condition}"
+        + (f"-jitter{c.jitter:g}" if c.jitter else "")
+        + (f"-height{c.height:g}" if c.dataset == "checkerboard" and c.height != 0.5 else "")
+    ),
 )
 
 if __name__ == "__main__":

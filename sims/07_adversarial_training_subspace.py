@@ -35,9 +35,14 @@ def configs(scale: str) -> list[Config]:
     """Clean vs adversarial training, and AT restricted to the subspace (control)."""
     if scale == "quick":
         base = SubspaceSetup(
-            d=100, k=10, m=200, n=60, n_test=40, n_seeds=6, steps=150, stop_accuracy=None, lr=0.5
+            d=100, k=10, m=200, n=60, n_test=40, n_seeds=8, steps=150, stop_accuracy=None, lr=0.5
         )
         epss: tuple[float, ...] = (0.25, 0.5)
+    elif scale == "medium":
+        base = SubspaceSetup(
+            d=150, k=15, m=300, n=80, n_test=50, n_seeds=10, steps=200, stop_accuracy=None, lr=0.5
+        )
+        epss = (0.125, 0.25, 0.5)
     else:
         base = SubspaceSetup(
             d=400,

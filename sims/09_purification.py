@@ -11,29 +11,35 @@ rising and their participation ratio falling (the paper's Figure 5 analogue).
 Grid (one run per continued training): ``d = 64``, ``k = 4`` sparse codes, continued with PGD-AT (ℓ∞ at
 ``ε = k^{-3/2}``, ℓ2 at 0.25), FGM-AT (ℓ∞, ℓ2), or — the control that never sees adversarial points — the
 same number of continued *clean* steps (``ε = 0``). Controls: dense codes (``k = d``); adversarial
-training from the initialisation instead of from clean weights (``clean_steps = 0``).
+training from the initialisation instead of from clean weights. Rows that share a setup share one clean
+training (``run_group``: every row's record is what it would be alone). ``quick`` (8 members) runs only
+the rows a claim reads — no FGM-ℓ2 and no continued clean training on dense codes; ``medium``
+(``d = 80``, ``k = 5``, ``m = 320``, 10 members, 500 clean and 250 adversarial steps) and ``paper``
+(``d = 256``, ``k = 8``, ``m = 1024``, ``n = 8000``) run them all.
 
 Records: for the clean net (prefix ``clean_``) and the continued one (prefix ``at_``), the neuron
 decomposition, accuracy, and the structure of ℓ2 PGD-50 perturbations at radii :data:`DELTA_RADII`;
 ``at_W``, and the cosines ``at_cos_clean``, ``at_cos_init``, ``clean_cos_init``; ``W_reference``, the
 clean-trained weights the principle compares with (``W_clean``, except for the AT-from-init control,
-where it is clean training from the same initialisation).
+where ``W_clean`` is the initialisation and the reference is clean training from it); training and test
+accuracy of both nets (``clean_train_acc``, ``at_train_acc``, ...).
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from sims.cli import main_for
+from sims.errors import check_choice
 from sims.measure import abs_cosine, accuracy, perturbation_structure
 from sims.nets import TwoLayerEnsemble
 from sims.purification_runs import (
     ATSpec,
     CleanRun,
-    Condition,
     PurificationSetup,
     attack_points,
     continue_at,
@@ -41,22 +47,34 @@ from sims.purification_runs import (
     neuron_arrays,
     train_clean,
 )
-from sims.simulation import RunContext, RunOutput, Simulation
-
-Config = Condition
+from sims.simulation import RunContext, RunOutput, Simulation, one_row
 
 #: ℓ2 radii of the perturbation-structure attacks (the data have ‖x‖ = 1).
 DELTA_RADII = (0.25, 0.5, 1.0)
-#: Clean steps of the reference for the AT-from-init control (the setup's default).
-CLEAN_STEPS = PurificationSetup().clean_steps
 #: Test points attacked for the perturbation structure.
 N_ATTACKED = 300
 
 
-def at_specs(k: int, scale: str) -> dict[str, ATSpec]:
+@dataclass(frozen=True)
+class Config:
+    """One row: a name, its role (``law``: the paper's conditions hold; ``control``: one is broken), the
+    setup, the continued training, and where it starts (``'clean'``: the clean-trained weights, as in the
+    paper; ``'init'``: the initialisation those weights were trained from)."""
+
+    condition: str
+    role: str
+    setup: PurificationSetup
+    at: tuple[ATSpec, ...]
+    start: str = "clean"
+
+    def __post_init__(self) -> None:
+        check_choice("role", self.role, ("law", "control"))
+        check_choice("start", self.start, ("clean", "init"))
+
+
+def at_specs(k: int, steps: int) -> dict[str, ATSpec]:
     """The continued trainings by name: PGD-AT and FGM-AT in ℓ∞ and ℓ2, and continued clean training
     (``none``); ℓ∞ radii are ``k^{-3/2}`` for the *sparse* ``k`` (the dense control keeps them)."""
-    steps = 200 if scale == "quick" else 1000
     e_inf = k**-1.5
     return {
         "pgd_linf": ATSpec("linf", e_inf, "pgd", steps=steps),
@@ -69,22 +87,35 @@ def at_specs(k: int, scale: str) -> dict[str, ATSpec]:
 
 def configs(scale: str) -> list[Config]:
     """Sparse codes (law) with every continued training; dense codes and AT-from-init (controls)."""
-    base = PurificationSetup(dtype="float32", n_seeds=2 if scale == "quick" else 8)
-    if scale == "paper":
-        base = replace(base, d=256, k=8, m=1024, n=8000, clean_steps=2000)
-    specs = at_specs(base.k, scale)
-    out = [Condition(f"sparse-{name}", "law", base, (spec,)) for name, spec in specs.items()]
+    if scale == "quick":
+        base = PurificationSetup(dtype="float32", n_seeds=8)
+        steps = 200
+        sparse: tuple[str, ...] = ("pgd_linf", "pgd_l2", "fgm_linf", "none")
+        dense_rows: tuple[str, ...] = ("pgd_linf", "fgm_linf")
+    else:
+        if scale == "medium":
+            base = PurificationSetup(dtype="float32", d=80, k=5, m=320, clean_steps=500, n_seeds=10)
+            steps = 250
+        else:
+            base = PurificationSetup(
+                dtype="float32", d=256, k=8, m=1024, n=8000, clean_steps=2000, n_seeds=8
+            )
+            steps = 1000
+        sparse = ("pgd_linf", "pgd_l2", "fgm_linf", "fgm_l2", "none")
+        dense_rows = ("pgd_linf", "fgm_linf", "none")
+    specs = at_specs(base.k, steps)
+    out = [Config(f"sparse-{name}", "law", base, (specs[name],)) for name in sparse]
     dense = replace(base, k=base.d)
-    dense_specs = at_specs(dense.k, scale)  # ℓ∞ radius k^{-3/2} of the dense k: never erases a code
-    for name in ("pgd_linf", "fgm_linf", "none"):
-        out.append(Condition(f"dense-{name}", "control", dense, (dense_specs[name],)))
-    from_init = replace(base, clean_steps=0)
-    out.append(Condition("from_init-pgd_linf", "control", from_init, (specs["pgd_linf"],)))
+    dense_specs = at_specs(dense.k, steps)  # ℓ∞ radius k^{-3/2} of the dense k: never erases a code
+    for name in dense_rows:
+        out.append(Config(f"dense-{name}", "control", dense, (dense_specs[name],)))
+    out.append(Config("from_init-pgd_linf", "control", base, (specs["pgd_linf"],), start="init"))
     return out
 
 
 def _net_arrays(ens: TwoLayerEnsemble, r: CleanRun, prefix: str) -> dict[str, np.ndarray]:
     out = neuron_arrays(ens.W, r.data, prefix)
+    out[f"{prefix}train_acc"] = accuracy(ens, r.X, r.y)
     out[f"{prefix}test_acc"] = accuracy(ens, r.X_test, r.y_test)
     Xa, ya = r.X_test[:N_ATTACKED], r.y_test[:N_ATTACKED]
     for eps in DELTA_RADII:
@@ -99,16 +130,11 @@ def _net_arrays(ens: TwoLayerEnsemble, r: CleanRun, prefix: str) -> dict[str, np
     return out
 
 
-def run(cfg: Config, ctx: RunContext) -> RunOutput:
-    """Train clean, continue with the run's AT spec, measure both nets."""
-    r = train_clean(cfg.setup, ctx.device)
+def _row(cfg: Config, trained: CleanRun) -> RunOutput:
+    """One row from the clean training of its setup: continue from the clean weights (or from the
+    initialisation they were trained from) and measure both nets."""
+    r = trained if cfg.start == "clean" else replace(trained, ens=trained.ens0.clone())
     ens = continue_at(r, cfg.at[0])
-    if (
-        cfg.setup.clean_steps == 0
-    ):  # AT from init: compare with what clean training from there gives
-        reference = train_clean(replace(cfg.setup, clean_steps=CLEAN_STEPS), ctx.device).ens.W
-    else:
-        reference = r.ens.W
     arrays = {**data_arrays(r), **_net_arrays(r.ens, r, "clean_"), **_net_arrays(ens, r, "at_")}
     W_clean, W0 = arrays["W_clean"], arrays["W0"]
     W = ens.W.detach().cpu().numpy()
@@ -116,13 +142,19 @@ def run(cfg: Config, ctx: RunContext) -> RunOutput:
     arrays["at_cos_clean"] = abs_cosine(W_clean, W)
     arrays["at_cos_init"] = abs_cosine(W0, W)
     arrays["clean_cos_init"] = abs_cosine(W0, W_clean)
-    arrays["W_reference"] = reference.detach().cpu().numpy()
+    arrays["W_reference"] = trained.ens.W.detach().cpu().numpy()
     metrics = {
         "clean_test_acc": float(arrays["clean_test_acc"].mean()),
         "at_test_acc": float(arrays["at_test_acc"].mean()),
-        "principle_share": float(np.mean(arrays["at_cos_clean"] > 2**-0.5)),
+        "principle_share": float(np.mean(abs_cosine(arrays["W_reference"], W) > 2**-0.5)),
     }
     return RunOutput(metrics=metrics, arrays=arrays)
+
+
+def run_group(cfgs: Sequence[Config], ctx: RunContext) -> list[RunOutput]:
+    """Rows sharing a setup (:func:`group`): one clean training, then each row's continued training."""
+    trained = train_clean(cfgs[0].setup, ctx.device)
+    return [_row(cfg, trained) for cfg in cfgs]
 
 
 SIM = Simulation(
@@ -131,8 +163,10 @@ SIM = Simulation(
     title="adversarial training continued from clean weights purifies the neurons",
     paper="Allen-Zhu & Li 2020 (PAPERS.md §2: purification principle, Figures 5 and 6)",
     configs=configs,
-    run=run,
+    run=one_row(run_group),
     label=lambda c: c.condition,
+    group=lambda c: c.setup,
+    run_group=run_group,
 )
 
 if __name__ == "__main__":

@@ -12,6 +12,9 @@ Controls: FGSM without a random start (every coordinate at ``±ε``); an ℓ2 st
 (``α = 0.5ε``); and the direction × uniform-radius start held against the uniform-in-ball law (the
 known mistake of calling it "uniform in the ball").
 
+Scales: ``quick`` — 2 members × 2 000 points per row; ``medium`` — 4 × 10 000; ``paper`` — 4 × 20 000 (the
+dimensions are the claims' own: ``d = 10`` against ``d ≥ 100``).
+
 Records: ``clip_share (M,)`` (ℓ∞), ``on_sphere (M,)`` and ``delta_norm (M, n)`` (ℓ2), ``start_radius
 (M, n)`` (ℓ2, ε = 1).
 """
@@ -28,7 +31,7 @@ from sims.cli import main_for
 from sims.errors import check_choice, check_float, check_int
 from sims.methods import FastAT
 from sims.nets import init_ensemble
-from sims.simulation import RunContext, RunOutput, Simulation, member_seeds
+from sims.simulation import SCALES, RunContext, RunOutput, Simulation, member_seeds
 from sims.threat import L2Ball, LinfBall
 
 
@@ -57,21 +60,40 @@ class Config:
         check_int("d", self.d, 1)
 
 
+#: Per scale: points per row and members.
+SIZES = {"quick": (2000, 2), "medium": (10000, 4), "paper": (20000, 4)}
+assert tuple(SIZES) == SCALES
+
+
 def configs(scale: str) -> list[Config]:
-    """ℓ∞ step sizes, ℓ2 starts and dimensions, and the three controls."""
-    n = 2000 if scale == "quick" else 20000
+    """ℓ∞ step sizes, ℓ2 starts and dimensions, and the three controls, at the rung's :data:`SIZES`."""
+    n, k = SIZES[check_choice("scale", scale, SCALES)]
     out = [
-        Config(f"linf-a{a:g}", "law", "linf", a, "uniform", 100, n=n)
+        Config(f"linf-a{a:g}", "law", "linf", a, "uniform", 100, n=n, n_seeds=k)
         for a in (0.5, 1.0, 1.25, 1.5, 2.0)
     ]
-    out.append(Config("linf-no_start", "control", "linf", 1.25, "none", 100, n=n))
+    out.append(Config("linf-no_start", "control", "linf", 1.25, "none", 100, n=n, n_seeds=k))
     for start in ("radius", "uniform"):
         for d in (10, 100, 1000):
             role = "law" if d >= 100 else "control"
-            out.append(Config(f"l2-{start}-d{d}", role, "l2", 1.25, start, d, law=start, n=n))
-    out.append(Config("l2-short_step", "control", "l2", 0.5, "radius", 100, law="radius", n=n))
+            out.append(
+                Config(f"l2-{start}-d{d}", role, "l2", 1.25, start, d, law=start, n=n, n_seeds=k)
+            )
     out.append(
-        Config("l2-radius_as_uniform", "control", "l2", 1.25, "radius", 100, law="uniform", n=n)
+        Config("l2-short_step", "control", "l2", 0.5, "radius", 100, law="radius", n=n, n_seeds=k)
+    )
+    out.append(
+        Config(
+            "l2-radius_as_uniform",
+            "control",
+            "l2",
+            1.25,
+            "radius",
+            100,
+            law="uniform",
+            n=n,
+            n_seeds=k,
+        )
     )
     return out
 

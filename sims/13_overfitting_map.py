@@ -8,9 +8,16 @@ accuracy falls by more than 0.2 — prevents it. Here, on points of a 10-dimensi
 FGSM-RS is run for :data:`STEPS` steps at every ``(α/ε, ε)`` of the grid, plus plain FGSM (no random
 start, ``α = ε``), each with the guard off and on.
 
+Every cell seeds member ``i`` alike (:func:`sims.simulation.member_seeds`) on the same data, so the cells
+of the map are paired by member: the checks resample members jointly across cells.
+
+Scales: ``quick`` — 8 members, :data:`STEPS` steps; ``medium`` — 16 members, 2× the steps (longer
+training is where catastrophic overfitting should show); ``paper`` — 16 members, 5× the steps; width 200,
+``d`` and the radii stay (ε is set against the data's scale).
+
 Records: ``guard_acc (C, M)`` (the guard's PGD-5 robust accuracy on the fixed batch at each check — also
-recorded with the guard off, where it never acts), ``guard_step (M,)`` (−1: never fired), and the
-final test ``robust (M,)`` (PGD-50, two restarts) and ``test_acc (M,)``.
+recorded with the guard off, where it never acts), ``guard_step (M,)`` (−1: never fired), the final test
+``robust (M,)`` (PGD-50, two restarts), ``train_acc (M,)`` and ``test_acc (M,)``.
 """
 
 from __future__ import annotations
@@ -24,12 +31,13 @@ import torch
 from sims.attacks import PGD
 from sims.cli import main_for
 from sims.data import make_subspace_data
-from sims.errors import check_choice, check_float
+from sims.errors import check_choice, check_float, check_int
 from sims.measure import accuracy
 from sims.methods import FastAT
 from sims.nets import init_ensemble
 from sims.optim import OptimizerConfig
 from sims.simulation import (
+    SCALES,
     RunContext,
     RunOutput,
     Simulation,
@@ -58,20 +66,26 @@ class Config:
     start: str
     guard: bool
     steps: int = STEPS
-    n_seeds: int = 4
+    n_seeds: int = 8
     seed: int = 0
+    m: int = 200
 
     def __post_init__(self) -> None:
         check_choice("role", self.role, ("law", "control"))
         check_float("a", self.a, 0.0, lo_open=True)
         check_float("eps", self.eps, 0.0, lo_open=True)
         check_choice("start", self.start, ("uniform", "none"))
+        check_int("m", self.m, 1)
+
+
+#: Per scale: training steps, members, width.
+SIZES = {"quick": (STEPS, 8, 200), "medium": (2 * STEPS, 16, 200), "paper": (5 * STEPS, 16, 200)}
+assert tuple(SIZES) == SCALES
 
 
 def configs(scale: str) -> list[Config]:
-    """The (α/ε, ε) grid and plain FGSM, guard off and on."""
-    steps = STEPS if scale == "quick" else 5 * STEPS
-    seeds = 4 if scale == "quick" else 16
+    """The (α/ε, ε) grid and plain FGSM, guard off and on, at the rung's :data:`SIZES`."""
+    steps, seeds, m = SIZES[check_choice("scale", scale, SCALES)]
     out = []
     for guard in (False, True):
         g = "guard" if guard else "noguard"
@@ -80,16 +94,26 @@ def configs(scale: str) -> list[Config]:
                 role = "law" if a >= 2.0 else "control"
                 out.append(
                     Config(
-                        f"{g}-rs-a{a:g}-eps{eps:g}", role, a, eps, "uniform", guard, steps, seeds
+                        f"{g}-rs-a{a:g}-eps{eps:g}",
+                        role,
+                        a,
+                        eps,
+                        "uniform",
+                        guard,
+                        steps,
+                        seeds,
+                        m=m,
                     )
                 )
-            out.append(Config(f"{g}-fgsm-eps{eps:g}", "law", 1.0, eps, "none", guard, steps, seeds))
+            out.append(
+                Config(f"{g}-fgsm-eps{eps:g}", "law", 1.0, eps, "none", guard, steps, seeds, m=m)
+            )
     return out
 
 
 def group(cfg: Config) -> tuple[object, ...]:
     """Rows that differ only in ``α/ε`` and ``ε`` (per-member settings of :class:`FastAT`) batch."""
-    return (cfg.start, cfg.guard, cfg.steps, cfg.n_seeds, cfg.seed)
+    return (cfg.start, cfg.guard, cfg.steps, cfg.n_seeds, cfg.seed, cfg.m)
 
 
 def run_group(cfgs: Sequence[Config], ctx: RunContext) -> list[RunOutput]:
@@ -103,7 +127,7 @@ def run_group(cfgs: Sequence[Config], ctx: RunContext) -> list[RunOutput]:
     k = first.n_seeds
     ens = init_ensemble(
         100,
-        200,
+        first.m,
         seeds=member_seeds(first.seed, k) * len(cfgs),
         scheme="signs",
         trainable=("W", "b"),
@@ -132,6 +156,7 @@ def run_group(cfgs: Sequence[Config], ctx: RunContext) -> list[RunOutput]:
     atk = PGD(steps=50, restarts=2)(ens, Xte, yte, LinfBall(eps=radii))
     robust = ((atk.margin > 0) & (atk.clean_margin > 0)).double().mean(1).cpu().numpy()
     test_acc = accuracy(ens, Xte, yte)
+    train_acc = accuracy(ens, Xtr, ytr)
     outs = []
     for i in range(len(cfgs)):
         rows = slice(i * k, (i + 1) * k)
@@ -141,6 +166,7 @@ def run_group(cfgs: Sequence[Config], ctx: RunContext) -> list[RunOutput]:
             "guard_acc": guard_acc,
             "guard_step": guard_step,
             "robust": robust[rows],
+            "train_acc": train_acc[rows],
             "test_acc": test_acc[rows],
         }
         metrics = {

@@ -15,14 +15,23 @@ PAPERS.md §4). Controls: BAT with ``m = 1`` (the KL attack makes it TRADES exac
 (clean training on the clean loss), and TRADES with another seed of its inner attack's start (the noise
 floor of any TRADES-vs-BAT difference).
 
+Pairing: every row continues member ``i`` from the same clean-trained weights (the clean run is trained
+once per process and shared by the rows) and is measured on the same test points, so the checks compare
+methods by paired differences.
+
+Scales: ``quick`` — 8 members, 100 continued steps, 150 test points; ``medium`` — 16 members, 200 steps,
+300 test points (the data, width and radius stay: ε is set against the codes' scale); ``paper`` — 16
+members, 1000 steps, 300 test points.
+
 Records: ``W`` (the trained first layer, for the β = 0 identity), ``eps_grid (K,)``, ``robust (M, K)``
-(PGD-50, two restarts), ``margin (M, n)`` (ℓ2 minimum-norm attack; NaN for misclassified points),
-``smoothness (M, n)`` (``KL(p(x) ‖ p(x'))`` at the PGD point ``x'`` of radius ε), ``test_acc (M,)``, on
-:data:`N_EVAL` test points.
+and ``robust_points (M, K, n)`` (PGD-50, two restarts), ``margin (M, n)`` (ℓ2 minimum-norm attack; NaN
+for misclassified points), ``smoothness (M, n)`` (``KL(p(x) ‖ p(x'))`` at the PGD point ``x'`` of radius
+ε), ``train_acc (M,)`` and ``test_acc (M,)``, on ``n_eval`` test points.
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 from dataclasses import dataclass
 
@@ -33,15 +42,22 @@ from sims.attacks import PGD, MinNorm, robust_accuracy
 from sims.cli import main_for
 from sims.errors import check_choice, check_float, check_int
 from sims.measure import accuracy
-from sims.methods import BAT, PGDAT, TRADES, Method, bernoulli_kl
-from sims.purification_runs import PurificationSetup, continue_with, train_clean
-from sims.simulation import RunContext, RunOutput, Simulation
+from sims.methods import BAT, PGDAT, TRADES, Clean, Method, bernoulli_kl
+from sims.purification_runs import (
+    CleanRun,
+    PurificationSetup,
+    continue_with,
+    train_clean,
+)
+from sims.simulation import SCALES, RunContext, RunOutput, Simulation
 from sims.threat import L2Ball
 
 EPS = 0.25
-N_EVAL = 150
 ATTACK_STEPS = 5
 EPS_GRID = (0.125, 0.25, 0.375, 0.5)
+#: Per scale: continued steps, members, attacked test points.
+SIZES = {"quick": (100, 8, 150), "medium": (200, 16, 300), "paper": (1000, 16, 300)}
+assert tuple(SIZES) == SCALES
 
 
 @dataclass(frozen=True)
@@ -54,17 +70,19 @@ class Config:
     beta: float = 0.0
     m: int = 1
     steps: int = 100
-    n_seeds: int = 2
+    n_seeds: int = 8
     method_seed: int = 0
+    n_eval: int = 150
 
     def __post_init__(self) -> None:
         check_choice("role", self.role, ("law", "control"))
         check_choice("kind", self.kind, ("clean", "pgd", "trades", "bat"))
         check_float("beta", self.beta, 0.0)
         check_int("m", self.m, 1)
+        check_int("n_eval", self.n_eval, 1)
 
-    def method(self) -> Method | None:
-        """The training method (``None``: clean training)."""
+    def method(self) -> Method:
+        """The training method (clean training: the clean loss, :class:`sims.methods.Clean`)."""
         if self.kind == "pgd":
             return PGDAT(norm="l2", eps=EPS, steps=ATTACK_STEPS, seed=self.method_seed)
         if self.kind == "trades":
@@ -80,12 +98,12 @@ class Config:
                 steps=ATTACK_STEPS,
                 seed=self.method_seed,
             )
-        return None
+        return Clean()
 
 
 def configs(scale: str) -> list[Config]:
-    """The methods and the two BAT controls."""
-    steps, seeds = (100, 2) if scale == "quick" else (1000, 8)
+    """The methods and the two BAT controls, at the rung's :data:`SIZES`."""
+    steps, seeds, n_eval = SIZES[check_choice("scale", scale, SCALES)]
     rows = [
         Config("clean", "law", "clean"),
         Config("pgd_at", "law", "pgd"),
@@ -97,18 +115,24 @@ def configs(scale: str) -> list[Config]:
         Config("trades-beta6-seed1", "control", "trades", 6.0, method_seed=1),
     ]
     return [
-        Config(c.condition, c.role, c.kind, c.beta, c.m, steps, seeds, c.method_seed) for c in rows
+        Config(c.condition, c.role, c.kind, c.beta, c.m, steps, seeds, c.method_seed, n_eval)
+        for c in rows
     ]
 
 
+@functools.lru_cache(maxsize=1)
+def _clean_run(s: PurificationSetup, device: str) -> CleanRun:
+    """The clean-trained run every row continues from, once per process (rows with the same members
+    share it; :func:`sims.purification_runs.continue_with` trains a copy)."""
+    return train_clean(s, device)
+
+
 def run(cfg: Config, ctx: RunContext) -> RunOutput:
-    """Train clean, continue with the method; robust accuracy on the ε grid, margins, smoothness."""
-    r = train_clean(PurificationSetup(n_seeds=cfg.n_seeds, dtype="float32"), ctx.device)
-    method = cfg.method()
-    ens = r.ens if method is None else continue_with(r, method, cfg.steps)
-    if method is None and cfg.steps > 0:  # clean: the same number of continued clean steps
-        ens = continue_with(r, PGDAT(norm="l2", eps=0.0, steps=1), cfg.steps)
-    X, y = r.X_test[:N_EVAL], r.y_test[:N_EVAL]
+    """Continue the clean run with the row's method (clean rows: the same number of clean steps);
+    robust accuracy on the ε grid per point, margins, smoothness."""
+    r = _clean_run(PurificationSetup(n_seeds=cfg.n_seeds, dtype="float32"), ctx.device)
+    ens = continue_with(r, cfg.method(), cfg.steps)
+    X, y = r.X_test[: cfg.n_eval], r.y_test[: cfg.n_eval]
     ra = robust_accuracy(ens, X, y, L2Ball(eps=EPS), EPS_GRID, attacks=(PGD(steps=50, restarts=2),))
     mn = MinNorm(
         norm="l2", search_steps=10, search_attack=PGD(steps=20, restarts=2, schedule="linear")
@@ -119,13 +143,16 @@ def run(cfg: Config, ctx: RunContext) -> RunOutput:
         margin = torch.where(correct, mn.dist, torch.full_like(mn.dist, float("nan")))
         adv = PGD(steps=50)(ens, X, y, L2Ball(eps=EPS))
         smooth = bernoulli_kl(f, ens.forward(X[None] + adv.delta))
+    correct_np = correct.cpu().numpy()
     arrays = {
         "W": ens.W.cpu().numpy(),
         "eps_grid": np.asarray(EPS_GRID),
         "robust": ra.accuracy.cpu().numpy(),
+        "robust_points": correct_np[:, None, :] & ~ra.success.cpu().numpy(),
         "margin": margin.cpu().numpy(),
         "smoothness": smooth.cpu().numpy(),
-        "test_acc": accuracy(ens, X, y),
+        "train_acc": accuracy(ens, r.X, r.y),
+        "test_acc": correct_np.mean(axis=1),
     }
     metrics = {
         "robust_at_eps": float(arrays["robust"][:, 1].mean()),

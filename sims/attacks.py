@@ -27,10 +27,23 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from sims.errors import AdvsimError, check_choice, check_float, check_int
-from sims.nets import ScalarModel
+from sims.nets import ScalarModel, check_inputs
 from sims.rng import row_normal
 from sims.threat import L2Ball, LinfBall, Subspace, ThreatModel, safe_normalize
+from sims.validate import (
+    AdvsimError,
+    assume_valid,
+    check_bool,
+    check_choice,
+    check_fits,
+    check_float,
+    check_instance,
+    check_int,
+    check_labels,
+    check_memory,
+    checks_enabled,
+    fail,
+)
 
 __all__ = [
     "ATTACK_LOSSES",
@@ -86,18 +99,43 @@ def check_rel_stepsize(name: str, value: float | tuple[float, ...] | None) -> No
     check_float(name, value, 0.0, lo_open=True)
 
 
+def check_model(name: str, model: object) -> None:
+    """Raise unless ``model`` is a :class:`~sims.nets.ScalarModel` (``M``, ``d``, ``forward``,
+    ``input_grad`` and ``value_and_grad``)."""
+    if not isinstance(model, ScalarModel):
+        fail(
+            name,
+            "a ScalarModel (M, d, forward, input_grad, value_and_grad), e.g. a TwoLayerEnsemble",
+            model,
+        )
+
+
+def check_attack_call(
+    model: ScalarModel, X: Tensor, y: Tensor, threat: ThreatModel | None, copies: int = 4
+) -> None:
+    """The entry checks of every attack: the model, ``X`` (finite real floating, ``(n, d)`` or
+    ``(M, n, d)``, on the model's device), ``y`` (``(n,)`` labels in {-1, +1}), the threat model and
+    its radii (representable in ``X``'s dtype), and the memory the ``(M, n, d)`` working set takes
+    (about ``copies`` arrays of that size)."""
+    check_model("model", model)
+    like = getattr(model, "W", None)
+    like = getattr(model, "w", like)
+    check_inputs("X", X, model.M, model.d, like if isinstance(like, Tensor) else None)
+    check_instance("y", y, Tensor, "a torch tensor of labels in {-1, +1}")
+    if y.device != X.device:
+        fail("y", f"on X's device {X.device}", y)
+    check_labels("y", y, int(X.shape[-2]))
+    if threat is not None:
+        check_instance("threat", threat, ThreatModel, "a ThreatModel (L2Ball or LinfBall)")
+        threat.check_dim(model.d)
+        check_fits("eps", threat.eps, X.dtype)
+        if threat.bounds is not None:
+            check_fits("bounds", threat.bounds, X.dtype)
+    M, n, d = model.M, int(X.shape[-2]), model.d
+    check_memory("M x n x d", (M, n, d), copies * M * n * d * X.element_size(), X.device)
+
+
 def _prepare(model: ScalarModel, X: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    if X.ndim not in (2, 3) or X.shape[-1] != model.d:
-        raise AdvsimError(f"X must have shape (n, d={model.d}) or (M, n, d); got {tuple(X.shape)}")
-    if X.ndim == 3 and X.shape[0] != model.M:
-        raise AdvsimError(f"X must have M={model.M} rows on its first axis; got {X.shape[0]}")
-    n = X.shape[-2]
-    if tuple(y.shape) != (n,):
-        raise AdvsimError(f"y must have shape (n,) = ({n},); got {tuple(y.shape)}")
-    if not bool(torch.all((y == 1) | (y == -1))):
-        raise AdvsimError("y must hold labels in {-1, +1} (not 0/1)")
-    if not torch.all(torch.isfinite(X)):
-        raise AdvsimError("X must be finite everywhere")
     Xe = X.detach().expand(model.M, *X.shape[-2:]) if X.ndim == 2 else X.detach()
     return Xe, y.to(device=X.device, dtype=X.dtype)
 
@@ -166,6 +204,8 @@ class PGD:
         check_int("restarts", self.restarts, 1)
         check_choice("loss", self.loss, ATTACK_LOSSES)
         check_rel_stepsize("rel_stepsize", self.rel_stepsize)
+        check_bool("random_start", self.random_start)
+        check_bool("keep_best", self.keep_best)
         check_int("seed", self.seed, 0)
 
     @property
@@ -199,6 +239,14 @@ class PGD:
         (when the model can :meth:`select` members): each member's attack is independent of the
         others', so the result is identical whatever the blocking.
         """
+        if checks_enabled():
+            check_attack_call(model, X, y, threat, copies=4 + self.restarts)
+        with assume_valid():
+            return self._blocks(model, X, y, threat)
+
+    def _blocks(
+        self, model: ScalarModel, X: Tensor, y: Tensor, threat: ThreatModel
+    ) -> AttackResult:
         blocks = _member_blocks(model, X)
         alpha = self.member_alpha(model.M) if isinstance(self.rel_stepsize, tuple) else None
         units = None
@@ -348,8 +396,12 @@ class MinNorm:
 
     def __post_init__(self) -> None:
         check_choice("norm", self.norm, ("l2", "linf"))
-        if self.max_dist != float("inf"):
+        if not (isinstance(self.max_dist, float) and self.max_dist == float("inf")):
             check_float("max_dist", self.max_dist, 0.0, lo_open=True)
+        check_instance("search_attack", self.search_attack, PGD, "a PGD attack")
+        if self.restrict is not None:
+            check_instance("restrict", self.restrict, Subspace, "a Subspace or None")
+        check_int("seed", self.seed, 0)
         if self.norm == "linf" and self.restrict is not None:
             LinfBall(1.0, restrict=self.restrict)  # validates: coordinate subspaces only
         check_int("max_iter", self.max_iter, 1)
@@ -390,6 +442,14 @@ class MinNorm:
 
     def __call__(self, model: ScalarModel, X: Tensor, y: Tensor) -> MinNormResult:
         """Find small adversarial perturbations for every member and point."""
+        if checks_enabled():
+            check_attack_call(model, X, y, None, copies=8 + self.search_attack.restarts)
+            if self.restrict is not None and self.restrict.d != model.d:
+                fail("restrict", f"a subspace of R^{model.d} (the model's d)", self.restrict.d)
+        with assume_valid():
+            return self._min_norm(model, X, y)
+
+    def _min_norm(self, model: ScalarModel, X: Tensor, y: Tensor) -> MinNormResult:
         Xe, y = _prepare(model, X, y)
         inf = torch.tensor(float("inf"), dtype=Xe.dtype, device=Xe.device)
         with torch.no_grad():
@@ -521,8 +581,16 @@ class RobustAccuracy:
 
 def worst_case(results: Sequence[AttackResult]) -> AttackResult:
     """Per member and point, the attack result with the lowest margin ``y f(x + δ)``."""
-    if not results:
-        raise AdvsimError("results must hold at least one attack result")
+    if isinstance(results, AttackResult) or not isinstance(results, Sequence) or not results:
+        fail("results", "a non-empty sequence of AttackResult", results)
+    for i, r in enumerate(results):
+        check_instance(f"results[{i}]", r, AttackResult, "an AttackResult")
+        if r.margin.shape != results[0].margin.shape or r.delta.shape != results[0].delta.shape:
+            fail(
+                f"results[{i}]",
+                f"a result of the same shape as results[0] (margin {tuple(results[0].margin.shape)})",
+                r.margin,
+            )
     out = results[0]
     delta, margin = out.delta.clone(), out.margin.clone()
     for r in results[1:]:
@@ -547,13 +615,29 @@ def robust_accuracy(
     result is the worst case over ``attacks`` per point. ``threat`` supplies the norm, restriction and
     start; its own ε is ignored.
     """
-    grid = np.asarray(eps_grid, dtype=np.float64).reshape(-1)
+    from sims.validate import check_array
+
+    grid = check_array("eps_grid", eps_grid, finite=False, nonempty=False).reshape(-1)
     if grid.size == 0 or not np.all(np.isfinite(grid)) or np.any(grid < 0):
-        raise AdvsimError("eps_grid must be a non-empty list of finite values >= 0")
-    if not attacks:
-        raise AdvsimError("attacks must hold at least one attack")
+        raise AdvsimError(
+            f"eps_grid must be a non-empty list of finite values >= 0; got {list(grid)[:8]}"
+        )
+    if isinstance(attacks, PGD) or not isinstance(attacks, Sequence) or not attacks:
+        fail("attacks", "a non-empty sequence of PGD attacks", attacks)
+    for i, atk in enumerate(attacks):
+        check_instance(f"attacks[{i}]", atk, PGD, "a PGD attack (PGD, FGSM or FGM)")
+    if min_norm is not None:
+        check_instance("min_norm", min_norm, MinNorm, "a MinNorm attack or None")
+    check_instance("threat", threat, ThreatModel, "a ThreatModel (L2Ball or LinfBall)")
     K = grid.size
+    check_attack_call(model, X, y, threat.with_eps(float(grid.max())), copies=4)
     n = X.shape[-2]
+    check_memory(
+        "eps_grid x M x n x d",
+        (K, model.M, n, model.d),
+        6 * K * model.M * n * model.d * X.element_size(),
+        X.device,
+    )
     Xk = torch.cat([X] * K, dim=-2)
     yk = torch.cat([y] * K)
     eps = torch.as_tensor(np.repeat(grid, n), dtype=torch.float64)

@@ -20,9 +20,9 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor
 
-from sims.errors import AdvsimError
 from sims.losses import loss_derivative
-from sims.nets import TwoLayerEnsemble
+from sims.nets import TwoLayerEnsemble, check_loss_inputs
+from sims.validate import check_instance, check_tensor, checks_enabled, fail
 
 __all__ = ["LinearizedEnsemble"]
 
@@ -43,20 +43,25 @@ class LinearizedEnsemble:
     delta: Tensor
 
     def __post_init__(self) -> None:
+        check_instance("base", self.base, TwoLayerEnsemble, "a TwoLayerEnsemble")
+        check_tensor("delta", self.delta, like=self.base.W)
+        if self.delta.dtype != self.base.dtype:
+            fail("delta", f"of the base's dtype {self.base.dtype}", self.delta)
         if self.base.act != "relu":
-            raise AdvsimError(
-                f"LinearizedEnsemble needs act='relu' (its input gradient drops σ''); got {self.base.act!r}"
+            fail(
+                "base.act",
+                "'relu' (LinearizedEnsemble needs act='relu': its input gradient drops σ'')",
+                self.base.act,
             )
         if tuple(self.delta.shape) != tuple(self.base.W.shape):
-            raise AdvsimError(
-                f"delta must have the shape of W, {tuple(self.base.W.shape)}; got {tuple(self.delta.shape)}"
-            )
+            fail("delta", f"the shape of W, {tuple(self.base.W.shape)}", self.delta, verb="have")
         if self.base.trainable != ("W",):
             self.base = replace(self.base, trainable=("W",))
 
     @classmethod
     def at_init(cls, base: TwoLayerEnsemble) -> LinearizedEnsemble:
         """The linearisation of ``base`` with ``Δ = 0`` (equal to ``base`` at every input)."""
+        check_instance("base", base, TwoLayerEnsemble, "a TwoLayerEnsemble")
         return cls(base.clone(), torch.zeros_like(base.W))
 
     @property
@@ -91,6 +96,8 @@ class LinearizedEnsemble:
     def _gates(self, X: Tensor) -> tuple[Tensor, Tensor]:
         """``a_j σ'(h⁰_j(x))`` ``(M, n, m)`` and ``⟨Δ_j, x⟩`` ``(M, n, m)``."""
         Xc = self.base._inputs(X)
+        if checks_enabled():
+            check_tensor("delta", self.delta, shapes=[tuple(self.base.W.shape)], like=self.base.W)
         gate = self.base._dsig(self.base.preact(Xc), 0, self.M) * self.base.a[:, None, :]
         if Xc.ndim == 2:
             proj = torch.matmul(Xc, self.delta.transpose(1, 2))
@@ -118,5 +125,13 @@ class LinearizedEnsemble:
     def loss_grads(self, X: Tensor, y: Tensor, loss: str) -> tuple[Tensor, dict[str, Tensor]]:
         """Outputs and the gradient of the mean loss in ``Δ``: ``Σ_i (ℓ'_i/n) ∇_W f₀(x_i)``."""
         f = self.forward(X)
+        if checks_enabled():
+            check_loss_inputs(y, loss, int(X.shape[-2]), self.base.W)
         g = loss_derivative(loss, f, y.to(self.dtype)) / X.shape[-2]
         return f, {"W": self.base.param_grads(X, g)["W"]}
+
+    def check_params(self) -> None:
+        """Raise unless the base network and ``Δ`` are valid and finite (see
+        :meth:`sims.nets.TwoLayerEnsemble.check_params`)."""
+        self.base.check_params()
+        check_tensor("delta", self.delta, shapes=[tuple(self.base.W.shape)], like=self.base.W)

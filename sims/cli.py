@@ -17,7 +17,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         "--scale",
         default="quick",
         choices=SCALES,
-        help="quick (CI, main job) or paper (the paper's setting); default quick",
+        help="quick (CI, main job), medium (about an hour on 2 cores) or paper (the paper's setting); default quick",
     )
     p.add_argument("--out", default="results", help="results directory (default: results)")
     p.add_argument(
@@ -47,9 +47,32 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
+def _preflight(args: argparse.Namespace) -> None:
+    """Check the options before anything is computed: ``--out`` is (or can become) a writable
+    directory, ``--device`` can allocate a tensor, ``--workers`` is positive, and a ``--scheduler``
+    answers within a bounded time (:data:`sims.simulation.SCHEDULER_TIMEOUT`)."""
+    from sims.simulation import check_out_dir, check_scheduler, resolve_device
+    from sims.validate import check_int
+
+    check_out_dir(args.out)
+    resolve_device(args.device)
+    if args.seeds is not None:
+        check_int("--seeds", args.seeds, 1, 9_999)
+    if args.workers is not None:
+        check_int("--workers", args.workers, 1)
+    if args.workers is not None and args.scheduler is not None:
+        raise AdvsimError(
+            "--workers must not be given with --scheduler (a local cluster or an existing one); "
+            f"got --workers {args.workers} and --scheduler {args.scheduler!r}"
+        )
+    if args.scheduler is not None:
+        check_scheduler(args.scheduler)
+
+
 def _run(sims: Sequence[Simulation], args: argparse.Namespace) -> int:
     from sims.simulation import run_simulation
 
+    _preflight(args)
     status = 0
     for sim in sims:
         s = run_simulation(
@@ -64,8 +87,17 @@ def _run(sims: Sequence[Simulation], args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             group=not args.no_group,
         )
+        extra = "".join(
+            f", {n} {what}"
+            for n, what in (
+                (s.busy, "busy in another sweep"),
+                (s.diverged, "with diverged members"),
+                (s.cleaned, "temporary files removed"),
+            )
+            if n
+        )
         print(
-            f"sim {s.sim}: {s.ran} ran, {s.skipped} already done, {s.failed} failed "
+            f"sim {s.sim}: {s.ran} ran, {s.skipped} already done, {s.failed} failed{extra} "
             f"({s.seconds:.1f} s) -> {args.out}/{s.sim}"
         )
         for f in s.failures:

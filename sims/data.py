@@ -18,7 +18,20 @@ from typing import Literal
 import numpy as np
 import torch
 
-from sims.errors import AdvsimError, check_choice, check_finite, check_float, check_int
+from sims.validate import (
+    AdvsimError,
+    check_array,
+    check_bool,
+    check_choice,
+    check_device,
+    check_dtype,
+    check_float,
+    check_instance,
+    check_int,
+    check_labels,
+    check_memory,
+    fail,
+)
 
 __all__ = [
     "LABEL_RULES",
@@ -53,26 +66,26 @@ class SubspaceData:
     name: str = "subspace"
 
     def __post_init__(self) -> None:
-        X, y, U = self.X, self.y, self.basis
-        if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
-            raise AdvsimError(f"X must have shape (n, d) with n, d >= 1; got {X.shape}")
+        X = check_array("X", self.X, shapes=[("n", "d")])
         n, d = X.shape
-        if y.shape != (n,):
-            raise AdvsimError(f"y must have shape (n,) = ({n},); got {y.shape}")
-        if not np.all(np.isin(y, (-1.0, 1.0))):
-            raise AdvsimError("y must hold labels in {-1, +1}")
-        if U.ndim != 2 or U.shape[0] != d or not 1 <= U.shape[1] < d:
+        y = check_array("y", self.y, finite=False, nonempty=False)
+        check_labels("y", y, n)
+        U = check_array("basis", self.basis, ndim=2)
+        if U.shape[0] != d or not 1 <= U.shape[1] < d:
             raise AdvsimError(
                 f"basis must have shape (d, k_P) with 1 <= k_P < d = {d}; got {U.shape}"
             )
-        check_finite("X", X)
-        check_finite("basis", U)
         if not np.allclose(U.T @ U, np.eye(U.shape[1]), atol=1e-8):
-            raise AdvsimError("basis must have orthonormal columns (UᵀU = I)")
-        if self.offset.size == 0:
-            object.__setattr__(self, "offset", np.zeros(d))
-        elif self.offset.shape != (d,):
-            raise AdvsimError(f"offset must have shape (d,) = ({d},); got {self.offset.shape}")
+            fail("basis", "orthonormal columns (UᵀU = I)", U, verb="have")
+        offset = check_array("offset", self.offset, nonempty=False)
+        if offset.size == 0:
+            offset = np.zeros(d)
+        elif offset.shape != (d,):
+            raise AdvsimError(f"offset must have shape (d,) = ({d},); got {offset.shape}")
+        if not isinstance(self.name, str):
+            fail("name", "a string", self.name)
+        for field_name, value in (("X", X), ("y", y), ("basis", U), ("offset", offset)):
+            object.__setattr__(self, field_name, value)
 
     @property
     def n(self) -> int:
@@ -107,6 +120,8 @@ class SubspaceData:
         self, *, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu"
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(X, y)`` as torch tensors of the given dtype on the given device."""
+        check_dtype("dtype", dtype)
+        check_device("device", device)
         return (
             torch.as_tensor(self.X, dtype=dtype, device=device),
             torch.as_tensor(self.y, dtype=dtype, device=device),
@@ -119,6 +134,9 @@ def random_basis(
     """An orthonormal ``(d, k)`` basis: Haar-random (QR of a Gaussian), or the first ``k`` axes."""
     d = check_int("d", d, 2)
     k = check_int("k_P", k, 1, d - 1)
+    check_instance("rng", rng, np.random.Generator, "a numpy Generator (np.random.default_rng)")
+    check_bool("axis_aligned", axis_aligned)
+    check_memory("d x k_P", (d, k), 3 * d * k * 8)
     if axis_aligned:
         return np.eye(d)[:, :k].copy()
     q, r = np.linalg.qr(rng.standard_normal((d, k)))
@@ -182,11 +200,15 @@ def make_subspace_data(
     noise = check_float("noise", noise, 0.0)
     n_intervals = check_int("n_intervals", n_intervals, 2)
     teacher_width = check_int("teacher_width", teacher_width, 1)
+    check_bool("axis_aligned", axis_aligned)
+    check_memory("n x d", (n, d), 4 * n * (d + k) * 8)
+    if labels == "teacher":
+        check_memory("n x teacher_width", (n, teacher_width), 2 * n * teacher_width * 8)
     rng = np.random.default_rng(seed)
     if basis is None:
         U = random_basis(d, k, rng, axis_aligned=axis_aligned)
     else:
-        U = np.asarray(basis, dtype=np.float64)
+        U = check_array("basis", basis, ndim=2)
         if U.shape != (d, k):
             raise AdvsimError(f"basis must have shape (d, k_P) = ({d}, {k}); got {U.shape}")
     if points == "gaussian":

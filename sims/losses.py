@@ -17,16 +17,29 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from sims.errors import check_choice
+from sims.validate import check_choice, check_labels, check_tensor, checks_enabled, fail
 
 __all__ = ["LOSSES", "loss_derivative", "loss_value"]
 
 LOSSES = ("logistic", "bce", "hinge", "squared")
 
 
-def loss_value(name: str, f: Tensor, y: Tensor) -> Tensor:
-    """Elementwise loss ``ℓ(f, y)`` (same shape as ``f``; ``y`` broadcasts)."""
+def _check(name: str, f: Tensor, y: Tensor) -> None:
     check_choice("loss", name, LOSSES)
+    if checks_enabled():
+        check_tensor("f", f, nonempty=False)
+        check_tensor("y", y, nonempty=False, like=f)
+        fs, ys = tuple(f.shape), tuple(y.shape)
+        if len(ys) > len(fs) or any(
+            a not in (b, 1) for a, b in zip(ys[::-1], fs[::-1], strict=False)
+        ):
+            fail("y", f"a tensor that broadcasts against f {fs}", y)
+        check_labels("y", y)
+
+
+def loss_value(name: str, f: Tensor, y: Tensor) -> Tensor:
+    """Elementwise loss ``ℓ(f, y)`` (same shape as ``f``; ``y`` broadcasts; labels in {-1, +1})."""
+    _check(name, f, y)
     if name == "logistic":
         return F.softplus(-y * f)
     if name == "bce":
@@ -39,7 +52,7 @@ def loss_value(name: str, f: Tensor, y: Tensor) -> Tensor:
 
 def loss_derivative(name: str, f: Tensor, y: Tensor) -> Tensor:
     """Elementwise ``∂ℓ/∂f`` for :func:`loss_value` (hinge uses 0 at the kink, as autograd does)."""
-    check_choice("loss", name, LOSSES)
+    _check(name, f, y)
     if name == "logistic":
         return -y * torch.sigmoid(-y * f)
     if name == "bce":

@@ -20,9 +20,21 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from sims.errors import AdvsimError
-from sims.nets import ScalarModel, TwoLayerEnsemble
+from sims.nets import ScalarModel, TwoLayerEnsemble, check_inputs
 from sims.perf import memory_budget
+from sims.validate import (
+    AdvsimError,
+    assume_valid,
+    check_array,
+    check_float,
+    check_instance,
+    check_int,
+    check_labels,
+    check_memory,
+    check_tensor,
+    checks_enabled,
+    fail,
+)
 
 __all__ = [
     "abs_cosine",
@@ -40,19 +52,47 @@ __all__ = [
 ]
 
 
+def check_basis(name: str, basis: object, d: int) -> np.ndarray:
+    """``basis`` as a float64 ``(d, k)`` array with orthonormal columns (``1 <= k <= d``), or raise."""
+    U = check_array(name, basis, ndim=2)
+    if U.shape[0] != d or not 1 <= U.shape[1] <= d:
+        fail(name, f"shape (d, k) = ({d}, k) with 1 <= k <= {d}", U, verb="have")
+    if not np.allclose(U.T @ U, np.eye(U.shape[1]), atol=1e-6):
+        fail(name, "orthonormal columns (UᵀU = I)", U, verb="have")
+    return U
+
+
+def _check_ens(ens: object) -> TwoLayerEnsemble:
+    check_instance("ens", ens, TwoLayerEnsemble, "a TwoLayerEnsemble")
+    assert isinstance(ens, TwoLayerEnsemble)
+    ens.check_params()
+    return ens
+
+
 def accuracy(model: ScalarModel, X: Tensor, y: Tensor) -> np.ndarray:
     """Per-member accuracy ``mean(y f(x) > 0)``: ``(M,)`` numpy."""
-    with torch.no_grad():
-        return ((y * model.forward(X)) > 0).to(torch.float64).mean(dim=1).cpu().numpy()
+    from sims.attacks import check_attack_call
+
+    check_attack_call(model, X, y, None, copies=1)
+    with torch.no_grad(), assume_valid():
+        f = model.forward(X)
+        return ((y.to(f.dtype) * f) > 0).to(torch.float64).mean(dim=1).cpu().numpy()
 
 
 def as_basis(basis: np.ndarray | Tensor, like: Tensor) -> Tensor:
-    """The basis as a tensor with ``like``'s dtype and device."""
+    """The basis as a tensor with ``like``'s dtype and device (a ``(d, k)`` orthonormal basis)."""
+    if not isinstance(basis, Tensor) or basis.device != like.device or basis.dtype != like.dtype:
+        check_tensor("like", like, nonempty=False, finite=False)
+        basis = check_basis("basis", basis, int(like.shape[-1]))
     return torch.as_tensor(basis, dtype=like.dtype, device=like.device)
 
 
 def project(V: Tensor, U: Tensor) -> Tensor:
-    """``P v = U Uᵀ v`` applied to the last axis of ``V``."""
+    """``P v = U Uᵀ v`` applied to the last axis of ``V`` (``U`` a ``(d, k)`` tensor of ``V``'s dtype
+    and device, e.g. from :func:`as_basis`)."""
+    if checks_enabled():
+        check_tensor("V", V, nonempty=False)
+        check_tensor("U", U, shapes=[(V.shape[-1] if V.ndim else -1, "k")], like=V)
     return torch.matmul(torch.matmul(V, U), U.T)
 
 
@@ -63,13 +103,21 @@ def project_perp(V: Tensor, U: Tensor) -> Tensor:
 
 def weight_split(ens: TwoLayerEnsemble, basis: np.ndarray | Tensor) -> dict[str, Tensor]:
     """Per-neuron norms ``‖P w_j‖`` and ``‖P⊥ w_j‖``: ``w_on``, ``w_off`` of shape ``(M, m)``."""
+    _check_ens(ens)
     U = as_basis(basis, ens.W)
     on = project(ens.W, U)
     return {"w_on": on.norm(dim=-1), "w_off": (ens.W - on).norm(dim=-1)}
 
 
+def _check_weights(W: object, W0: object) -> None:
+    check_tensor("W", W, shapes=[("M", "m", "d")])
+    assert isinstance(W, Tensor)
+    check_tensor("W0", W0, shapes=[tuple(W.shape)], like=W)
+
+
 def offsubspace_drift(W: Tensor, W0: Tensor, basis: np.ndarray | Tensor) -> Tensor:
     """Drift ``‖P⊥(W − W0)‖_F / ‖P⊥ W0‖_F`` of each member's first layer: ``(M,)``."""
+    _check_weights(W, W0)
     U = as_basis(basis, W)
     num = project_perp(W - W0.to(W.dtype), U).flatten(1).norm(dim=1)
     return torch.div(num, project_perp(W0.to(W.dtype), U).flatten(1).norm(dim=1))
@@ -77,6 +125,7 @@ def offsubspace_drift(W: Tensor, W0: Tensor, basis: np.ndarray | Tensor) -> Tens
 
 def offsubspace_ratio(W: Tensor, W0: Tensor, basis: np.ndarray | Tensor) -> Tensor:
     """``‖P⊥ W‖_F / ‖P⊥ W0‖_F`` per member: ``(M,)``."""
+    _check_weights(W, W0)
     U = as_basis(basis, W)
     num = project_perp(W, U).flatten(1).norm(dim=1)
     return torch.div(num, project_perp(W0.to(W.dtype), U).flatten(1).norm(dim=1))
@@ -90,18 +139,22 @@ def input_grad_split(
     The ``(M, n, d)`` gradients are formed a chunk of points at a time, so that one chunk stays under
     :func:`sims.perf.memory_budget`; the results do not depend on the chunking.
     """
+    _check_ens(ens)
+    check_inputs("X", X, ens.M, ens.d, ens.W)
+    U = as_basis(basis, ens.W)
     n = X.shape[-2]
+    check_memory("M x n", (ens.M, n), 4 * ens.M * n * ens.W.element_size(), ens.device)
     per_point = ens.M * ens.d * ens.W.element_size() * 3  # G, its projection, the difference
     step = max(1, min(n, memory_budget() // max(1, per_point)))
     parts: dict[str, list[Tensor]] = {"grad_on": [], "grad_off": [], "rho": []}
-    for i in range(0, n, step):
-        Xc = X[..., i : i + step, :]
-        G = ens.input_grad(Xc)
-        U = as_basis(basis, G)
-        on = project(G, U)
-        parts["grad_on"].append(on.norm(dim=-1))
-        parts["grad_off"].append((G - on).norm(dim=-1))
-        parts["rho"].append(ens.active_weight(Xc))
+    with assume_valid():
+        for i in range(0, n, step):
+            Xc = X[..., i : i + step, :]
+            G = ens.input_grad(Xc)
+            on = project(G, U)
+            parts["grad_on"].append(on.norm(dim=-1))
+            parts["grad_off"].append((G - on).norm(dim=-1))
+            parts["rho"].append(ens.active_weight(Xc))
     return {k: torch.cat(v, dim=-1) for k, v in parts.items()}
 
 
@@ -121,6 +174,34 @@ def boundary_distance_along(
     ``inf`` where the sign never changes within ``t_max``. Used for the authors' Fig. 2 measurement:
     the distance to the boundary orthogonally to the data line, both ways.
     """
+    _check_ens(ens)
+    check_inputs("X", X, ens.M, ens.d, ens.W)
+    if X.ndim != 2:
+        fail("X", f"shape (n, {ens.d}) (points shared by all members)", X, verb="have")
+    check_tensor("direction", direction, shapes=[(ens.d,)])
+    if not bool(direction.norm() > 0):
+        fail("direction", "a non-zero vector", direction)
+    check_float("t_max", t_max, 0.0, lo_open=True, dtype=ens.dtype)
+    grid = check_int("grid", grid, 1)
+    bisection_steps = check_int("bisection_steps", bisection_steps, 0)
+    check_memory(
+        "n x grid x d",
+        (X.shape[0], grid, ens.d),
+        (ens.d + 2 * ens.M) * X.shape[0] * grid * ens.W.element_size(),
+        ens.device,
+    )
+    with assume_valid():
+        return _boundary_distance(ens, X.to(ens.dtype), direction, t_max, grid, bisection_steps)
+
+
+def _boundary_distance(
+    ens: TwoLayerEnsemble,
+    X: Tensor,
+    direction: Tensor,
+    t_max: float,
+    grid: int,
+    bisection_steps: int,
+) -> Tensor:
     u = direction.to(dtype=ens.dtype, device=ens.device)
     u = u / u.norm()
     n = X.shape[0]
@@ -164,9 +245,15 @@ def neuron_decomposition(
     ``mixture_ratio`` (median over ``j ∉ S_i`` of ``|c_ij|/|c_ij*|``; derived ≈ ``k/d`` after clean
     training), ``mixture_cos`` ``cos(v_i, M w*)`` (signed), and ``V`` ``(..., m, d)``.
     """
-    D = dictionary.shape[1]
-    if not 1 <= top < D:
-        raise AdvsimError(f"top must be in [1, D-1] = [1, {D - 1}]; got {top}")
+    dictionary = check_array("dictionary", dictionary, ndim=2)
+    d, D = dictionary.shape
+    W = check_array("W", W)
+    if W.ndim < 2 or W.shape[-1] != d:
+        fail("W", f"shape (..., m, {d}) (the dictionary's d)", W, verb="have")
+    w_star = check_array("w_star", w_star, shapes=[(D,)])
+    if isinstance(top, bool) or not isinstance(top, int | np.integer) or not 1 <= top < D:
+        raise AdvsimError(f"top must be in [1, D-1] = [1, {D - 1}]; got {top!r}")
+    check_memory("W x D", (W.size // d, D), 6 * (W.size // d) * max(D, d) * 8)
     C = W @ dictionary
     A = np.abs(C)
     order = np.argsort(-A, axis=-1)
@@ -205,6 +292,13 @@ def mixture_correlations(V: np.ndarray, X: np.ndarray, y: np.ndarray) -> dict[st
     and ``individual`` ``mean_x |⟨v_i, x⟩| / mean_x ‖x‖`` — both normalised by the size of the vector
     they are taken against, so they compare as cosines times ``‖v_i‖``.
     """
+    X = check_array("X", X, shapes=[("n", "d")])
+    n, d = X.shape
+    y = check_array("y", y)
+    check_labels("y", y, n)
+    V = check_array("V", V)
+    if V.shape[-1] != d:
+        fail("V", f"shape (..., {d}) (X's d)", V, verb="have")
     mean_yx = (y[:, None] * X).mean(axis=0)
     avg = np.abs(V @ mean_yx) / np.linalg.norm(mean_yx)
     individual = np.abs(V @ X.T).mean(axis=-1) / np.linalg.norm(X, axis=1).mean()
@@ -214,6 +308,10 @@ def mixture_correlations(V: np.ndarray, X: np.ndarray, y: np.ndarray) -> dict[st
 def abs_cosine(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """``|cos(a, b)|`` over the last axis — the purification principle's statistic
     ``|cos(w_i, w_i')| > 1/√2`` (PAPERS.md §2, [derived] from ``‖β_i w_i'‖ > ‖v_i‖``)."""
+    A = check_array("A", A)
+    B = check_array("B", B)
+    if A.shape != B.shape:
+        fail("B", f"shape {A.shape} (A's)", B, verb="have")
     num = np.abs((A * B).sum(axis=-1))
     return np.asarray(num / (np.linalg.norm(A, axis=-1) * np.linalg.norm(B, axis=-1)))
 
@@ -232,6 +330,17 @@ def perturbation_structure(
     for dense mixtures, large for "pure" perturbations) — and ``participation`` — the participation
     ratio ``(Σ_j c_j²)² / Σ_j c_j⁴`` of ``c = Mᵀδ`` (the effective number of atoms it uses).
     """
+    dictionary = check_array("dictionary", dictionary, ndim=2)
+    d, D = dictionary.shape
+    Z = check_array("Z", Z, shapes=[("n", D)])
+    delta = check_array("delta", delta)
+    if delta.ndim < 2 or delta.shape[-2:] != (Z.shape[0], d):
+        fail(
+            "delta",
+            f"shape (..., {Z.shape[0]}, {d}) (Z's n, the dictionary's d)",
+            delta,
+            verb="have",
+        )
     C2 = (delta @ dictionary) ** 2
     total = C2.sum(axis=-1)
     on = (C2 * (Z != 0)).sum(axis=-1)

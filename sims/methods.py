@@ -33,11 +33,24 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sims.attacks import PGD, check_rel_stepsize
-from sims.errors import AdvsimError, check_choice, check_float, check_int
 from sims.losses import LOSSES, loss_derivative, loss_value
-from sims.nets import TwoLayerEnsemble
+from sims.nets import TwoLayerEnsemble, check_inputs, check_loss_inputs
 from sims.rng import row_normal
-from sims.threat import L2Ball, LinfBall, Subspace, ThreatModel
+from sims.threat import L2_STARTS, L2Ball, LinfBall, Subspace, ThreatModel
+from sims.validate import (
+    AdvsimError,
+    assume_valid,
+    check_bool,
+    check_choice,
+    check_fits,
+    check_float,
+    check_instance,
+    check_int,
+    check_memory,
+    check_tensor,
+    checks_enabled,
+    fail,
+)
 
 __all__ = [
     "BAT",
@@ -52,14 +65,24 @@ __all__ = [
 ]
 
 
+def _check_pair(f: Tensor, f2: Tensor) -> None:
+    if checks_enabled():
+        check_tensor("f", f, nonempty=False)
+        check_tensor("f2", f2, nonempty=False, like=f)
+        if f.shape != f2.shape:
+            fail("f2", f"a tensor of f's shape {tuple(f.shape)}", f2)
+
+
 def bernoulli_kl(f: Tensor, f2: Tensor) -> Tensor:
     """``KL(Bernoulli(σ(f)) ‖ Bernoulli(σ(f2)))`` elementwise, computed stably."""
+    _check_pair(f, f2)
     p = torch.sigmoid(f)
     return p * (F.softplus(-f2) - F.softplus(-f)) + (1 - p) * (F.softplus(f2) - F.softplus(f))
 
 
 def bernoulli_kl_grads(f: Tensor, f2: Tensor) -> tuple[Tensor, Tensor]:
     """``(∂KL/∂f, ∂KL/∂f2) = (p(1−p)(f − f2), σ(f2) − p)``."""
+    _check_pair(f, f2)
     p = torch.sigmoid(f)
     return p * (1 - p) * (f - f2), torch.sigmoid(f2) - p
 
@@ -67,24 +90,41 @@ def bernoulli_kl_grads(f: Tensor, f2: Tensor) -> tuple[Tensor, Tensor]:
 def bridge_points(X: Tensor, delta: Tensor, m: int) -> list[Tensor]:
     """``x_k = x + (k/m)·δ`` for ``k = 0..m`` (``x_0 = x`` and ``x_m = x + δ`` exactly)."""
     m = check_int("m", m, 1)
+    if checks_enabled():
+        check_tensor("X", X)
+        check_tensor("delta", delta, like=X)
+        if X.shape[-1] != delta.shape[-1] or X.shape[-2] != delta.shape[-2] or delta.ndim < X.ndim:
+            fail("delta", f"a tensor (..., n, d) matching X {tuple(X.shape)}", delta)
     pts = [X + (k / m) * delta for k in range(m)]
     return [*pts, X + delta]
+
+
+#: The random-start laws allowed per norm (``None`` picks the first, the norm's default).
+STARTS = {"l2": L2_STARTS, "linf": ("uniform",)}
 
 
 def _threat(
     norm: str,
     eps: float | tuple[float, ...],
-    start: str = "uniform",
+    start: str | None = "uniform",
     restrict: Subspace | None = None,
 ) -> ThreatModel:
-    """The ball of ``norm`` and radius ``eps`` (a tuple: one radius per member, as ``(M, 1)``)."""
+    """The ball of ``norm`` and radius ``eps`` (a tuple: one radius per member, as ``(M, 1)``);
+    ``start=None`` is the norm's default start."""
     check_choice("norm", norm, ("l2", "linf"))
+    law = (
+        STARTS[norm][0]
+        if start is None
+        else check_choice(f"start (for norm {norm!r})", start, STARTS[norm])
+    )
+    if restrict is not None:
+        check_instance("restrict", restrict, Subspace, "a Subspace or None")
     radius: float | np.ndarray = (
         np.asarray(eps, dtype=np.float64)[:, None] if isinstance(eps, tuple) else eps
     )
     if norm == "l2":
-        return L2Ball(radius, start=start, restrict=restrict)
-    return LinfBall(radius, restrict=restrict)
+        return L2Ball(radius, start=law, restrict=restrict)
+    return LinfBall(radius, start=law, restrict=restrict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,11 +148,40 @@ class Method(ABC):
         """Input- or parameter-gradient passes per step (cost, for the fast-vs-PGD comparison)."""
         return 1
 
-    @abstractmethod
     def loss_grads(
         self, ens: TwoLayerEnsemble, X: Tensor, y: Tensor, step: int = 0
     ) -> tuple[Tensor, dict[str, Tensor]]:
-        """The per-member loss and its gradients for the trainable parameters."""
+        """The per-member loss ``(M,)`` and its gradients for the trainable parameters, at the
+        method's points for ``X`` (``(n, d)`` or ``(M, n, d)``), labels ``y (n,)`` in {-1, +1} and
+        training step ``step`` (which varies the method's random seed)."""
+        if checks_enabled():
+            self.check_call(ens, X, y, step)
+        with assume_valid():
+            return self._loss_grads(ens, X, y, step)
+
+    def check_call(self, ens: TwoLayerEnsemble, X: Tensor, y: Tensor, step: int = 0) -> None:
+        """The entry checks of :meth:`loss_grads` (skipped inside :func:`sims.validate.assume_valid`,
+        e.g. by :func:`sims.train.train`, which checks once before its loop)."""
+        check_instance("ens", ens, TwoLayerEnsemble, "a TwoLayerEnsemble")
+        check_inputs("X", X, ens.M, ens.d, ens.W)
+        ens.check_params()
+        check_loss_inputs(y, self.loss, int(X.shape[-2]), ens.W)
+        check_int("step", step, 0)
+        eps = getattr(self, "eps", None)
+        if eps is not None:
+            check_fits("eps", eps, ens.dtype)
+        # the method's perturbed copies of the (M, n, d) points (a few at a time)
+        copies = 6 + int(getattr(self, "m", 0))
+        n, d = int(X.shape[-2]), ens.d
+        check_memory(
+            "M x n x d", (ens.M, n, d), copies * ens.M * n * d * ens.W.element_size(), ens.device
+        )
+
+    @abstractmethod
+    def _loss_grads(
+        self, ens: TwoLayerEnsemble, X: Tensor, y: Tensor, step: int
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """:meth:`loss_grads` after its checks."""
 
     def _pointwise(
         self, ens: TwoLayerEnsemble, Xp: Tensor, y: Tensor
@@ -125,10 +194,10 @@ class Method(ABC):
 class Clean(Method):
     """The training loss at the clean points."""
 
-    def loss_grads(
-        self, ens: TwoLayerEnsemble, X: Tensor, y: Tensor, step: int = 0
+    def _loss_grads(
+        self, ens: TwoLayerEnsemble, X: Tensor, y: Tensor, step: int
     ) -> tuple[Tensor, dict[str, Tensor]]:
-        """See :class:`Method`."""
+        """See :meth:`Method.loss_grads`."""
         return self._pointwise(ens, X, y)
 
 
@@ -148,12 +217,13 @@ class PGDAT(Method):
     eps: float | tuple[float, ...] = 0.1
     steps: int = 10
     rel_stepsize: float | tuple[float, ...] | None = None
-    start: str = "uniform"
+    start: str | None = "uniform"
     random_start: bool = True
     restrict: Subspace | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_bool("random_start", self.random_start)
         if isinstance(self.eps, tuple):
             if not self.eps:
                 raise AdvsimError("eps must be a number >= 0 or one per member; got ()")
@@ -167,7 +237,10 @@ class PGDAT(Method):
 
     def threat(self) -> ThreatModel:
         """The threat model of the inner attack (per-member radii as ``(M, 1)``)."""
-        return _threat(self.norm, self.eps, self.start, self.restrict)
+        start = self.start
+        if start is None and self.norm == "l2" and isinstance(self, FastAT):
+            start = "radius"
+        return _threat(self.norm, self.eps, start, self.restrict)
 
     def check_members(self, M: int) -> None:
         """Raise unless every per-member setting has ``M`` values."""
@@ -193,10 +266,10 @@ class PGDAT(Method):
             seed=self.seed,
         )
 
-    def loss_grads(
-        self, ens: TwoLayerEnsemble, X: Tensor, y: Tensor, step: int = 0
+    def _loss_grads(
+        self, ens: TwoLayerEnsemble, X: Tensor, y: Tensor, step: int
     ) -> tuple[Tensor, dict[str, Tensor]]:
-        """See :class:`Method`."""
+        """See :meth:`Method.loss_grads`."""
         self.check_members(ens.M)
         atk = replace(self.attack(), seed=self.seed + step)
         delta = atk(ens, X, y, self.threat()).delta
@@ -206,11 +279,14 @@ class PGDAT(Method):
 @dataclass(frozen=True, kw_only=True)
 class FastAT(PGDAT):
     """FGSM with a random start: one step of ``alpha · ε`` (default 1.25) from the start, projected
-    (``random_start=False``: plain FGSM/FGM with step ``alpha · ε`` from the clean point)."""
+    (``random_start=False``: plain FGSM/FGM with step ``alpha · ε`` from the clean point).
+
+    ``start=None`` (default) is the norm's fast-AT start: ``"radius"`` (direction × ``U[0, ε]``) for
+    ℓ2, ``"uniform"`` in the box for ℓ∞."""
 
     steps: int = 1
     alpha: float | tuple[float, ...] = 1.25
-    start: str = "radius"
+    start: str | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -273,6 +349,7 @@ class TRADES(Method):
         check_float("eps", self.eps, 0.0)
         check_float("beta", self.beta, 0.0)
         check_int("steps", self.steps, 1)
+        check_float("rel_stepsize", self.rel_stepsize, 0.0, lo_open=True)
         _threat(self.norm, self.eps)
 
     @property
@@ -282,14 +359,19 @@ class TRADES(Method):
 
     def perturbation(self, ens: TwoLayerEnsemble, X: Tensor, step: int = 0) -> Tensor:
         """The KL-maximising δ."""
+        if checks_enabled():
+            check_instance("ens", ens, TwoLayerEnsemble, "a TwoLayerEnsemble")
+            check_inputs("X", X, ens.M, ens.d, ens.W)
+            ens.check_params()
+            check_int("step", step, 0)
         return _kl_attack(
             ens, X, _threat(self.norm, self.eps), self.steps, self.rel_stepsize, self.seed + step
         )
 
-    def loss_grads(
-        self, ens: TwoLayerEnsemble, X: Tensor, y: Tensor, step: int = 0
+    def _loss_grads(
+        self, ens: TwoLayerEnsemble, X: Tensor, y: Tensor, step: int
     ) -> tuple[Tensor, dict[str, Tensor]]:
-        """See :class:`Method`."""
+        """See :meth:`Method.loss_grads`."""
         delta = self.perturbation(ens, X, step)
         Xa = X[None] + delta if X.ndim == 2 else X + delta
         return bridged_loss_grads(ens, X, [Xa], y, self.loss, self.beta)
@@ -302,6 +384,13 @@ def bridged_loss_grads(
 
     TRADES is the one-point bridge. Returns the per-member mean loss and the parameter gradients.
     """
+    if checks_enabled():
+        Clean(loss=loss).check_call(ens, X, y)
+        check_float("beta", beta, 0.0)
+        if isinstance(bridge, Tensor) or not isinstance(bridge, list):
+            fail("bridge", "a list of point tensors (M, n, d)", bridge)
+        for i, p in enumerate(bridge):
+            check_inputs(f"bridge[{i}]", p, ens.M, ens.d, ens.W)
     n = X.shape[-2]
     pts = [X, *bridge]
     fs = [ens.forward(p) for p in pts]
@@ -346,6 +435,7 @@ class BAT(Method):
         check_int("steps", self.steps, 1)
         check_choice("attack", self.attack, ("kl", "ce"))
         check_choice("reduction", self.reduction, ("sum", "mean"))
+        check_float("rel_stepsize", self.rel_stepsize, 0.0, lo_open=True)
         _threat(self.norm, self.eps)
 
     @property
@@ -355,6 +445,8 @@ class BAT(Method):
 
     def perturbation(self, ens: TwoLayerEnsemble, X: Tensor, y: Tensor, step: int = 0) -> Tensor:
         """δ from the chosen attack."""
+        if checks_enabled():
+            self.check_call(ens, X, y, step)
         threat = _threat(self.norm, self.eps)
         if self.attack == "kl":
             return _kl_attack(ens, X, threat, self.steps, self.rel_stepsize, self.seed + step)
@@ -367,10 +459,10 @@ class BAT(Method):
         )
         return pgd(ens, X, y, threat).delta
 
-    def loss_grads(
-        self, ens: TwoLayerEnsemble, X: Tensor, y: Tensor, step: int = 0
+    def _loss_grads(
+        self, ens: TwoLayerEnsemble, X: Tensor, y: Tensor, step: int
     ) -> tuple[Tensor, dict[str, Tensor]]:
-        """See :class:`Method`."""
+        """See :meth:`Method.loss_grads`."""
         delta = self.perturbation(ens, X, y, step)
         Xe = X.expand(ens.M, *X.shape[-2:]) if X.ndim == 2 else X
         bridge = bridge_points(Xe, delta, self.m)[1:]

@@ -17,14 +17,32 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from sims.errors import AdvsimError, check_choice, check_float, check_int
 from sims.perf import tune_allocator
+from sims.validate import (
+    AdvsimError,
+    all_finite,
+    check_choice,
+    check_device,
+    check_dtype,
+    check_finite,
+    check_fits,
+    check_float,
+    check_instance,
+    check_int,
+    check_labels,
+    check_memory,
+    check_seeds,
+    check_tensor,
+    checks_enabled,
+    fail,
+    itemsize,
+)
 
 tune_allocator()
 
@@ -50,6 +68,65 @@ PARAM_NAMES = ("W", "b", "a")
 BLOCK_BYTES = 8 << 20
 ACTIVATIONS = ("relu", "smooth_relu")
 InitScheme = Literal["paper", "signs"]
+
+
+def _dt(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _names(name: str, value: object, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """A tuple of distinct names from ``allowed`` (a bare string is refused: ``"Wb"`` is not
+    ``("W", "b")``)."""
+    if isinstance(value, str) or not isinstance(value, tuple | list):
+        fail(name, f"a tuple of names from {allowed}", value)
+    for i, v in enumerate(value):
+        check_choice(f"{name}[{i}]", v, allowed)
+    if len(set(value)) != len(value):
+        fail(name, "a tuple of distinct names", tuple(value))
+    return tuple(value)
+
+
+def _member_index(idx: object, M: int, device: torch.device) -> slice | Tensor:
+    """Members ``idx`` (a slice, or integers in ``[-M, M)``) as a slice or a long tensor."""
+    if isinstance(idx, slice):
+        return idx
+    try:
+        ix = torch.as_tensor(idx, device=device)
+    except (TypeError, ValueError, RuntimeError):
+        fail("idx", "a slice or a sequence of member indices", idx)
+    if ix.is_floating_point() or ix.is_complex() or ix.dtype == torch.bool or ix.ndim != 1:
+        fail("idx", "a slice or a 1-D sequence of integer member indices", idx)
+    if ix.numel() and (int(ix.min()) < -M or int(ix.max()) >= M):
+        fail("idx", f"member indices in [-{M}, {M - 1}]", idx)
+    return ix.to(torch.long)
+
+
+def check_inputs(name: str, X: object, M: int, d: int, like: Tensor | None) -> None:
+    """Raise unless ``X`` is a finite real floating tensor of shape ``(n, d)`` or ``(M, n, d)`` with
+    ``n >= 1``, on ``like``'s device (the engine casts floating data to the model's dtype)."""
+    check_tensor(name, X, shapes=[("n", d), (M, "n", d)], like=like, finite=False)
+    assert isinstance(X, Tensor)
+    if X.shape[-2] < 1:
+        fail(name, f"shape (n, {d}) or ({M}, n, {d}) with n >= 1 points", X, verb="have")
+    check_finite(name, X)
+
+
+def check_loss_inputs(y: object, loss: str, n: int, like: Tensor, M: int | None = None) -> None:
+    """Raise unless ``y`` holds labels in {-1, +1} of shape ``(n,)`` (or ``(M, n)`` when ``M`` is
+    given: per-member inputs) on ``like``'s device, and ``loss`` is a loss of :mod:`sims.losses`."""
+    from sims.losses import LOSSES
+
+    check_choice("loss", loss, LOSSES)
+    check_instance("y", y, Tensor, "a torch tensor of labels in {-1, +1}")
+    assert isinstance(y, Tensor)
+    shapes = [(n,)] if M is None else [(n,), (M, n)]
+    if tuple(y.shape) not in shapes:
+        fail(
+            "y", "shape " + " or ".join(map(str, shapes)) + " (one label per point)", y, verb="have"
+        )
+    if y.device != like.device:
+        fail("y", f"on the model's device {like.device}", y)
+    check_labels("y", y)
 
 
 def activation(h: Tensor, kind: str, width: float = 1.0, threshold: Tensor | None = None) -> Tensor:
@@ -119,25 +196,35 @@ class TwoLayerEnsemble:
     threshold: Tensor | None = None
 
     def __post_init__(self) -> None:
-        if self.W.ndim != 3:
-            raise AdvsimError(f"W must have shape (M, m, d); got {tuple(self.W.shape)}")
+        check_tensor("W", self.W, shapes=[("M", "m", "d")], finite=False)
         M, m, _ = self.W.shape
-        if tuple(self.b.shape) != (M, m) or tuple(self.a.shape) != (M, m):
-            raise AdvsimError(
-                f"b and a must have shape (M, m) = ({M}, {m}); "
-                f"got {tuple(self.b.shape)} and {tuple(self.a.shape)}"
-            )
-        for name in self.trainable:
-            check_choice("trainable entry", name, PARAM_NAMES)
+        check_tensor("b", self.b, shapes=[(M, m)], like=self.W, finite=False)
+        check_tensor("a", self.a, shapes=[(M, m)], like=self.W, finite=False)
+        object.__setattr__(self, "trainable", _names("trainable", self.trainable, PARAM_NAMES))
         check_choice("activation", self.act, ACTIVATIONS)
-        check_float("act_width", self.act_width, 0.0, lo_open=True)
+        check_float("act_width", self.act_width, 0.0, lo_open=True, dtype=self.W.dtype)
         if self.threshold is not None:
-            if tuple(self.threshold.shape) != (M, m):
-                raise AdvsimError(
-                    f"threshold must have shape (M, m) = ({M}, {m}); got {tuple(self.threshold.shape)}"
+            check_tensor("threshold", self.threshold, shapes=[(M, m)], like=self.W, finite=False)
+        self.check_params()
+
+    def check_params(self) -> None:
+        """Raise unless ``W``, ``b``, ``a`` (and the threshold) share one real floating dtype and one
+        device and hold finite values (a threshold ``>= 0``). Public methods call it on entry (not
+        inside :func:`sims.validate.assume_valid`), since the tensors may be changed in place."""
+        W = self.W
+        for name, t in (("b", self.b), ("a", self.a), ("threshold", self.threshold)):
+            if t is not None and (t.dtype != W.dtype or t.device != W.device):
+                fail(
+                    name,
+                    f"of W's dtype and device ({_dt(W.dtype)} on {W.device}); convert all "
+                    "parameters with .to()",
+                    t,
                 )
-            if bool((self.threshold < 0).any()) or not bool(torch.isfinite(self.threshold).all()):
-                raise AdvsimError("threshold must hold finite values >= 0")
+        for name, t in self.params().items():
+            check_finite(name, t)
+        thr = self.threshold
+        if thr is not None and (not all_finite(thr) or bool((thr < 0).any())):
+            fail("threshold", "finite values >= 0", self.threshold, verb="hold")
 
     def _sig(self, h: Tensor, i0: int, i1: int, *, layout: str = "nm") -> Tensor:
         """``σ`` (or ``φ_t``) of pre-activations of members ``i0:i1``, laid out ``(nb, n, m)``
@@ -196,11 +283,7 @@ class TwoLayerEnsemble:
 
     def select(self, idx: Sequence[int] | Tensor | slice) -> TwoLayerEnsemble:
         """The sub-ensemble of the given members (copies)."""
-        ix: slice | Tensor = (
-            idx
-            if isinstance(idx, slice)
-            else torch.as_tensor(idx, dtype=torch.long, device=self.device)
-        )
+        ix = _member_index(idx, self.M, self.device)
         thr = None if self.threshold is None else self.threshold[ix].clone()
         return replace(
             self, W=self.W[ix].clone(), b=self.b[ix].clone(), a=self.a[ix].clone(), threshold=thr
@@ -210,6 +293,12 @@ class TwoLayerEnsemble:
         self, device: str | torch.device | None = None, dtype: torch.dtype | None = None
     ) -> TwoLayerEnsemble:
         """A copy on another device and/or dtype."""
+        if device is not None:
+            check_device("device", device)
+        if dtype is not None:
+            check_dtype("dtype", dtype)
+            for name, t in self.params().items():
+                check_fits(name, float(t.abs().max()) if t.numel() else 0.0, dtype)
         return replace(
             self,
             W=self.W.to(device=device, dtype=dtype),
@@ -222,21 +311,12 @@ class TwoLayerEnsemble:
 
     # ----------------------------------------------------------------- evaluation
     def _inputs(self, X: Tensor) -> Tensor:
-        if X.device != self.device:
-            raise AdvsimError(
-                f"X is on device {X.device} but the ensemble on {self.device}; "
-                "move one of them (X.to(device) or ensemble.to(device))"
-            )
-        if X.ndim == 2:
-            if X.shape[1] != self.d:
-                raise AdvsimError(f"X must have shape (n, d={self.d}); got {tuple(X.shape)}")
-        elif X.ndim == 3:
-            if X.shape[0] != self.M or X.shape[2] != self.d:
-                raise AdvsimError(
-                    f"X must have shape (n, d) or (M={self.M}, n, d={self.d}); got {tuple(X.shape)}"
-                )
-        else:
-            raise AdvsimError(f"X must have shape (n, d) or (M, n, d); got {tuple(X.shape)}")
+        """``X`` cast to the parameters' dtype, after the entry checks (skipped inside
+        :func:`sims.validate.assume_valid`): a finite real floating tensor ``(n, d)`` or ``(M, n, d)``
+        with ``n >= 1`` on the ensemble's device, and valid parameters."""
+        if checks_enabled():
+            check_inputs("X", X, self.M, self.d, self.W)
+            self.check_params()
         return X.to(self.dtype)
 
     def preact(self, X: Tensor) -> Tensor:
@@ -271,6 +351,9 @@ class TwoLayerEnsemble:
 
     def output(self, h: Tensor) -> Tensor:
         """Outputs from pre-activations ``h (M, n, m)``: ``(M, n)``."""
+        if checks_enabled():
+            check_tensor("h", h, shapes=[(self.M, "n", self.m)], like=self.W)
+            self.check_params()
         s = self._sig(h, 0, self.M)
         return torch.bmm(s, self.a[:, :, None])[..., 0]
 
@@ -320,6 +403,12 @@ class TwoLayerEnsemble:
             Gradients for the *trainable* parameters only, shaped like the parameters.
         """
         X = self._inputs(X)
+        if checks_enabled():
+            n = X.shape[-2]
+            check_tensor("g", g, shapes=[(self.M, n)], like=self.W)
+            if h is not None:
+                check_tensor("h", h, shapes=[(self.M, n, self.m)], like=self.W)
+        g = g.to(self.dtype)
         if h is None:
             h = self.preact(X)
         out: dict[str, Tensor] = {}
@@ -375,6 +464,11 @@ class TwoLayerEnsemble:
 
         X = self._inputs(X)
         n = int(X.shape[-2])
+        if checks_enabled():
+            check_loss_inputs(y, loss, n, self.W, self.M if X.ndim == 3 else None)
+            if block is not None:
+                check_int("block", block, 1)
+        y = y.to(self.dtype)
         if X.ndim == 3:
             h = self.preact(X)
             f = self.output(h)
@@ -437,6 +531,14 @@ class TwoLayerNet(nn.Module):
         act_width: float = 1.0,
         threshold: Tensor | None = None,
     ) -> None:
+        check_tensor("W", W, shapes=[("m", "d")])
+        m = int(W.shape[0])
+        check_tensor("b", b, shapes=[(m,)], like=W)
+        check_tensor("a", a, shapes=[(m,)], like=W)
+        check_choice("activation", act, ACTIVATIONS)
+        check_float("act_width", act_width, 0.0, lo_open=True)
+        if threshold is not None:
+            check_tensor("threshold", threshold, shapes=[(m,)], like=W)
         super().__init__()
         self.hidden = nn.Linear(W.shape[1], W.shape[0], dtype=W.dtype, device=W.device)
         self.out = nn.Linear(W.shape[0], 1, bias=False, dtype=W.dtype, device=W.device)
@@ -456,7 +558,15 @@ class TwoLayerNet(nn.Module):
 
 
 def _per_member(name: str, value: float | Sequence[float], M: int) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float64).reshape(-1)
+    if isinstance(value, bool | str):
+        fail(name, "a number > 0 or one per member", value)
+    try:
+        arr = np.asarray(value).reshape(-1)
+    except (TypeError, ValueError):
+        fail(name, "a number > 0 or one per member", value)
+    if arr.dtype.kind not in "iuf":
+        fail(name, "a number > 0 or one per member (real, not complex or text)", value)
+    arr = arr.astype(np.float64)
     if arr.size == 1:
         arr = np.full(M, float(arr[0]))
     if arr.size != M:
@@ -500,14 +610,19 @@ def init_ensemble(
     """
     d = check_int("d", d, 1)
     m = check_int("m", m, 1)
-    if len(seeds) < 1:
-        raise AdvsimError("seeds must hold at least one seed (one per member); got none")
+    seeds = check_seeds("seeds", seeds)
     M = len(seeds)
     check_choice("scheme", scheme, ("paper", "signs"))
     check_choice("bias", bias, ("zero", "normal", "uniform"))
-    bias_std = check_float("bias_std", bias_std, 0.0)
+    trainable = _names("trainable", trainable, PARAM_NAMES)
+    check_choice("activation", act, ACTIVATIONS)
+    check_dtype("dtype", dtype)
+    dev = check_device("device", device)
+    bias_std = check_float("bias_std", bias_std, 0.0, dtype=dtype)
     beta_w = _per_member("first_scale", first_scale, M)
     beta_a = _per_member("second_scale", second_scale, M)
+    # float64 draws (W, a, b) plus the cast copies
+    check_memory("M x m x d", (M, m, d), M * m * (d + 2) * (8 + itemsize(dtype)), dev)
     W = np.empty((M, m, d))
     b = np.zeros((M, m))
     a = np.empty((M, m))
@@ -526,9 +641,11 @@ def init_ensemble(
             b[i] = (2 * u - 1) * bias_std
     W *= beta_w[:, None, None]
     a *= beta_a[:, None]
+    for name, arr in (("first_scale", W), ("second_scale", a), ("bias_std", b)):
+        check_fits(name, np.abs(arr).max(initial=0.0), dtype)
 
     def t(x: np.ndarray) -> Tensor:
-        return torch.as_tensor(x, dtype=dtype, device=device)
+        return torch.as_tensor(x, dtype=dtype, device=dev)
 
     return TwoLayerEnsemble(
         W=t(W), b=t(b), a=t(a), trainable=tuple(trainable), act=act, act_width=act_width
@@ -554,7 +671,11 @@ def symmetric_ensemble(
     (the same draws as :func:`init_ensemble`), threshold ``t_i = threshold`` (move it during training
     with :class:`ThresholdRule`).
     """
-    check_float("threshold", threshold, 0.0)
+    check_float(
+        "threshold", threshold, 0.0, dtype=dtype if isinstance(dtype, torch.dtype) else None
+    )
+    seeds = check_seeds("seeds", seeds)
+    _per_member("init_scale", init_scale, len(seeds))
     base = init_ensemble(
         d,
         m,
@@ -600,6 +721,7 @@ class ThresholdRule:
 
     def __call__(self, ens: TwoLayerEnsemble) -> Tensor:
         """The thresholds ``(M, m)`` for the ensemble's current weights."""
+        check_instance("ens", ens, TwoLayerEnsemble, "a TwoLayerEnsemble")
         if self.kind == "constant":
             return torch.full_like(ens.W[..., 0], self.value)
         return torch.clamp(self.value * torch.linalg.vector_norm(ens.W, dim=-1), min=self.floor)
@@ -668,12 +790,17 @@ class LinearEnsemble:
     trainable: tuple[str, ...] = ("w", "c")
 
     def __post_init__(self) -> None:
-        if self.w.ndim != 2 or tuple(self.c.shape) != (self.w.shape[0],):
-            raise AdvsimError(
-                f"w must be (M, d) and c (M,); got {tuple(self.w.shape)}, {tuple(self.c.shape)}"
-            )
-        for name in self.trainable:
-            check_choice("trainable entry", name, ("w", "c"))
+        check_tensor("w", self.w, shapes=[("M", "d")])
+        check_tensor("c", self.c, shapes=[(self.w.shape[0],)], like=self.w, finite=False)
+        object.__setattr__(self, "trainable", _names("trainable", self.trainable, ("w", "c")))
+        self.check_params()
+
+    def check_params(self) -> None:
+        """Raise unless ``w`` and ``c`` share one dtype and device and are finite."""
+        if self.c.dtype != self.w.dtype or self.c.device != self.w.device:
+            fail("c", f"of w's dtype and device ({_dt(self.w.dtype)} on {self.w.device})", self.c)
+        check_finite("w", self.w)
+        check_finite("c", self.c)
 
     @classmethod
     def zeros(
@@ -686,6 +813,9 @@ class LinearEnsemble:
     ) -> LinearEnsemble:
         """``M`` zero models (logistic regression's usual start; the loss is convex)."""
         M, d = check_int("M", M, 1), check_int("d", d, 1)
+        check_dtype("dtype", dtype)
+        dev = check_device("device", device)
+        check_memory("M x d", (M, d), M * (d + 1) * itemsize(dtype), dev)
         return cls(
             torch.zeros(M, d, dtype=dtype, device=device),
             torch.zeros(M, dtype=dtype, device=device),
@@ -710,6 +840,8 @@ class LinearEnsemble:
         from sims.losses import loss_derivative
 
         f = self.forward(X)
+        if checks_enabled():
+            check_loss_inputs(y, loss, int(X.shape[-2]), self.w)
         g = loss_derivative(loss, f, y.to(self.dtype)) / X.shape[-2]
         gw = torch.matmul(g, X.to(self.dtype)) if X.ndim == 2 else torch.bmm(g[:, None, :], X)[:, 0]
         out = {"w": gw, "c": g.sum(-1)}
@@ -720,6 +852,13 @@ class LinearEnsemble:
         """Ensemble size."""
         return int(self.w.shape[0])
 
+    def _inputs(self, X: Tensor) -> Tensor:
+        """``X`` cast to the parameters' dtype, after the entry checks of :class:`TwoLayerEnsemble`."""
+        if checks_enabled():
+            check_inputs("X", X, self.M, self.d, self.w)
+            self.check_params()
+        return X.to(self.w.dtype)
+
     @property
     def d(self) -> int:
         """Input dimension."""
@@ -727,7 +866,7 @@ class LinearEnsemble:
 
     def forward(self, X: Tensor) -> Tensor:
         """``(M, n)`` outputs."""
-        X = X.to(self.w.dtype)
+        X = self._inputs(X)
         if X.ndim == 2:
             return torch.matmul(X, self.w.T).T + self.c[:, None]
         return torch.bmm(X, self.w[:, :, None])[..., 0] + self.c[:, None]
@@ -736,7 +875,7 @@ class LinearEnsemble:
 
     def input_grad(self, X: Tensor) -> Tensor:
         """``∇_x f = w`` at every point: ``(M, n, d)``."""
-        n = X.shape[-2]
+        n = self._inputs(X).shape[-2]
         return self.w[:, None, :].expand(self.M, n, self.d).clone()
 
     def value_and_grad(self, X: Tensor) -> tuple[Tensor, Tensor]:
@@ -745,13 +884,12 @@ class LinearEnsemble:
 
     def select(self, idx: Sequence[int] | Tensor | slice) -> LinearEnsemble:
         """The sub-ensemble of the given members (copies)."""
-        if isinstance(idx, slice):
-            return LinearEnsemble(self.w[idx].clone(), self.c[idx].clone(), self.trainable)
-        ix = torch.as_tensor(idx, dtype=torch.long, device=self.w.device)
+        ix = _member_index(idx, self.M, self.w.device)
         return LinearEnsemble(self.w[ix].clone(), self.c[ix].clone(), self.trainable)
 
     def flip_radius(self, X: Tensor, q: float) -> Tensor:
         """The exact minimal flip radius ``|f(x)| / ‖w‖_q``: ``(M, n)``."""
+        check_float("q", q, 1.0) if q != float("inf") else None
         return torch.div(
             self.forward(X).abs(), torch.linalg.vector_norm(self.w, ord=q, dim=1)[:, None]
         )
@@ -765,9 +903,11 @@ class AutogradModel:
     """
 
     def __init__(self, fn: Callable[[Tensor], Tensor], M: int, d: int) -> None:
+        if not callable(fn):
+            fail("fn", "a callable (M, n, d) -> (M, n)", fn)
         self._fn = fn
-        self._M = M
-        self._d = d
+        self._M = check_int("M", M, 1)
+        self._d = check_int("d", d, 1)
 
     @property
     def M(self) -> int:
@@ -780,12 +920,23 @@ class AutogradModel:
         return self._d
 
     def _expand(self, X: Tensor) -> Tensor:
+        if checks_enabled():
+            check_inputs("X", X, self._M, self._d, None)
         return X.expand(self._M, *X.shape) if X.ndim == 2 else X
+
+    def _output(self, f: Any, X: Tensor) -> Tensor:
+        if checks_enabled():
+            want = (self._M, int(X.shape[-2]))
+            if not isinstance(f, Tensor) or tuple(f.shape) != want:
+                fail("fn's output", f"a tensor of shape {want} (M, n)", f)
+        out: Tensor = f
+        return out
 
     def forward(self, X: Tensor) -> Tensor:
         """``(M, n)`` outputs."""
+        Xe = self._expand(X)
         with torch.no_grad():
-            return self._fn(self._expand(X))
+            return self._output(self._fn(Xe), Xe)
 
     __call__ = forward
 
@@ -797,7 +948,7 @@ class AutogradModel:
         """``(f, ∇_x f)`` from one forward and one backward pass."""
         Xg = self._expand(X).detach().clone().requires_grad_(True)
         with torch.enable_grad():
-            f = self._fn(Xg)
+            f = self._output(self._fn(Xg), Xg)
             (g,) = torch.autograd.grad(f.sum(), Xg)
         return f.detach(), g
 
@@ -806,6 +957,10 @@ class AutogradModel:
         """Wrap ``M`` modules mapping ``(n, d) -> (n,)``; each runs in eval mode with parameter
         gradients off during a call, and its mode and ``requires_grad`` flags are restored after."""
         mods = list(modules)
+        if not mods:
+            fail("modules", "a non-empty sequence of nn.Module", modules)
+        for i, mod in enumerate(mods):
+            check_instance(f"modules[{i}]", mod, nn.Module, "a torch.nn.Module")
 
         def fn(X: Tensor) -> Tensor:
             outs = []

@@ -24,8 +24,17 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from sims.errors import AdvsimError, check_choice, check_float
 from sims.nets import PARAM_NAMES
+from sims.validate import (
+    AdvsimError,
+    check_bool,
+    check_choice,
+    check_fits,
+    check_float,
+    check_floats,
+    check_instance,
+    fail,
+)
 
 __all__ = ["OPTIMIZERS", "Optimizer", "OptimizerConfig"]
 
@@ -58,16 +67,17 @@ class OptimizerConfig:
 
     def __post_init__(self) -> None:
         check_choice("optimizer", self.name, OPTIMIZERS)
-        for v in np.atleast_1d(np.asarray(self.lr, dtype=float)):
-            check_float("lr", float(v), 0.0, lo_open=True)
-        for v in np.atleast_1d(np.asarray(self.weight_decay, dtype=float)):
-            check_float("weight_decay", float(v), 0.0)
+        check_floats("lr", _tuple(self.lr), 0.0, lo_open=True)
+        check_floats("weight_decay", _tuple(self.weight_decay), 0.0)
         check_float("momentum", self.momentum, 0.0, 1.0, hi_open=True)
-        if len(self.betas) != 2:
+        check_bool("decoupled", self.decoupled)
+        if not isinstance(self.betas, tuple | list) or len(self.betas) != 2:
             raise AdvsimError(f"betas must be a pair (beta1, beta2); got {self.betas!r}")
         check_float("betas[0]", self.betas[0], 0.0, 1.0, hi_open=True)
         check_float("betas[1]", self.betas[1], 0.0, 1.0, hi_open=True)
         check_float("eps", self.eps, 0.0, lo_open=True)
+        if isinstance(self.decay, str) or not isinstance(self.decay, tuple | list):
+            fail("decay", f"a tuple of parameter names from {PARAM_NAMES}", self.decay)
         for p in self.decay:
             check_choice("decay entry", p, PARAM_NAMES)
 
@@ -81,21 +91,49 @@ class OptimizerConfig:
         return arr
 
 
+def _tuple(value: object) -> object:
+    """A per-member list given as a list or array, as a tuple (what :func:`check_floats` takes)."""
+    if isinstance(value, list | np.ndarray):
+        return tuple(np.asarray(value).reshape(-1).tolist())
+    return value
+
+
 class Optimizer:
     """The state of one :class:`OptimizerConfig` over a set of ensemble parameters.
 
     ``step`` updates the parameter tensors in place. Members whose ``active`` flag is False are left
     untouched, state included, so a member that met its stop rule stays exactly where it stopped.
+
+    Divergence. With ``check_finite=True`` (default) a step first computes every parameter's update,
+    and a member whose new values are not all finite (NaN or ±inf in any parameter or, for Adam, its
+    moments) is not updated at all: it keeps its last finite parameters and state, and ``step`` returns
+    it in its mask. The test costs one sum per member and parameter per step (a NaN or inf makes the
+    sum non-finite; only then are the entries tested one by one); the update of the finite members is
+    the same, bit for bit.
     """
 
-    def __init__(self, cfg: OptimizerConfig, params: dict[str, Tensor]) -> None:
-        if not params:
-            raise AdvsimError("params must hold at least one trainable parameter (W, b or a)")
-        self.cfg = cfg
+    def __init__(
+        self, cfg: OptimizerConfig, params: dict[str, Tensor], *, check_finite: bool = True
+    ) -> None:
+        check_instance("cfg", cfg, OptimizerConfig, "an OptimizerConfig")
+        if not isinstance(params, dict) or not params:
+            fail("params", "a dict of at least one trainable parameter (W, b or a)", params)
         any_p = next(iter(params.values()))
+        for k, p in params.items():
+            check_instance(f"params[{k!r}]", p, Tensor, "a tensor")
+            if not p.is_floating_point() or p.ndim < 1:
+                fail(f"params[{k!r}]", "a real floating tensor (M, ...)", p)
+            if p.dtype != any_p.dtype or p.device != any_p.device or p.shape[0] != any_p.shape[0]:
+                fail(
+                    f"params[{k!r}]", "of one dtype, device and ensemble size M with the others", p
+                )
+        self.cfg = cfg
+        self.check_finite = check_bool("check_finite", check_finite)
         M = int(any_p.shape[0])
         self.M = M
         dt, dev = any_p.dtype, any_p.device
+        for name in ("lr", "weight_decay"):
+            check_fits(name, cfg.per_member(name, M), dt)
         self.lr = torch.as_tensor(cfg.per_member("lr", M), dtype=dt, device=dev)
         self.wd = torch.as_tensor(cfg.per_member("weight_decay", M), dtype=dt, device=dev)
         self.has_wd = bool(torch.any(self.wd > 0))
@@ -116,8 +154,12 @@ class Optimizer:
 
     def step(
         self, params: dict[str, Tensor], grads: dict[str, Tensor], active: Tensor | None = None
-    ) -> None:
-        """One update of every parameter in ``grads`` (in place)."""
+    ) -> Tensor | None:
+        """One update of every parameter in ``grads`` (in place).
+
+        Returns ``None`` when every updated member stayed finite, else the ``(M,)`` bool mask of the
+        members whose update was refused because it was not finite (see the class docstring).
+        """
         cfg = self.cfg
         all_active = active is None or bool(active.all())
         if all_active:
@@ -125,6 +167,9 @@ class Optimizer:
         else:
             assert active is not None
             self.t += active.to(self.t.dtype)
+        updates: dict[str, tuple[Tensor, dict[str, Tensor]]] = {}
+        bad: Tensor | None = None
+        total: Tensor | None = None
         for k, g in grads.items():
             p = params[k]
             lr = self._bc(self.lr, p)
@@ -152,13 +197,39 @@ class Optimizer:
                 m_hat = mm / (1 - b1**t)
                 s_hat = s / (1 - b2**t)
                 new_p = new_p - lr * m_hat / (torch.sqrt(s_hat) + cfg.eps)
+            if self.check_finite:
+                # a per-member sum is finite exactly when every entry is, unless the sum itself
+                # overflows: one fast reduction here, the exact elementwise test only on suspicion
+                sums = new_p.reshape(self.M, -1).sum(dim=1)
+                if "s" in new_state:  # Adam's second moment can overflow before the parameters
+                    sums = sums + new_state["s"].reshape(self.M, -1).sum(dim=1)
+                total = sums if total is None else total + sums
+            updates[k] = (new_p, new_state)
+        if total is not None and not bool(torch.isfinite(total).all()):
+            bad = torch.zeros(self.M, dtype=torch.bool, device=total.device)
+            for upd, upd_state in updates.values():
+                for x in (upd, upd_state.get("s")):
+                    if x is not None:
+                        bad |= ~torch.isfinite(x).reshape(self.M, -1).all(dim=1)
+        if bad is not None and active is not None:
+            bad &= active
+        keep: Tensor | None = active
+        if bad is not None and bool(bad.any()):
+            self.t -= bad.to(self.t.dtype)  # a refused update is no step
+            keep = ~bad if active is None else active & ~bad
+            all_active = False
+        else:
+            bad = None
+        for k, (new_p, new_state) in updates.items():
+            p = params[k]
             if all_active:
                 p.copy_(new_p)
                 for name, val in new_state.items():
                     self.state[k][name] = val
             else:
-                assert active is not None
-                mask = self._bc(active, p)
+                assert keep is not None
+                mask = self._bc(keep, p)
                 p.copy_(torch.where(mask, new_p, p))
                 for name, val in new_state.items():
                     self.state[k][name] = torch.where(mask, val, self.state[k][name])
+        return bad

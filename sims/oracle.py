@@ -18,7 +18,7 @@ import itertools
 import numpy as np
 from scipy.optimize import minimize
 
-from sims.errors import AdvsimError, check_int
+from sims.validate import check_array, check_int, check_labels, fail
 
 __all__ = ["exact_min_l2_distance"]
 
@@ -37,13 +37,15 @@ def exact_min_l2_distance(
     Returns:
         The distance (0 if ``x0`` is already adversarial, ``inf`` if no point is adversarial).
     """
-    W, b, a, x0 = (np.asarray(v, dtype=np.float64) for v in (W, b, a, x0))
+    W = check_array("W", W, ndim=2)
     m = check_int("width m", W.shape[0], 1, 16)
-    if b.shape != (m,) or a.shape != (m,) or x0.shape != (W.shape[1],):
-        raise AdvsimError(
-            f"shapes must be W (m, d), b (m,), a (m,), x0 (d,); got {W.shape}, "
-            f"{b.shape}, {a.shape}, {x0.shape}"
-        )
+    b = check_array("b", b, shapes=[(m,)])
+    a = check_array("a", a, shapes=[(m,)])
+    x0 = check_array("x0", x0, shapes=[(W.shape[1],)])
+    if isinstance(y, bool) or not isinstance(y, int | float | np.integer | np.floating):
+        fail("y", "a label in {-1, +1}", y)
+    check_labels("y", np.asarray([y]), 1)
+    y = float(y)
     if y * float(a @ np.maximum(W @ x0 + b, 0.0)) <= 0:
         return 0.0
     regions = []

@@ -28,7 +28,13 @@ from sims.errors import check_choice, check_float, check_int
 from sims.losses import LOSSES
 from sims.measure import accuracy, mixture_correlations, neuron_decomposition
 from sims.methods import PGDAT, FastAT, Method
-from sims.nets import LinearEnsemble, ThresholdRule, TwoLayerEnsemble, symmetric_ensemble
+from sims.nets import (
+    LinearEnsemble,
+    ScalarModel,
+    ThresholdRule,
+    TwoLayerEnsemble,
+    symmetric_ensemble,
+)
 from sims.optim import OptimizerConfig
 from sims.simulation import member_seeds, torch_dtype
 from sims.sparse import SparseCodingData, SparseCodingLaw, make_sparse_data
@@ -44,6 +50,7 @@ __all__ = [
     "clean_summary",
     "continue_at",
     "continue_with",
+    "correct_points",
     "data_arrays",
     "neuron_arrays",
     "threat",
@@ -337,6 +344,13 @@ def neuron_arrays(
     out[f"{prefix}corr_avg"] = corr["avg"]
     out[f"{prefix}corr_individual"] = corr["individual"]
     return out
+
+
+def correct_points(model: ScalarModel, X: Tensor, y: Tensor) -> np.ndarray:
+    """Per member and point, whether ``y f(x) > 0``: ``(M, n)`` booleans (what a paired, per-point
+    interval on an accuracy resamples; :func:`sims.measure.accuracy` is its mean over points)."""
+    with torch.no_grad():
+        return ((y * model.forward(X)) > 0).cpu().numpy()
 
 
 def clean_summary(run: CleanRun) -> dict[str, np.ndarray]:

@@ -1,9 +1,9 @@
 """What a numbered simulation is, and the one loop that runs any of them into records.
 
 A simulation module (``sims/NN_name.py``) defines ``SIM = Simulation(...)``: its number and name, the
-paper and claim it serves, a config grid at two scales (``quick`` for CI and the main job, ``paper`` for
-the paper's setting) and a ``run`` function from one config to measurements. :func:`run_simulation` does
-the rest for every simulation alike: run keys, skipping finished runs, recording failures without
+paper and claim it serves, a config grid at each rung of the scale ladder (``quick`` for CI and the main
+job, ``medium`` for an hour on a laptop-class machine, ``paper`` for the paper's setting) and a ``run``
+function from one config to measurements. :func:`run_simulation` does the rest for every simulation alike: run keys, skipping finished runs, recording failures without
 stopping the sweep, atomic records, the aggregate table and a progress bar.
 
 Grouping. A simulation whose rows share shapes may also give ``group`` (a config's group key) and
@@ -12,11 +12,19 @@ own hyperparameters, e.g. per-member radii and steps of :class:`sims.methods.Fas
 groups pending rows with equal keys automatically and runs each group as one ensemble; every row still
 gets its own record, with what ``run`` alone would give (members are independent: the same numbers up to
 float rounding, tested). A group that raises is rerun row by row, so one bad config fails alone.
+
+Safety. A sweep first removes the temporary files that killed writers left behind, and computes a run
+only while it holds the run's lock (:meth:`sims.records.RunStore.lock`): a second sweep on the same
+folder skips the runs the first is computing (counted as ``busy``), so no run is computed twice. A
+training member that diverges is flagged in its run's record (``diverged``: the flags of every
+:func:`sims.train.train` call of the run); a group in which a member diverged is rerun row by row, so
+each row's flags are its own.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 import traceback
 from collections.abc import Callable, Hashable, Sequence
@@ -28,8 +36,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from sims.errors import AdvsimError, check_choice, check_int
-from sims.records import RunStore, git_revision, run_key, to_jsonable, versions
+from sims.records import RunLock, RunStore, git_revision, run_key, to_jsonable, versions
+from sims.validate import AdvsimError, check_bool, check_choice, check_device, check_int, fail
+
+#: Seconds to wait for a Dask scheduler to answer before giving up (``ADVSIM_SCHEDULER_TIMEOUT``).
+SCHEDULER_TIMEOUT = 10.0
 
 __all__ = [
     "SCALES",
@@ -37,6 +48,8 @@ __all__ = [
     "RunOutput",
     "Simulation",
     "SweepSummary",
+    "check_out_dir",
+    "check_scheduler",
     "execute_group",
     "first_of_group",
     "make_batches",
@@ -47,7 +60,9 @@ __all__ = [
     "torch_dtype",
 ]
 
-SCALES = ("quick", "paper")
+#: The scale ladder: ``quick`` (CI and the main job), ``medium`` (about an hour on a 2-core machine, where
+#: asymptotic claims should be visibly closer), ``paper`` (the papers' settings, for a GPU or a cluster).
+SCALES = ("quick", "medium", "paper")
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
@@ -78,11 +93,69 @@ def torch_dtype(name: str) -> torch.dtype:
 
 
 def resolve_device(device: str) -> str:
-    """Check that ``device`` can be used here (``cpu`` always; ``cuda`` where a GPU exists)."""
+    """Check that ``device`` can be used here: a known device type, present on this machine, on
+    which a tensor can actually be allocated (``cpu`` always; ``cuda`` where a working GPU exists)."""
+    if not isinstance(device, str):
+        fail("device", "a device name such as 'cpu' or 'cuda'", device)
     check_choice("device", device.split(":")[0], ("cpu", "cuda", "mps"))
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise AdvsimError(f"device {device!r} was requested but torch sees no CUDA GPU; use 'cpu'")
+    dev = check_device("device", device)
+    try:
+        torch.zeros(1, device=dev).add_(1)
+    except (RuntimeError, AssertionError) as exc:
+        first = (str(exc).strip().splitlines() or ["error"])[0]
+        fail(
+            "device",
+            "a device on which a tensor can be allocated",
+            f"{device!r} ({first})",
+            raw=True,
+        )
     return device
+
+
+def check_scheduler(address: str, timeout: float | None = None) -> None:
+    """Raise :class:`AdvsimError` unless a Dask scheduler answers at ``address`` within ``timeout``
+    seconds (default :data:`SCHEDULER_TIMEOUT`, or ``ADVSIM_SCHEDULER_TIMEOUT``): a plain TCP connect,
+    so a wrong address fails in bounded time, before anything is computed."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if timeout is None:
+        timeout = float(os.environ.get("ADVSIM_SCHEDULER_TIMEOUT", SCHEDULER_TIMEOUT))
+    if not isinstance(address, str) or not address:
+        fail("scheduler", "an address such as tcp://host:8786", address)
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host, port = None, None
+    if parts.scheme not in ("tcp", "tls") or not host or port is None:
+        fail("scheduler", "an address such as tcp://host:8786 (tcp or tls, host and port)", address)
+    allowed = f"the address of a Dask scheduler that answers within {timeout:g} s"
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        fail("scheduler", allowed, f"{address!r} ({exc.strerror or type(exc).__name__})", raw=True)
+    _connect(address, timeout).close()
+
+
+def _connect(address: str, timeout: float) -> Any:
+    """A Dask ``Client`` of the scheduler at ``address``; any failure to connect (refused, timed out,
+    something else answering) becomes one :class:`AdvsimError`."""
+    try:
+        from distributed import Client
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise AdvsimError("workers/scheduler need Dask: pip install 'dask[distributed]'") from exc
+    try:
+        return Client(address, timeout=timeout)  # type: ignore[no-untyped-call]
+    except Exception as exc:  # whatever the peer did, the user gets one line
+        first = (str(exc).strip().splitlines() or [""])[0][:120]
+        fail(
+            "scheduler",
+            f"the address of a Dask scheduler that answers within {timeout:g} s",
+            f"{address!r} ({type(exc).__name__}: {first})",
+            raw=True,
+        )
 
 
 @dataclass(frozen=True)
@@ -130,6 +203,13 @@ class Simulation:
     run_group: Callable[[Sequence[Any], RunContext], Sequence[RunOutput]] | None = None
 
     def __post_init__(self) -> None:
+        if not (isinstance(self.number, str) and len(self.number) == 2 and self.number.isdigit()):
+            fail("number", "two digits, e.g. '01'", self.number)
+        if not (isinstance(self.name, str) and self.name and self.name.replace("_", "a").isalnum()):
+            fail("name", "a snake_case name of letters, digits and '_'", self.name)
+        for attr in ("configs", "run", "label"):
+            if not callable(getattr(self, attr)):
+                fail(attr, "a callable", getattr(self, attr))
         if (self.group is None) != (self.run_group is None):
             raise AdvsimError(
                 f"simulation {self.number}: give both group and run_group, or neither"
@@ -149,19 +229,25 @@ class Simulation:
             cfgs = [with_seeds(c, n_seeds) for c in cfgs]
         return cfgs
 
-    def key(self, cfg: Any) -> str:
-        """The run key of one config."""
-        return run_key({"sim": self.id, "config": cfg}, prefix=self.label(cfg))
+    def key(self, cfg: Any, scale: str = "quick") -> str:
+        """The run key of one config at ``scale`` (the rung is part of the key, so the same config on two
+        rungs gives two records, each evaluated with its own rung)."""
+        return run_key({"sim": self.id, "scale": scale, "config": cfg}, prefix=self.label(cfg))
 
 
 @dataclass
 class SweepSummary:
-    """Counts of one :func:`run_simulation` call."""
+    """Counts of one :func:`run_simulation` call: runs computed (``ran``), already done
+    (``skipped``), failed, ``busy`` (being computed by another sweep on the same folder, left to it),
+    runs with a ``diverged`` training member, and temporary files ``cleaned`` up at the start."""
 
     sim: str
     ran: int = 0
     skipped: int = 0
     failed: int = 0
+    busy: int = 0
+    diverged: int = 0
+    cleaned: int = 0
     seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
     group_errors: list[str] = field(default_factory=list)
@@ -180,19 +266,35 @@ class Outcome:
     worker: str = "local"
     group_size: int = 1
     group_error: str | None = None
+    diverged: list[list[bool]] | None = None
+
+
+def _diverged(log: list[np.ndarray]) -> list[list[bool]]:
+    return [[bool(v) for v in flags] for flags in log]
 
 
 def execute(sim: Simulation, cfg: Any, device: str) -> Outcome:
-    """Run one config; an exception becomes a ``failed`` outcome carrying its traceback."""
+    """Run one config; an exception becomes a ``failed`` outcome carrying its traceback. The
+    divergence flags of its training calls are kept (:func:`sims.train.divergence_log`)."""
+    from sims.train import divergence_log
+
     started, t0 = time.time(), time.perf_counter()
-    try:
-        result = sim.run(cfg, RunContext(device=device, progress=False))
-    except Exception:  # recorded, and the sweep goes on
+    with divergence_log() as log:
+        try:
+            result = sim.run(cfg, RunContext(device=device, progress=False))
+        except Exception:  # recorded, and the sweep goes on
+            return Outcome(
+                "failed",
+                error=traceback.format_exc(),
+                timings=_timings(started, t0),
+                torch_threads=torch.get_num_threads(),
+                diverged=_diverged(log),
+            )
+    if not isinstance(result, RunOutput):
         return Outcome(
             "failed",
-            error=traceback.format_exc(),
+            error=f"run of simulation {sim.number} must return a RunOutput; got {type(result).__name__}",
             timings=_timings(started, t0),
-            torch_threads=torch.get_num_threads(),
         )
     return Outcome(
         "ok",
@@ -200,6 +302,7 @@ def execute(sim: Simulation, cfg: Any, device: str) -> Outcome:
         result.arrays,
         timings=_timings(started, t0),
         torch_threads=torch.get_num_threads(),
+        diverged=_diverged(log),
     )
 
 
@@ -209,14 +312,20 @@ def execute_group(sim: Simulation, cfgs: Sequence[Any], device: str) -> list[Out
     rerun alone, so each gets its own outcome (a bad config fails alone, with its own traceback)."""
     if len(cfgs) == 1 or sim.run_group is None:
         return [execute(sim, cfg, device) for cfg in cfgs]
+    from sims.train import divergence_log
+
     started, t0 = time.time(), time.perf_counter()
     try:
-        results = list(sim.run_group(cfgs, RunContext(device=device, progress=False)))
+        with divergence_log() as log:
+            results = list(sim.run_group(cfgs, RunContext(device=device, progress=False)))
         if len(results) != len(cfgs):
             raise AdvsimError(
                 f"run_group of simulation {sim.number} returned {len(results)} outputs "
                 f"for {len(cfgs)} configs"
             )
+        if any(bool(np.any(flags)) for flags in log):
+            # the group's flags mix rows: rerun alone so that each row's record has its own
+            return [execute(sim, cfg, device) for cfg in cfgs]
     except Exception:
         # kept in each row's record: a failure that shows only when grouped must not go unseen
         error = traceback.format_exc()
@@ -235,6 +344,7 @@ def execute_group(sim: Simulation, cfgs: Sequence[Any], device: str) -> list[Out
             timings=dict(timings),
             torch_threads=torch.get_num_threads(),
             group_size=len(cfgs),
+            diverged=[],  # none diverged (else the rows were rerun alone above)
         )
         for r in results
     ]
@@ -269,6 +379,7 @@ def make_batches(
     :attr:`Simulation.group` keys together (in grid order), each group split into at most ``parts``
     near-equal batches (so a cluster's workers all get work); everything alone when ``group`` is False
     or the simulation has no ``run_group``."""
+    parts = check_int("parts", parts, 1)
     if not group or sim.group is None or sim.run_group is None:
         return [[row] for row in pending]
     groups: dict[Hashable, list[tuple[str, Any]]] = {}
@@ -294,7 +405,7 @@ def _remote(
 
     torch.set_num_threads(int(os.environ.get("ADVSIM_WORKER_THREADS", "1")))
     sim = find_simulation(sim_id)
-    by_key = {sim.key(c): c for c in sim.grid(scale, n_seeds)}
+    by_key = {sim.key(c, scale): c for c in sim.grid(scale, n_seeds)}
     outs = execute_group(sim, [by_key[k] for k in keys], device)
     for out in outs:
         out.worker = f"{socket.gethostname()}:{os.getpid()}"
@@ -320,7 +431,18 @@ def _record(store: RunStore, key: str, cfg: Any, scale: str, device: str, out: O
         body["error"] = out.error
     if out.group_error is not None:
         body["group_error"] = out.group_error
-    store.write(key, body, out.arrays if out.status == "ok" else None)
+    if out.diverged is not None:
+        body["diverged"] = out.diverged
+        body["diverged_any"] = any(any(flags) for flags in out.diverged)
+    try:
+        store.write(key, body, out.arrays if out.status == "ok" else None)
+    except AdvsimError as exc:  # e.g. an array of Python objects: the run fails, the sweep goes on
+        if out.status != "ok":
+            raise
+        out.status, out.error = "failed", f"the run's output could not be recorded: {exc}"
+        body.pop("metrics", None)
+        body.update(status="failed", error=out.error)
+        store.write(key, body, None)
 
 
 def run_simulation(
@@ -348,14 +470,24 @@ def run_simulation(
     (``group``, see the module docstring; ``group=False`` runs every row alone). Ends by rewriting
     the table.
     """
+    check_instance_sim(sim)
     device = resolve_device(device)
+    check_bool("force", force)
+    check_bool("group", group)
+    if progress is not None:
+        check_bool("progress", progress)
+    if workers is not None:
+        check_int("workers", workers, 1)
+    if scheduler is not None:
+        check_scheduler(scheduler)
     cfgs = sim.grid(scale, n_seeds)
-    store = RunStore(out, sim.id)
+    store = RunStore(check_out_dir(out), sim.id)
     summary = SweepSummary(sim=sim.id)
     t_start = time.perf_counter()
+    summary.cleaned = store.clean_temporary()
     pending = []
     for cfg in cfgs:
-        key = sim.key(cfg)
+        key = sim.key(cfg, scale)
         if not force and store.is_done(key):
             summary.skipped += 1
         else:
@@ -366,9 +498,36 @@ def run_simulation(
         unit="run",
         disable=None if progress is None else not progress,
     )
+    locks: dict[str, RunLock] = {}
+
+    def claim(batch: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+        """The rows of ``batch`` this sweep may compute: their locks taken; rows another sweep holds
+        (busy) or finished meanwhile (done) dropped."""
+        mine = []
+        for key, cfg in batch:
+            lock = store.lock(key)
+            if lock is None:
+                summary.busy += 1
+                bar.update(1)
+                continue
+            if not force and store.is_done(key):  # finished by another sweep since we looked
+                lock.release()
+                summary.skipped += 1
+                bar.update(1)
+                continue
+            locks[key] = lock
+            mine.append((key, cfg))
+        return mine
 
     def done(key: str, cfg: Any, result: Outcome) -> None:
-        _record(store, key, cfg, scale, device, result)
+        try:
+            _record(store, key, cfg, scale, device, result)
+        finally:
+            lock = locks.pop(key, None)
+            if lock is not None:
+                lock.release()
+        if result.diverged and any(any(flags) for flags in result.diverged):
+            summary.diverged += 1
         if result.group_error is not None:
             last_line = result.group_error.strip().splitlines()[-1:] or ["failed"]
             summary.group_errors.append(f"{key}: group failed, reran alone: {last_line[0]}")
@@ -380,13 +539,23 @@ def run_simulation(
             summary.failures.append(f"{key}: {last[0]}")
         bar.update(1)
 
-    if workers is None and scheduler is None:
-        for batch in make_batches(sim, pending, group):
-            outs = execute_group(sim, [cfg for _, cfg in batch], device)
-            for (key, cfg), result in zip(batch, outs, strict=True):
-                done(key, cfg, result)
-    else:
-        _run_dask(sim, pending, scale, n_seeds, device, workers, scheduler, group, done)
+    try:
+        if workers is None and scheduler is None:
+            for batch in make_batches(sim, pending, group):
+                batch = claim(batch)
+                if not batch:
+                    continue
+                outs = execute_group(sim, [cfg for _, cfg in batch], device)
+                for (key, cfg), result in zip(batch, outs, strict=True):
+                    done(key, cfg, result)
+        else:
+            mine = claim(pending)
+            if mine:
+                _run_dask(sim, mine, scale, n_seeds, device, workers, scheduler, group, done)
+    finally:
+        for lock in locks.values():
+            lock.release()
+        locks.clear()
     bar.close()
     store.write_table()
     summary.seconds = time.perf_counter() - t_start
@@ -423,7 +592,9 @@ def _run_dask(
             )
         client = Client(cluster)  # type: ignore[no-untyped-call]
     else:
-        client = Client(scheduler)  # type: ignore[no-untyped-call]
+        client = _connect(
+            scheduler, float(os.environ.get("ADVSIM_SCHEDULER_TIMEOUT", SCHEDULER_TIMEOUT))
+        )
     try:
         client.wait_for_workers(1)
         slots = max(1, sum(client.nthreads().values()))  # type: ignore[no-untyped-call]
@@ -460,6 +631,33 @@ def _run_dask(
         client.close()  # type: ignore[no-untyped-call]
         if cluster is not None:
             cluster.close()
+
+
+def check_instance_sim(sim: object) -> None:
+    """Raise unless ``sim`` is a :class:`Simulation`."""
+    if not isinstance(sim, Simulation):
+        fail("sim", "a Simulation (e.g. sims.registry.find_simulation('01'))", sim)
+
+
+def check_out_dir(out: object) -> Path:
+    """``out`` as a directory this process can write records into (created if missing), or raise
+    naming it: not a path, an existing file, or a folder without write permission."""
+    if not isinstance(out, str | os.PathLike) or str(out) == "":
+        fail("out", "a directory path", out)
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        fail("out", "a directory (it is an existing file)", str(path))
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail("out", "a directory that can be created", f"{str(path)!r} ({exc.strerror})", raw=True)
+    probe = path / f".advsim-write-test-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        fail("out", "a writable directory", f"{str(path)!r} ({exc.strerror})", raw=True)
+    return path
 
 
 def _timings(started: float, t0: float) -> dict[str, float]:

@@ -21,7 +21,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sims.errors import AdvsimError, check_choice, check_finite, check_float, check_int
+from sims.validate import (
+    AdvsimError,
+    check_array,
+    check_choice,
+    check_float,
+    check_instance,
+    check_int,
+    check_labels,
+    check_memory,
+)
 
 __all__ = [
     "DICTIONARIES",
@@ -62,6 +71,7 @@ class SparseCodingLaw:
 
     def __post_init__(self) -> None:
         check_int("d", self.d, 1)
+        check_int("k", self.k, 1)
         check_choice("dictionary", self.dictionary, DICTIONARIES)
         if self.D is None:
             object.__setattr__(self, "D", self.d)
@@ -111,15 +121,18 @@ class SparseCodingData:
     seed: int
 
     def __post_init__(self) -> None:
-        n = self.X.shape[0]
-        if self.X.shape != (n, self.law.d) or self.Z.shape != (n, self.law.atoms):
-            raise AdvsimError(
-                f"X must be (n, d={self.law.d}) and Z (n, D={self.law.atoms}); "
-                f"got {self.X.shape} and {self.Z.shape}"
-            )
-        if self.y.shape != (n,) or not np.all(np.isin(self.y, (-1.0, 1.0))):
-            raise AdvsimError(f"y must have shape ({n},) and labels in {{-1, +1}}")
-        check_finite("X", self.X)
+        law = check_instance("law", self.law, SparseCodingLaw, "a SparseCodingLaw")
+        d, D = law.d, law.atoms
+        X = check_array("X", self.X, shapes=[("n", d)])
+        n = X.shape[0]
+        Z = check_array("Z", self.Z, shapes=[(n, D)])
+        y = check_array("y", self.y, finite=False, nonempty=False)
+        check_labels("y", y, n)
+        Md = check_array("dictionary", self.dictionary, shapes=[(d, D)])
+        w_star = check_array("w_star", self.w_star, shapes=[(D,)])
+        check_int("seed", self.seed, 0)
+        for name, value in (("X", X), ("y", y), ("dictionary", Md), ("Z", Z), ("w_star", w_star)):
+            object.__setattr__(self, name, value)
 
     @property
     def n(self) -> int:
@@ -173,6 +186,7 @@ def _draw(
     law: SparseCodingLaw, Md: np.ndarray, w_star: np.ndarray, n: int, seed: int, dict_seed: int
 ) -> SparseCodingData:
     n = check_int("n", n, 1)
+    check_memory("n x D", (n, law.atoms), 6 * n * (law.atoms + law.d) * 8)
     rng = np.random.default_rng([check_int("seed", seed, 0), 1])
     Z = np.empty((0, law.atoms))
     for _ in range(1000):  # redraw codes with a zero score (no label); conditions on ⟨w*, z⟩ ≠ 0
@@ -195,7 +209,10 @@ def make_sparse_data(law: SparseCodingLaw, n: int, seed: int) -> SparseCodingDat
     The dictionary and ``w*`` depend on ``seed`` alone; the points on ``seed`` too (use
     :meth:`SparseCodingData.sample` with another seed for a test set of the same law).
     """
+    check_instance("law", law, SparseCodingLaw, "a SparseCodingLaw")
     seed = check_int("seed", seed, 0)
+    n = check_int("n", n, 1)
+    check_memory("d x D", (law.d, law.atoms), 3 * law.d * law.atoms * 8)
     rng = np.random.default_rng([seed, 0])
     Md = _dictionary(law, rng)
     if law.teacher == "signs":

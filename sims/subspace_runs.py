@@ -271,7 +271,9 @@ def gradient_arrays(t: Trained) -> dict[str, np.ndarray]:
 
     ``basis``, ``offset``, ``X``, ``y``, ``X_test``, ``y_test``, ``W0``, ``W``, ``b0``, ``b``, ``a0``, ``a``,
     ``steps_taken``, and at the test points: ``f_test (M, n_test)``, ``grad_on``/``grad_off``
-    (``‖P∇f‖``, ``‖P⊥∇f‖``) and ``rho`` (``Σ_{j active} a_j²``).
+    (``‖P∇f‖``, ``‖P⊥∇f‖``), ``rho`` (``Σ_{j active} a_j²``) and ``active_share`` (the share of the ``m``
+    units active at the point, for the ρ-free prediction
+    :func:`theory.subspace.expected_offsubspace_grad_norm`).
     """
 
     def np_(x: Tensor) -> np.ndarray:
@@ -280,6 +282,7 @@ def gradient_arrays(t: Trained) -> dict[str, np.ndarray]:
     with torch.no_grad():
         split = input_grad_split(t.ens, t.X_test, t.data.basis)
         f_test = t.ens.forward(t.X_test)
+        share = (t.ens.preact(t.X_test) > 0).to(t.ens.dtype).mean(dim=-1)
     return {
         "basis": t.data.basis,
         "offset": t.data.offset,
@@ -293,6 +296,7 @@ def gradient_arrays(t: Trained) -> dict[str, np.ndarray]:
         "grad_on": np_(split["grad_on"]),
         "grad_off": np_(split["grad_off"]),
         "rho": np_(split["rho"]),
+        "active_share": np_(share),
         "train_acc": accuracy(t.ens, t.X, t.y),
         "test_acc": accuracy(t.ens, t.X_test, t.y_test),
     }

@@ -28,8 +28,16 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from sims.errors import AdvsimError, check_choice, check_finite
 from sims.rng import row_normal, row_uniform
+from sims.validate import (
+    AdvsimError,
+    check_array,
+    check_choice,
+    check_int,
+    check_tensor,
+    checks_enabled,
+    fail,
+)
 
 __all__ = ["L2Ball", "LinfBall", "Subspace", "ThreatModel", "safe_normalize"]
 
@@ -47,13 +55,13 @@ class Subspace:
     Q: np.ndarray
 
     def __post_init__(self) -> None:
-        Q = np.asarray(self.Q, dtype=np.float64)
-        if Q.ndim != 2 or not 1 <= Q.shape[1] <= Q.shape[0]:
+        Q = check_array("restrict basis", self.Q, ndim=2)
+        if not 1 <= Q.shape[1] <= Q.shape[0]:
             raise AdvsimError(
                 f"restrict basis must have shape (d, r) with 1 <= r <= d; got {Q.shape}"
             )
         if not np.allclose(Q.T @ Q, np.eye(Q.shape[1]), atol=1e-8):
-            raise AdvsimError("restrict basis must have orthonormal columns")
+            fail("restrict basis", "orthonormal columns (QᵀQ = I)", Q, verb="have")
         object.__setattr__(self, "Q", Q)
 
     @property
@@ -69,12 +77,12 @@ class Subspace:
     @classmethod
     def from_projector(cls, P: np.ndarray | Tensor, tol: float = 1e-8) -> Subspace:
         """From an orthogonal projector ``P`` (symmetric, ``P² = P``); anything else is an error."""
-        P = np.asarray(P.detach().cpu().numpy() if isinstance(P, Tensor) else P, dtype=np.float64)
-        if P.ndim != 2 or P.shape[0] != P.shape[1]:
+        P = check_array("restrict", P, ndim=2)
+        if P.shape[0] != P.shape[1]:
             raise AdvsimError(f"restrict must be a square (d, d) projector; got shape {P.shape}")
-        check_finite("restrict", P)
+        check_float_arg("tol", tol)
         if not np.allclose(P, P.T, atol=tol) or not np.allclose(P @ P, P, atol=tol):
-            raise AdvsimError("restrict must be an orthogonal projector (P = Pᵀ and P² = P)")
+            fail("restrict", "an orthogonal projector (P = Pᵀ and P² = P)", P)
         vals, vecs = np.linalg.eigh((P + P.T) / 2)
         keep = vals > 0.5
         if not keep.any():
@@ -84,11 +92,13 @@ class Subspace:
     @classmethod
     def span(cls, U: np.ndarray) -> Subspace:
         """``span(U)`` for a basis ``U (d, k)`` of full column rank (orthonormalised)."""
-        U = np.asarray(U, dtype=np.float64)
-        if U.ndim != 2 or np.linalg.matrix_rank(U) < U.shape[1]:
-            raise AdvsimError(
-                f"span needs a (d, k) basis of full column rank k; got shape "
-                f"{U.shape} of rank {np.linalg.matrix_rank(U) if U.ndim == 2 else 0}"
+        U = check_array("U", U, ndim=2)
+        if np.linalg.matrix_rank(U) < U.shape[1]:
+            fail(
+                "U",
+                "a (d, k) basis of full column rank k (span needs it)",
+                f"shape {U.shape} of rank {np.linalg.matrix_rank(U)}",
+                raw=True,
             )
         q, _ = np.linalg.qr(U)
         return cls(q)
@@ -96,21 +106,30 @@ class Subspace:
     @classmethod
     def perp(cls, U: np.ndarray) -> Subspace:
         """The orthogonal complement of ``span(U)`` (``P⊥`` only)."""
-        U = np.asarray(U, dtype=np.float64)
+        U = check_array("U", U, ndim=2)
         d, k = U.shape
         if k >= d:
-            raise AdvsimError(f"perp needs k < d; got U of shape {U.shape}")
+            fail("U", "a (d, k) basis with k < d (perp needs a complement)", U)
         if np.linalg.matrix_rank(U) < k:
-            raise AdvsimError("perp needs a basis U of full column rank")
+            fail(
+                "U",
+                "a basis of full column rank (perp needs it)",
+                f"rank {np.linalg.matrix_rank(U)}",
+                raw=True,
+            )
         q, _ = np.linalg.qr(U, mode="complete")
         return cls(q[:, k:])
 
     @classmethod
     def atoms(cls, M: np.ndarray, idx: Sequence[int]) -> Subspace:
         """The span of the distinct, linearly independent dictionary atoms ``M[:, idx]``."""
-        if len(set(idx)) != len(idx):
-            raise AdvsimError(f"atoms idx must not repeat an atom; got {list(idx)}")
-        return cls.span(np.asarray(M, dtype=np.float64)[:, list(idx)])
+        Md = check_array("M", M, ndim=2)
+        if isinstance(idx, str) or not isinstance(idx, Sequence | np.ndarray) or len(idx) == 0:
+            fail("atoms idx", "a non-empty sequence of atom indices", idx)
+        ix = [check_int(f"atoms idx[{i}]", j, 0, Md.shape[1] - 1) for i, j in enumerate(idx)]
+        if len(set(ix)) != len(ix):
+            raise AdvsimError(f"atoms idx must not repeat an atom; got {ix}")
+        return cls.span(Md[:, ix])
 
     def coordinate_mask(self) -> np.ndarray | None:
         """The 0/1 mask of coordinates when ``span(Q)`` is spanned by coordinate axes, else None."""
@@ -151,6 +170,31 @@ def safe_normalize(G: Tensor) -> Tensor:
     return out
 
 
+def check_float_arg(name: str, value: object) -> None:
+    """Raise unless ``value`` is a finite number > 0."""
+    from sims.validate import check_float
+
+    check_float(name, value, 0.0, lo_open=True)
+
+
+def _radii(eps: object) -> Tensor:
+    """``eps`` (a number, sequence, array or tensor of real numbers) as a float64 CPU tensor."""
+    allowed = "a finite number >= 0 or an array of them (real, not complex, bool or text)"
+    if isinstance(eps, bool | str | bytes) or eps is None:
+        fail("eps", allowed, eps)
+    if isinstance(eps, Tensor):
+        if eps.is_complex() or eps.dtype == torch.bool:
+            fail("eps", allowed, eps)
+        return eps.detach().cpu().to(torch.float64)
+    try:
+        arr = np.asarray(eps)
+    except (TypeError, ValueError):
+        fail("eps", allowed, eps)
+    if arr.dtype.kind not in "iuf":
+        fail("eps", allowed, eps)
+    return torch.as_tensor(arr.astype(np.float64))
+
+
 class ThreatModel(ABC):
     """An ε-ball of one norm, optionally restricted to a subspace and a box.
 
@@ -174,9 +218,7 @@ class ThreatModel(ABC):
         start: str = "uniform",
         bounds: tuple[float, float] | None = None,
     ) -> None:
-        e = torch.as_tensor(
-            eps.detach().cpu() if isinstance(eps, Tensor) else eps, dtype=torch.float64
-        )
+        e = _radii(eps)
         if e.ndim > 2:
             raise AdvsimError(
                 "eps must be a scalar, one value per point (n,), per member (M, 1) or per member "
@@ -189,13 +231,22 @@ class ThreatModel(ABC):
             )
         self.eps = e
         if restrict is not None and not isinstance(restrict, Subspace):
+            if not isinstance(restrict, np.ndarray | Tensor):
+                fail("restrict", "a Subspace or an orthogonal projector matrix (d, d)", restrict)
             restrict = Subspace.from_projector(restrict)
         self.restrict = restrict
         self.start = check_choice("start", start, self.starts)
-        if bounds is not None and not (
-            np.isfinite(bounds[0]) and np.isfinite(bounds[1]) and bounds[0] < bounds[1]
-        ):
-            raise AdvsimError(f"bounds must be (lo, hi) with finite lo < hi; got {bounds}")
+        if bounds is not None:
+            ok = isinstance(bounds, tuple | list) and len(bounds) == 2
+            ok = ok and all(
+                isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
+                for v in bounds
+            )
+            if not ok or not (
+                np.isfinite(bounds[0]) and np.isfinite(bounds[1]) and bounds[0] < bounds[1]
+            ):
+                raise AdvsimError(f"bounds must be (lo, hi) with finite lo < hi; got {bounds!r}")
+            bounds = (float(bounds[0]), float(bounds[1]))
         self.bounds = bounds
 
     def __repr__(self) -> str:
@@ -231,41 +282,91 @@ class ThreatModel(ABC):
 
     def check_dim(self, d: int) -> None:
         """Raise if the restriction was built for another dimension."""
+        d = check_int("d", d, 1)
         if self.restrict is not None and self.restrict.d != d:
-            raise AdvsimError(f"restrict has dimension {self.restrict.d}, inputs have d = {d}")
+            fail(
+                "restrict",
+                f"a subspace of R^{d}, the inputs' space (restrict has dimension {self.restrict.d})",
+                f"a subspace of R^{self.restrict.d}",
+                raw=True,
+            )
 
     def _restrict(self, V: Tensor) -> Tensor:
         return V if self.restrict is None else self.restrict.project(V)
 
     def apply_bounds(self, X: Tensor, delta: Tensor) -> Tensor:
         """Clip ``X + δ`` to ``bounds`` (when given) and return the resulting δ."""
+        if checks_enabled():
+            self._check_vectors("X", X)
+            self._check_vectors("delta", delta)
         if self.bounds is None:
             return delta
         return torch.clamp(X + delta, self.bounds[0], self.bounds[1]) - X
 
+    def _check_vectors(self, name: str, V: object) -> None:
+        """The entry check of the per-norm methods (skipped inside
+        :func:`sims.validate.assume_valid`, i.e. inside attack loops): a finite real floating tensor
+        ``(..., d)`` whose ``d`` matches the restriction."""
+        check_tensor(name, V, nonempty=False)
+        assert isinstance(V, Tensor)
+        if V.ndim < 1:
+            fail(name, "a tensor of shape (..., d)", V)
+        if self.restrict is not None and V.shape[-1] != self.restrict.d:
+            fail(name, f"shape (..., {self.restrict.d}) (the restriction's d)", V, verb="have")
+
     # ------------------------------------------------------------- per-norm methods
-    @abstractmethod
     def norm_of(self, delta: Tensor) -> Tensor:
         """The perturbation's norm on the last axis."""
+        if checks_enabled():
+            self._check_vectors("delta", delta)
+        return self._norm_of(delta)
+
+    def ascent_direction(self, G: Tensor) -> Tensor:
+        """The steepest-ascent direction of gradient ``G`` (unit in this norm; 0 where ``G`` is 0)."""
+        if checks_enabled():
+            self._check_vectors("G", G)
+        return self._ascent_direction(G)
+
+    def project(self, delta: Tensor) -> Tensor:
+        """Map δ into the ball (and the subspace); never increases the norm."""
+        if checks_enabled():
+            self._check_vectors("delta", delta)
+        return self._project(delta)
+
+    @abstractmethod
+    def _norm_of(self, delta: Tensor) -> Tensor:
+        """:meth:`norm_of` after its checks."""
         ...
 
     def random_start(self, X: Tensor, seed: int, stream: int = 0) -> Tensor:
         """A random δ in the ball for every row of ``X (..., n, d)``: ``ε ·`` :meth:`unit_start`."""
         return self.unit_start(X, seed, stream) * self.eps_like(X)
 
-    @abstractmethod
     def unit_start(self, X: Tensor, seed: int, stream: int = 0) -> Tensor:
-        """The random start for ε = 1 (every start law here is linear in ε)."""
+        """The random start for ε = 1 (every start law here is linear in ε), for every row of
+        ``X (..., n, d)`` (a finite floating tensor), from ``seed`` and ``stream`` (integers >= 0)."""
+        if checks_enabled():
+            check_tensor("X", X)
+            if X.ndim < 1:
+                fail("X", "a tensor of shape (..., n, d)", X)
+            check_int("seed", seed, 0)
+            check_int("stream", stream, 0)
+        self.check_dim(X.shape[-1])
+        return self._unit_start(X, seed, stream)
+
+    @abstractmethod
+    def _unit_start(self, X: Tensor, seed: int, stream: int) -> Tensor:
+        """:meth:`unit_start` after its checks."""
         ...
 
     @abstractmethod
-    def ascent_direction(self, G: Tensor) -> Tensor:
-        """The steepest-ascent direction of gradient ``G`` (unit in this norm; 0 where ``G`` is 0)."""
+    def _ascent_direction(self, G: Tensor) -> Tensor:
+        """:meth:`ascent_direction` after its checks."""
         ...
 
     @abstractmethod
-    def project(self, delta: Tensor) -> Tensor:
-        """Map δ into the ball (and the subspace); never increases the norm."""
+    def _project(self, delta: Tensor) -> Tensor:
+        """:meth:`project` after its checks."""
         ...
 
 
@@ -276,15 +377,14 @@ class L2Ball(ThreatModel):
     dual_q = 2.0
     starts = L2_STARTS
 
-    def norm_of(self, delta: Tensor) -> Tensor:
+    def _norm_of(self, delta: Tensor) -> Tensor:
         """``‖δ‖₂``."""
         out: Tensor = delta.norm(dim=-1)
         return out
 
-    def unit_start(self, X: Tensor, seed: int, stream: int = 0) -> Tensor:
+    def _unit_start(self, X: Tensor, seed: int, stream: int) -> Tensor:
         """Uniform direction (in the allowed subspace) times a radius from the chosen law (ε = 1)."""
         d = X.shape[-1]
-        self.check_dim(d)
         r = d if self.restrict is None else self.restrict.dim
         g = row_normal(X, r, seed, stream)
         if self.restrict is not None:
@@ -296,11 +396,11 @@ class L2Ball(ThreatModel):
         u = row_uniform(X, 1, seed, stream + 1_000_003)
         return direction * (u ** (1.0 / r) if self.start == "uniform" else u)
 
-    def ascent_direction(self, G: Tensor) -> Tensor:
+    def _ascent_direction(self, G: Tensor) -> Tensor:
         """``P g / ‖P g‖₂`` (``P`` the restriction), safely normalised."""
         return safe_normalize(self._restrict(G))
 
-    def project(self, delta: Tensor) -> Tensor:
+    def _project(self, delta: Tensor) -> Tensor:
         """Restrict, then scale by ``min(1, ε/‖δ‖)``."""
         delta = self._restrict(delta)
         n = delta.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(delta.dtype).tiny)
@@ -327,9 +427,12 @@ class LinfBall(ThreatModel):
         if self.restrict is not None:
             self.mask = self.restrict.coordinate_mask()
             if self.mask is None:
-                raise AdvsimError(
-                    "restrict must be spanned by coordinate axes for LinfBall "
-                    "(the ℓ∞ ball has no simple projection onto other subspaces)"
+                fail(
+                    "restrict",
+                    "spanned by coordinate axes for LinfBall "
+                    "(the ℓ∞ ball has no simple projection onto other subspaces)",
+                    f"a subspace of dimension {self.restrict.dim} not spanned by axes",
+                    raw=True,
                 )
 
     def _mask(self, V: Tensor) -> Tensor:
@@ -337,21 +440,20 @@ class LinfBall(ThreatModel):
             return V
         return V * torch.as_tensor(self.mask, dtype=V.dtype, device=V.device)
 
-    def norm_of(self, delta: Tensor) -> Tensor:
+    def _norm_of(self, delta: Tensor) -> Tensor:
         """``‖δ‖∞``."""
         return delta.abs().amax(dim=-1)
 
-    def unit_start(self, X: Tensor, seed: int, stream: int = 0) -> Tensor:
+    def _unit_start(self, X: Tensor, seed: int, stream: int) -> Tensor:
         """``U[−1, 1]`` on every allowed coordinate (``U[−ε, ε]`` once scaled)."""
-        self.check_dim(X.shape[-1])
         u = row_uniform(X, X.shape[-1], seed, stream)
         return self._mask(2 * u - 1)
 
-    def ascent_direction(self, G: Tensor) -> Tensor:
+    def _ascent_direction(self, G: Tensor) -> Tensor:
         """``sign(g)`` on the allowed coordinates."""
         return self._mask(torch.sign(G))
 
-    def project(self, delta: Tensor) -> Tensor:
+    def _project(self, delta: Tensor) -> Tensor:
         """Clip every coordinate to ``[−ε, ε]`` (and zero the disallowed ones)."""
         eps = self.eps_like(delta)
         return self._mask(torch.maximum(torch.minimum(delta, eps), -eps))

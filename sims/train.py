@@ -9,12 +9,20 @@ exactly the trajectory it would follow trained alone.
 Stop rules follow the authors' code for Melamed et al. (PAPERS.md §1): a member stops once
 ``min_i y_i f(x_i) > stop_margin`` (or its training accuracy reaches ``stop_accuracy``); it is then frozen
 while the others go on.
+
+Divergence is data: a member whose update would make a parameter non-finite (a learning rate too
+large, say) keeps its last finite parameters, is stopped and flagged (:attr:`TrainResult.diverged`,
+:attr:`TrainResult.diverged_step`), and the others go on; a member whose final loss is not finite is
+flagged too. Inside :func:`divergence_log` every call's flags are collected, which is how
+:mod:`sims.simulation` writes them into each run's record.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,15 +31,47 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from sims.errors import AdvsimError, check_choice, check_finite, check_float, check_int
 from sims.losses import LOSSES, loss_value
 from sims.methods import Method
 from sims.nets import ThresholdRule, TrainableModel, TwoLayerEnsemble
 from sims.optim import Optimizer, OptimizerConfig
+from sims.validate import (
+    AdvsimError,
+    assume_valid,
+    check_bool,
+    check_choice,
+    check_float,
+    check_instance,
+    check_int,
+    check_labels,
+    check_memory,
+    check_seeds,
+    check_tensor,
+    fail,
+)
 
-__all__ = ["Measure", "TrainConfig", "TrainResult", "train"]
+__all__ = ["Measure", "TrainConfig", "TrainResult", "divergence_log", "train"]
 
 Measure = Callable[[Any], Mapping[str, Tensor]]
+
+_DIVERGENCE_LOG: ContextVar[list[np.ndarray] | None] = ContextVar(
+    "advsim_divergence_log", default=None
+)
+
+
+@contextlib.contextmanager
+def divergence_log() -> Iterator[list[np.ndarray]]:
+    """Collect the ``diverged`` flags ``(M,)`` of every :func:`train` call inside the block, in
+    call order (nested blocks each get every call made inside them)."""
+    log: list[np.ndarray] = []
+    outer = _DIVERGENCE_LOG.get()
+    token = _DIVERGENCE_LOG.set(log)
+    try:
+        yield log
+    finally:
+        _DIVERGENCE_LOG.reset(token)
+        if outer is not None:
+            outer.extend(log)
 
 
 @dataclass(frozen=True)
@@ -94,6 +134,17 @@ class TrainConfig:
     def __post_init__(self) -> None:
         check_int("steps", self.steps, 0)
         check_choice("loss", self.loss, LOSSES)
+        check_instance("optimizer", self.optimizer, OptimizerConfig, "an OptimizerConfig")
+        if self.method is not None:
+            check_instance(
+                "method", self.method, Method, "a training method of sims.methods or None"
+            )
+        if self.threshold_rule is not None:
+            check_instance(
+                "threshold_rule", self.threshold_rule, ThresholdRule, "a ThresholdRule or None"
+            )
+        if self.guard is not None:
+            check_instance("guard", self.guard, OverfitGuard, "an OverfitGuard or None")
         if self.batch_size is not None:
             check_int("batch_size", self.batch_size, 1)
         if self.stop_margin is not None:
@@ -102,10 +153,14 @@ class TrainConfig:
             check_float("stop_accuracy", self.stop_accuracy, 0.0, 1.0)
         check_int("check_every", self.check_every, 1)
         if self.method is not None and self.batch_size is not None:
-            raise AdvsimError("batch_size must be None (full batch) when a training method is set")
+            fail("batch_size", "None (full batch) when a training method is set", self.batch_size)
         if self.guard is not None and not hasattr(self.method, "threat"):
-            raise AdvsimError(
-                "guard needs an adversarial training method with a threat model (PGDAT or FastAT)"
+            fail(
+                "guard",
+                "None unless the method is adversarial (guard needs an adversarial training method "
+                "with a threat model: PGDAT or FastAT)",
+                f"a guard with method={type(self.method).__name__ if self.method else None}",
+                raw=True,
             )
 
 
@@ -127,8 +182,13 @@ class TrainResult:
             checks every ``guard.every`` steps and at the last step). A ``measure`` taken at the step
             of a check sees the weights before a restore.
         guard_checks: the steps of those checks ``(C,)``.
-        stop_step: the loop step at which each member was stopped (a stop rule or the guard), −1
-            where it never was, ``(M,)``.
+        stop_step: the loop step at which each member was stopped (a stop rule, the guard or
+            divergence), −1 where it never was, ``(M,)``.
+        diverged: whether each member diverged, ``(M,)`` bool: an update would have made a parameter
+            non-finite (the member then keeps its last finite parameters and stops), or its final
+            loss is not finite. Diverged members are not ``stopped``.
+        diverged_step: the step whose update was refused, ``cfg.steps`` where only the final loss was
+            not finite, −1 where the member did not diverge, ``(M,)``.
     """
 
     steps_taken: np.ndarray
@@ -141,6 +201,8 @@ class TrainResult:
     guard_acc: np.ndarray | None = None
     guard_checks: np.ndarray | None = None
     stop_step: np.ndarray | None = None
+    diverged: np.ndarray | None = None
+    diverged_step: np.ndarray | None = None
 
     def select(self, rows: slice) -> TrainResult:
         """The result of a contiguous subset of members (one row of a grouped sweep), as that subset
@@ -159,6 +221,8 @@ class TrainResult:
             if self.guard_checks is None
             else self.guard_checks[: len(self.guard_trajectory(rows))],
             stop_step=None if self.stop_step is None else self.stop_step[rows],
+            diverged=None if self.diverged is None else self.diverged[rows],
+            diverged_step=None if self.diverged_step is None else self.diverged_step[rows],
         )
 
     def guard_trajectory(self, rows: slice | Sequence[int]) -> np.ndarray:
@@ -167,7 +231,12 @@ class TrainResult:
         them: training alone ends at the check where the subset's last member is stopped, so later
         checks (run only because other members went on) are cut off."""
         if self.guard_acc is None or self.guard_step is None or self.guard_checks is None:
-            raise AdvsimError("guard_trajectory needs a run with the overfitting guard")
+            fail(
+                "result",
+                "from a run with the overfitting guard (guard_trajectory needs one)",
+                "a result without guard data",
+                raw=True,
+            )
         acc = self.guard_acc[:, rows]
         stop = np.asarray(self.stop_step)[rows]
         if stop.size == 0 or bool(np.any(stop < 0)):
@@ -191,9 +260,14 @@ def train(
 ) -> TrainResult:
     """Train every member of ``ens`` in place on ``(X, y)``.
 
+    Arguments are checked once, before the loop (bad input raises :class:`~sims.errors.AdvsimError`);
+    the loop itself runs without per-step input scans. A member that diverges is stopped with its last
+    finite parameters and flagged (:attr:`TrainResult.diverged`).
+
     Args:
         ens: the ensemble (its trainable parameters are updated in place).
-        X: inputs ``(n, d)``; y: labels ``(n,)`` in {-1, +1}.
+        X: inputs ``(n, d)``, finite, of a real floating dtype (cast to the ensemble's dtype and moved
+            to its device); y: labels ``(n,)`` in {-1, +1}.
         cfg: the training configuration.
         seeds: one seed per member for the minibatch order (required when ``batch_size`` is set).
         measure: called on the ensemble at each step of ``measure_at`` (0 = before training); returns
@@ -202,36 +276,65 @@ def train(
         progress: show a progress bar (tqdm; silent when not a terminal).
         desc: the progress bar's label.
     """
-    X = X.to(device=ens.device, dtype=ens.dtype)
-    y = y.to(device=ens.device, dtype=ens.dtype)
-    if X.ndim != 2 or X.shape[1] != ens.d:
-        raise AdvsimError(f"X must have shape (n, d={ens.d}); got {tuple(X.shape)}")
+    _check_model(ens)
+    check_instance("cfg", cfg, TrainConfig, "a TrainConfig")
+    check_tensor("X", X, shapes=[("n", ens.d)], finite=False, nonempty=False)
     n = int(X.shape[0])
     if n < 1:
-        raise AdvsimError("X must hold at least one point (n >= 1)")
-    if tuple(y.shape) != (n,):
-        raise AdvsimError(f"y must have shape (n,) = ({n},); got {tuple(y.shape)}")
-    check_finite("X", X)
-    if not bool(torch.all((y == 1) | (y == -1))):
-        raise AdvsimError("y must hold labels in {-1, +1} (not 0/1)")
+        raise AdvsimError("X must hold at least one point (n >= 1); got 0 points")
+    check_instance("y", y, Tensor, "a torch tensor of labels in {-1, +1}")
+    check_labels("y", y, n)
+    X = X.to(device=ens.device, dtype=ens.dtype)
+    y = y.to(device=ens.device, dtype=ens.dtype)
+    check_tensor("X", X)  # finite, also after the cast to the ensemble's dtype
+    check_params = getattr(ens, "check_params", None)
+    if callable(check_params):
+        check_params()
+    if measure is not None and not callable(measure):
+        fail("measure", "a callable (ensemble -> named tensors) or None", measure)
+    check_bool("progress", progress)
+    if not isinstance(desc, str):
+        fail("desc", "a string", desc)
+    if isinstance(measure_at, str | bytes) or not isinstance(measure_at, Iterable):
+        fail("measure_at", "an iterable of steps (integers)", measure_at)
+    check_memory("M x n", (ens.M, n), 8 * ens.M * n * X.element_size(), ens.device)
     sym: TwoLayerEnsemble | None = None
     if cfg.threshold_rule is not None:
         if not isinstance(ens, TwoLayerEnsemble) or ens.threshold is None:
-            raise AdvsimError("threshold_rule needs a symmetric network (ens.threshold set)")
+            fail(
+                "threshold_rule",
+                "None for a network without thresholds (threshold_rule needs a symmetric network, "
+                "ens.threshold set)",
+                cfg.threshold_rule,
+            )
         sym = ens
     net: TwoLayerEnsemble | None = None
     if cfg.method is not None:
         if not isinstance(ens, TwoLayerEnsemble):
-            raise AdvsimError("training methods (cfg.method) need a TwoLayerEnsemble")
+            fail(
+                "ens", "a TwoLayerEnsemble when cfg.method is set (training methods need one)", ens
+            )
         net = ens
+        cfg.method.check_call(net, X, y, 0)
+        check_members = getattr(cfg.method, "check_members", None)
+        if callable(check_members):
+            check_members(net.M)
     M = ens.M
     batch = cfg.batch_size
     if batch is not None and batch >= n:
         batch = None
     gens: list[torch.Generator] = []
     if batch is not None:
-        if seeds is None or len(seeds) != M:
-            raise AdvsimError(f"seeds must give one seed per member (M={M}) for minibatch training")
+        if (
+            seeds is None
+            or isinstance(seeds, str)
+            or not isinstance(seeds, Sequence | np.ndarray)
+            or len(seeds) != M
+        ):
+            raise AdvsimError(
+                f"seeds must give one seed per member (M={M}) for minibatch training; got {seeds!r}"
+            )
+        seeds = check_seeds("seeds", seeds)
         gens = [torch.Generator().manual_seed(int(s) + 7_919) for s in seeds]
     steps_wanted = sorted({check_int("measure_at step", t, 0, cfg.steps) for t in measure_at})
     history: dict[str, list[np.ndarray]] = {}
@@ -254,11 +357,13 @@ def train(
     guard_accs: list[Tensor] = []
     guard_checks: list[int] = []
     stop_step = torch.full((M,), -1, dtype=torch.long, device=ens.device)
+    diverged = torch.zeros(M, dtype=torch.bool, device=ens.device)
+    diverged_step = torch.full((M,), -1, dtype=torch.long, device=ens.device)
     snapshot_step = torch.zeros(M, dtype=torch.long, device=ens.device)
     snapshot: dict[str, Tensor] = {}
     t0 = time.perf_counter()
     bar = tqdm(total=cfg.steps, desc=desc, disable=not progress, leave=False)
-    with torch.no_grad():
+    with torch.no_grad(), assume_valid():
         for step in range(cfg.steps + 1):
             if cfg.threshold_rule is not None and sym is not None:
                 sym.threshold = cfg.threshold_rule(sym)
@@ -321,19 +426,33 @@ def train(
                 assert perms is not None and batch is not None
                 idx = perms[:, j * batch : (j + 1) * batch]
                 _, grads = ens.loss_grads(X[idx], y[idx], cfg.loss)
-            opt.step(params, grads, None if bool(active.all()) else active)
+            bad = opt.step(params, grads, None if bool(active.all()) else active)
+            if bad is not None:  # divergence: those members keep their last finite parameters
+                diverged |= bad
+                diverged_step[bad] = step
+                stop_step[bad] = step
+                active &= ~bad
             steps_taken += active.to(torch.long)
             bar.update(1)
+            if bad is not None and not bool(active.any()):
+                break
         bar.close()
         # members are frozen once stopped, so later measurements equal the last state
         while measure is not None and next_measure < len(steps_wanted):
             record()
             next_measure += 1
         final_loss = loss_value(cfg.loss, ens.forward(X), y).mean(dim=1)
+        lost = ~torch.isfinite(final_loss) & ~diverged
+        if bool(lost.any()):
+            diverged |= lost
+            diverged_step[lost] = cfg.steps
     seconds = time.perf_counter() - t0
+    log = _DIVERGENCE_LOG.get()
+    if log is not None:
+        log.append(diverged.cpu().numpy())
     return TrainResult(
         steps_taken=steps_taken.cpu().numpy(),
-        stopped=(~active).cpu().numpy(),
+        stopped=(~active & ~diverged).cpu().numpy(),
         measure_steps=steps_wanted,
         history={k: np.stack(v) for k, v in history.items()},
         final_loss=final_loss.cpu().numpy(),
@@ -342,7 +461,23 @@ def train(
         guard_acc=None if guard is None else torch.stack(guard_accs).cpu().numpy(),
         guard_checks=None if guard is None else np.asarray(guard_checks, dtype=np.int64),
         stop_step=stop_step.cpu().numpy(),
+        diverged=diverged.cpu().numpy(),
+        diverged_step=diverged_step.cpu().numpy(),
     )
+
+
+def _check_model(ens: object) -> None:
+    """Raise unless ``ens`` has what :func:`train` needs (:class:`~sims.nets.TrainableModel`)."""
+    needed = ("M", "d", "dtype", "device", "trainable", "params", "forward", "loss_grads")
+    if not all(hasattr(ens, a) for a in needed):
+        fail(
+            "ens",
+            "a trainable model (TwoLayerEnsemble, LinearEnsemble or LinearizedEnsemble)",
+            ens,
+        )
+    params = {k: v for k, v in ens.params().items() if k in ens.trainable}  # type: ignore[attr-defined]
+    if not params:
+        fail("ens.trainable", "at least one trained parameter", ens.trainable)  # type: ignore[attr-defined]
 
 
 def _bcast(mask: Tensor, like: Tensor) -> Tensor:

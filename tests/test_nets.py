@@ -243,7 +243,9 @@ def test_gradient_measurements_do_not_depend_on_the_memory_budget(
     monkeypatch.setenv("ADVSIM_MEMORY_BUDGET", budget)
     got = input_grad_split(ens, X, U)
     for k in ref:
-        torch.testing.assert_close(got[k], ref[k], rtol=0, atol=0)
+        # chunks of other sizes go through other BLAS kernels: equal up to float64 rounding (1 ulp
+        # observed), not bit for bit
+        torch.testing.assert_close(got[k], ref[k], rtol=1e-14, atol=1e-15)
 
 
 def test_memory_budget_rejects_nonsense(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -130,3 +130,26 @@ def test_per_member_length_mismatch() -> None:
     params, _ = _problem(M=3)
     with pytest.raises(AdvsimError, match="^lr must"):
         Optimizer(OptimizerConfig("sgd", lr=(0.1, 0.2)), params)
+
+
+def test_a_non_finite_update_is_refused_and_reported() -> None:
+    """The member whose new parameters would not be finite keeps its parameters and state (Adam's
+    step count included); the others are updated as usual (issue 17)."""
+    params = {"W": torch.ones(3, 2, dtype=torch.float64), "a": torch.ones(3, dtype=torch.float64)}
+    opt = Optimizer(OptimizerConfig("adam", lr=0.1), params)
+    g = {"W": torch.ones(3, 2, dtype=torch.float64), "a": torch.ones(3, dtype=torch.float64)}
+    assert opt.step(params, g) is None
+    before = {k: v.clone() for k, v in params.items()}
+    state = {k: {n: t.clone() for n, t in s.items()} for k, s in opt.state.items()}
+    t_before = opt.t.clone()
+    g["a"] = torch.tensor([1.0, float("inf"), 1.0], dtype=torch.float64)
+    bad = opt.step(params, g)
+    assert bad is not None and bad.tolist() == [False, True, False]
+    for k in params:
+        torch.testing.assert_close(params[k][1], before[k][1], rtol=0, atol=0)
+        assert not torch.equal(params[k][0], before[k][0])
+        for n in state[k]:
+            torch.testing.assert_close(opt.state[k][n][1], state[k][n][1], rtol=0, atol=0)
+    assert opt.t.tolist() == [t_before[0] + 1, t_before[1], t_before[2] + 1]
+    off = Optimizer(OptimizerConfig("sgd", lr=0.1), {"W": torch.ones(2, 2)}, check_finite=False)
+    assert off.step({"W": torch.ones(2, 2)}, {"W": torch.full((2, 2), float("inf"))}) is None

@@ -242,3 +242,35 @@ def test_purification_setup_rejects_bad_input_and_trains_with_sgd() -> None:
     a, b = train_clean(s), train_clean(s)
     torch.testing.assert_close(a.ens.W, b.ens.W, rtol=0, atol=0)  # same seed, same result
     assert not torch.equal(a.ens.W, a.ens0.W)
+
+
+def test_grouped_rows_record_what_they_would_alone() -> None:
+    """Simulations 08 and 09 share one clean training among rows (``run_group``): each row's arrays are
+    exactly what the row run alone gives (tiny setups)."""
+    import importlib
+    from dataclasses import replace
+
+    from sims.purification_runs import ATSpec, Condition, PurificationSetup
+    from sims.simulation import RunContext
+
+    ctx = RunContext()
+    base = PurificationSetup(d=16, k=1, m=8, n=48, n_test=24, clean_steps=4, n_seeds=2)
+    sim08 = importlib.import_module("sims.08_mixture_scaling")
+    noise = Condition("noise", "law", replace(base, threshold_kind="noise", threshold=2.0))
+    signal = Condition("signal", "law", replace(base, threshold_kind="signal", threshold=0.5))
+    assert sim08.training(noise) == sim08.training(signal)  # d = 16k: the readings coincide
+    assert sim08.training(noise) != sim08.training(replace(noise, setup=replace(base, d=32)))
+    sim09 = importlib.import_module("sims.09_purification")
+    spec = ATSpec("linf", 0.3, "pgd", steps=2)
+    rows = [
+        sim09.Config("sparse-pgd_linf", "law", base, (spec,)),
+        sim09.Config("sparse-none", "law", base, (replace(spec, eps=0.0, attack_steps=1),)),
+        sim09.Config("from_init-pgd_linf", "control", base, (spec,), start="init"),
+    ]
+    for sim, cfgs in ((sim08, [noise, signal]), (sim09, rows)):
+        grouped = sim.run_group(cfgs, ctx)
+        for cfg, out in zip(cfgs, grouped, strict=True):
+            alone = sim.SIM.run(cfg, ctx)
+            assert set(alone.arrays) == set(out.arrays)
+            for key, value in alone.arrays.items():
+                np.testing.assert_array_equal(out.arrays[key], value, err_msg=key)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -234,3 +237,351 @@ def test_every_simulation_grid_is_valid_at_both_scales() -> None:
             cfgs = sim.grid(scale)
             keys = [sim.key(c) for c in cfgs]
             assert cfgs and len(set(keys)) == len(keys), (sim.id, scale)
+
+
+# ----------------------------------------------------------------------------- issue 17: damage, locks
+def _good(store: RunStore, key: str, end: float = 1.0) -> None:
+    store.write(
+        key,
+        {"config": {"k": key}, "status": "ok", "scale": "quick", "timings": {"end": end}},
+        {"x": np.arange(50.0)},
+    )
+
+
+def _flip_a_data_byte(path: Path) -> None:
+    raw = bytearray(path.read_bytes())
+    i = raw.index(b"x.npy") + 80  # inside the compressed data of the one array
+    raw[i] ^= 0xFF
+    path.write_bytes(bytes(raw))
+
+
+def _object_arrays(path: Path) -> None:
+    np.savez(path, x=np.array([{"a": 1}], dtype=object))  # pickled: refused by the reader
+
+
+DAMAGE = {
+    "record truncated": lambda run: (run / RECORD_FILE).write_text(
+        (run / RECORD_FILE).read_text()[:40]
+    ),
+    "record not an object": lambda run: (run / RECORD_FILE).write_text("[1, 2]"),
+    "record without status": lambda run: (run / RECORD_FILE).write_text(
+        json.dumps({"key": run.name, "config": {}})
+    ),
+    "record not utf-8": lambda run: (run / RECORD_FILE).write_bytes(b"\xff\xfe{"),
+    "record is a folder": lambda run: ((run / RECORD_FILE).unlink(), (run / RECORD_FILE).mkdir()),
+    "record bad status": lambda run: (run / RECORD_FILE).write_text(
+        json.dumps({"key": run.name, "config": {}, "status": "maybe"})
+    ),
+    "arrays missing": lambda run: (run / ARRAYS_FILE).unlink(),
+    "arrays truncated": lambda run: (run / ARRAYS_FILE).write_bytes(
+        (run / ARRAYS_FILE).read_bytes()[:100]
+    ),
+    "arrays garbage": lambda run: (run / ARRAYS_FILE).write_bytes(b"not a zip file at all"),
+    "arrays corrupt data": lambda run: _flip_a_data_byte(run / ARRAYS_FILE),
+    "arrays of objects": lambda run: _object_arrays(run / ARRAYS_FILE),
+    "arrays without a listed key": lambda run: np.savez(run / ARRAYS_FILE, y=np.zeros(2)),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE), ids=list(DAMAGE))
+def test_readers_skip_each_kind_of_damaged_record(damage: str, tmp_path: Path) -> None:
+    """One damaged run beside two good ones: readers return the good ones, warn once naming the
+    path and the reason, list it in skipped_records(); the damaged run does not count as done."""
+    from sims.records import (
+        SkippedRecordWarning,
+        clear_skipped_records,
+        load_records,
+        skipped_records,
+    )
+
+    clear_skipped_records()
+    store = RunStore(tmp_path, "00_demo")
+    for key in ("a", "b", "c"):
+        _good(store, key)
+    bad = store.run_dir("b")
+    DAMAGE[damage](bad)
+    with pytest.warns(SkippedRecordWarning, match=re.escape(str(bad))):
+        recs = load_records(tmp_path, "00_demo")
+    assert [r.key for r in recs] == ["a", "c"]
+    assert [p for p, _ in skipped_records()] == [bad]
+    assert not store.is_done("b") and store.is_done("a")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once per path: no second warning
+        assert [r.key for r in store.records(status=None)] == ["a", "c"]
+    store.write_table()  # the table skips it too
+    clear_skipped_records()
+
+
+def test_a_run_with_damaged_arrays_is_recomputed(tmp_path: Path) -> None:
+    s = run_simulation(DEMO, out=tmp_path, progress=False)
+    assert s.ran == 4
+    store = RunStore(tmp_path, DEMO.id)
+    victim = store.run_dir(DEMO.key(_Cfg(3)))
+    (victim / ARRAYS_FILE).write_bytes(b"\x00" * 10)
+    s2 = run_simulation(DEMO, out=tmp_path, progress=False)
+    assert (s2.ran, s2.skipped, s2.failed) == (1, 3, 1)
+    assert store.is_done(DEMO.key(_Cfg(3)))
+    np.testing.assert_array_equal(store.load(DEMO.key(_Cfg(3))).arrays()["x"], np.full(3, 3))
+
+
+def test_non_finite_metrics_are_strict_json_and_come_back(tmp_path: Path) -> None:
+    store = RunStore(tmp_path, "00_demo")
+    store.write(
+        "k",
+        {
+            "config": {"cap": float("inf")},
+            "status": "ok",
+            "metrics": {"a": float("nan"), "b": -float("inf"), "c": 1.5},
+        },
+        {"x": np.zeros(1)},
+    )
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"bare {name} in record.json")
+
+    raw = json.loads((store.run_dir("k") / RECORD_FILE).read_text(), parse_constant=refuse)
+    assert raw["metrics"] == {"a": None, "b": None, "c": 1.5} and raw["config"]["cap"] is None
+    assert {(tuple(e["path"]), e["value"]) for e in raw["nonfinite"]} == {
+        (("metrics", "a"), "NaN"),
+        (("metrics", "b"), "-Infinity"),
+        (("config", "cap"), "Infinity"),
+    }
+    assert raw["array_keys"] == ["x"]
+    rec = store.load("k")
+    assert math.isnan(rec.metrics["a"]) and rec.metrics["b"] == -math.inf
+    assert rec.config["cap"] == math.inf and rec.metrics["c"] == 1.5
+
+
+def test_object_arrays_are_refused_before_anything_is_written(tmp_path: Path) -> None:
+    from sims.errors import AdvsimError
+
+    store = RunStore(tmp_path, "00_demo")
+    _good(store, "k")
+    with pytest.raises(AdvsimError, match=r"^arrays\['o'\] must be"):
+        store.write("k", {"config": {}, "status": "ok"}, {"o": np.array([None, 1], dtype=object)})
+    assert store.is_done("k")  # the old, complete run is untouched
+
+
+def test_run_lock_is_exclusive_and_freed_by_a_killed_holder(tmp_path: Path) -> None:
+    store = RunStore(tmp_path, "00_demo")
+    lock = store.lock("k")
+    assert lock is not None and store.lock("k") is None
+    lock.release()
+    again = store.lock("k")
+    assert again is not None
+    again.release()
+    # a process that takes the lock and is killed with SIGKILL leaves no stale lock behind
+    code = (
+        "import sys, time; from sims.records import RunStore; "
+        f"l = RunStore({str(tmp_path)!r}, '00_demo').lock('k'); print(l is not None, flush=True); "
+        "time.sleep(60)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "True"
+    assert store.lock("k") is None  # held by the child
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    recovered = store.lock("k")
+    assert recovered is not None
+    recovered.release()
+
+
+def test_leftover_temporary_files_are_removed_when_a_sweep_starts(tmp_path: Path) -> None:
+    run_simulation(DEMO, out=tmp_path, progress=False)
+    store = RunStore(tmp_path, DEMO.id)
+    k0, k1 = DEMO.key(_Cfg(0)), DEMO.key(_Cfg(1))
+    left = [
+        store.run_dir(k0) / f".{ARRAYS_FILE}~host~123~abc.tmp",
+        store.run_dir(k0) / f".{RECORD_FILE}.456.tmp",  # the older naming
+        store.dir / ".table.csv~host~9~xyz.tmp",
+    ]
+    busy = store.run_dir(k1) / f".{RECORD_FILE}~host~1~live.tmp"
+    for p in [*left, busy]:
+        p.write_text("partial")
+    held = store.lock(k1)  # another writer is busy with run k1: its file must stay
+    try:
+        s = run_simulation(DEMO, out=tmp_path, progress=False)
+    finally:
+        assert held is not None
+        held.release()
+    assert s.cleaned == 3 and not any(p.exists() for p in left) and busy.exists()
+    assert store.clean_temporary() == 1 and not busy.exists()
+
+
+_TWO_SWEEPS = """
+import os, sys, time
+from dataclasses import dataclass
+import numpy as np
+from sims.simulation import RunOutput, Simulation, run_simulation
+
+@dataclass(frozen=True)
+class Cfg:
+    i: int
+    n_seeds: int = 1
+
+def run(cfg, ctx):
+    with open(sys.argv[2], "a") as fh:  # one line per computation, appended atomically
+        fh.write(f"{cfg.i} {os.getpid()}\\n")
+    time.sleep(0.15)
+    return RunOutput({"i": float(cfg.i)}, {"x": np.full(2, cfg.i)})
+
+SIM = Simulation(number="00", name="twosweeps", title="t", paper="none",
+                 configs=lambda scale: [Cfg(i) for i in range(12)], run=run,
+                 label=lambda c: f"i{c.i}")
+while time.time() < float(sys.argv[3]):  # both start together
+    time.sleep(0.005)
+s = run_simulation(SIM, out=sys.argv[1], progress=False)
+print(s.ran, s.skipped, s.busy, s.failed)
+"""
+
+
+def test_two_concurrent_sweeps_compute_every_run_once(tmp_path: Path) -> None:
+    """Two processes sweep the same folder at the same time; every run is computed exactly once and
+    recorded once, and between them the sweeps account for every run."""
+    script = tmp_path / "sweep.py"
+    script.write_text(_TWO_SWEEPS)
+    counter = tmp_path / "computed.txt"
+    start = time.time() + 3.0
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(tmp_path / "res"), str(counter), str(start)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    computed = [line.split()[0] for line in counter.read_text().splitlines()]
+    assert sorted(computed, key=int) == [str(i) for i in range(12)]  # each run once
+    counts = [tuple(map(int, o.split())) for o in outs]
+    assert sum(c[0] for c in counts) == 12 and all(c[3] == 0 for c in counts)
+    for ran, skipped, busy, _ in counts:
+        assert ran + skipped + busy == 12
+    assert len(RunStore(tmp_path / "res", "00_twosweeps").records()) == 12
+
+
+def _diverging_run(cfg: _Cfg, ctx: RunContext) -> RunOutput:
+    import torch
+
+    from sims.nets import init_ensemble
+    from sims.optim import OptimizerConfig
+    from sims.train import TrainConfig, train
+
+    X = torch.randn(20, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 30
+    y = torch.sign(X[:, 0])
+    lr = (0.001, 1e200) if cfg.i == 1 else 0.001
+    ens = init_ensemble(4, 5, seeds=[0, 1], dtype=torch.float64)
+    res = train(ens, X, y, TrainConfig(steps=10, optimizer=OptimizerConfig(lr=lr), loss="squared"))
+    return RunOutput({"diverged": float(res.diverged.sum())}, {"W": ens.W.numpy()})  # type: ignore[union-attr]
+
+
+def _diverging_group(cfgs: list[_Cfg], ctx: RunContext) -> list[RunOutput]:
+    return [_diverging_run(c, ctx) for c in cfgs]
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_a_diverged_member_is_flagged_in_its_record(grouped: bool, tmp_path: Path) -> None:
+    sim = Simulation(
+        number="00",
+        name="diverge",
+        title="t",
+        paper="none",
+        configs=lambda scale: [_Cfg(0), _Cfg(1)],
+        run=_diverging_run,
+        label=lambda c: f"i{c.i}",
+        group=(lambda c: 0) if grouped else None,
+        run_group=_diverging_group if grouped else None,  # type: ignore[arg-type]
+    )
+    s = run_simulation(sim, out=tmp_path, progress=False)
+    assert (s.ran, s.diverged) == (2, 1)
+    recs = {r.config["i"]: r.data for r in RunStore(tmp_path, sim.id).records()}
+    assert recs[0]["diverged"] == [[False, False]] and recs[0]["diverged_any"] is False
+    assert recs[1]["diverged"] == [[False, True]] and recs[1]["diverged_any"] is True
+    assert recs[1]["status"] == "ok"
+
+
+@pytest.mark.filterwarnings("ignore:No artists with labels")
+def test_figures_finish_and_list_skipped_records(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A damaged record of a figure's simulation: the figure run still finishes, says which figure
+    could not be drawn (here: no usable records left) and lists the skipped record."""
+    from figures.__main__ import main as figures_main
+    from sims.records import clear_skipped_records
+
+    clear_skipped_records()
+    store = RunStore(tmp_path, "11_fgsm_rs_statistics")
+    _good(store, "broken")
+    (store.run_dir("broken") / ARRAYS_FILE).write_bytes(b"garbage")
+    code = figures_main(
+        [
+            "--results",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "gallery"),
+            "--only",
+            "fig11_fgsm_rs_statistics",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert "fig11_fgsm_rs_statistics:" in out
+    assert "skipped 1 unreadable record(s)" in out and str(store.run_dir("broken")) in out
+    assert code in (0, 1)
+    clear_skipped_records()
+
+
+def test_one_failing_figure_does_not_stop_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import figures.__main__ as figmain
+    from figures.registry import FigureSpec
+
+    _good(RunStore(tmp_path, "00_demo"), "k")
+
+    def broken(results: Path, out: Path) -> list[Path]:
+        raise KeyError("condition")
+
+    def fine(results: Path, out: Path) -> list[Path]:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "fig99_fine.png").write_bytes(b"png")
+        return [out / "fig99_fine.png"]
+
+    specs = [
+        FigureSpec("fig98_broken", ("00_demo",), "", broken),
+        FigureSpec("fig99_fine", ("00_demo",), "", fine),
+    ]
+    monkeypatch.setattr(figmain, "all_figures", lambda: specs)
+    code = figmain.main(["--results", str(tmp_path), "--out", str(tmp_path / "g")])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "fig98_broken: failed (KeyError: 'condition')" in out and "fig99_fine: drawn" in out
+
+
+def test_a_run_whose_arrays_cannot_be_recorded_fails_alone(tmp_path: Path) -> None:
+    def run(cfg: _Cfg, ctx: RunContext) -> RunOutput:
+        arrays = {"x": np.zeros(2)} if cfg.i != 1 else {"o": np.array([{}, None], dtype=object)}
+        return RunOutput({"v": 1.0}, arrays)
+
+    sim = Simulation(
+        number="00",
+        name="objects",
+        title="t",
+        paper="none",
+        configs=lambda scale: [_Cfg(0), _Cfg(1)],
+        run=run,
+        label=lambda c: f"i{c.i}",
+    )
+    s = run_simulation(sim, out=tmp_path, progress=False)
+    assert (s.ran, s.failed) == (1, 1) and "arrays['o'] must be" in s.failures[0]
+    failed = [r for r in RunStore(tmp_path, sim.id).records(status=None) if r.status == "failed"]
+    assert len(failed) == 1 and not (failed[0].path / ARRAYS_FILE).exists()

@@ -48,6 +48,7 @@ def test_quick_run_records_every_config(results: Path) -> None:
 def test_sim01_claims_hold_and_every_negative_control_flips(results: Path, cid: str) -> None:
     res = evaluate(_claim(cid), results)
     assert res.verdict == "holds", (res.main, res.note)
+    assert res.claim.kind == "identity" and res.main.ci is None  # exact: no sampling error
     assert res.controls, "a claim without a negative control"
     for ctl, cmp in res.controls:
         assert cmp.status == "fails", f"control {ctl.name} did not flip: {cmp}"

@@ -1,4 +1,4 @@
-"""Simulations 02–06 end to end, and the exact statements behind them."""
+"""Simulations 02–07 end to end, and the exact statements behind them."""
 
 from __future__ import annotations
 
@@ -10,55 +10,75 @@ import torch
 from scipy import stats
 
 from figures.registry import all_figures, draw
-from paper_checks.claims import evaluate
-from paper_checks.registry import CLAIMS
+from paper_checks import subspace as ps
+from paper_checks.claims import Comparison
 from sims.attacks import MinNorm
 from sims.data import make_subspace_data
 from sims.measure import input_grad_split
 from sims.nets import LinearEnsemble, init_ensemble
-from sims.registry import find_simulation
-from sims.simulation import run_simulation
 from sims.threat import Subspace
+from tests.pinned import check_pinned, pinned_claim_ids, run_quick
 from theory import subspace as th
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("results")
-    for sim in ("02", "03", "04", "05", "06", "07"):
-        s = run_simulation(find_simulation(sim), scale="quick", out=out, progress=False)
-        assert s.failed == 0, s.failures
-    return out
+    return run_quick(tmp_path_factory.mktemp("results"), "02", "03", "04", "05", "06", "07")
 
 
-HOLDING = [
-    "MYV-gradlaw",
-    "MYV-init-slope",
-    "MYV-init-radius",
-    "MYV-wd-gradient",
-    "MYV-wd-radius",
-    "MYV-univ-cos",
-    "MYV-univ-flip",
-    "MYV-fig3-affine",
-    "AT-offsubspace",
-]
+#: Verdicts at quick scale under the interval rule, pinned so that a change is noticed.
+#: MYV-univ-cos: the law holds (mean |cos − pred| ≈ 0.01–0.02), but the control with data off the
+#: subspace trains only ~20 steps and stays within [0.07, 0.18] of the law: it does not flip.
+#: MYV-univ-flip: at d = 400 the share flipped is 0.89 [0.83, 0.95] against the band >= 0.9.
+#: MYV-fig2-distance and MYV-fig3-smaller-effect are inconclusive: see the two tests below.
+VERDICTS = {
+    "MYV-gradlaw": "holds",
+    "MYV-init-slope": "holds",
+    "MYV-init-radius": "holds",
+    "MYV-wd-gradient": "holds",
+    "MYV-wd-radius": "holds",
+    "MYV-univ-cos": "inconclusive",
+    "MYV-univ-flip": "inconclusive",
+    "MYV-fig2-distance": "inconclusive",
+    "MYV-fig3-smaller-effect": "inconclusive",
+    "AT-offsubspace": "holds",
+}
+#: Simulation 01's identities are pinned in tests/test_sim01.py.
+SIM01_IDS = {"MYV-frozen", "MYV-decay-sgd", "MYV-decay-momentum", "MYV-adam-axis"}
 
 
-@pytest.mark.parametrize("cid", HOLDING)
-def test_claims_hold_and_controls_flip(results: Path, cid: str) -> None:
-    res = evaluate(next(c for c in CLAIMS if c.id == cid), results)
-    assert res.verdict == "holds", (res.main, res.note)
-    for ctl, cmp in res.controls:
-        assert cmp.status == "fails", f"{ctl.name} did not flip: {cmp}"
+def test_every_subspace_claim_is_pinned() -> None:
+    assert pinned_claim_ids("MYV-") | pinned_claim_ids("AT-") == set(VERDICTS) | SIM01_IDS
 
 
-def test_fig2_distance_is_inconclusive_because_its_control_does_not_flip(results: Path) -> None:
-    """A finding, pinned so that a change to it is noticed: small init and weight decay enlarge the
-    off-subspace boundary distance on the authors' line, but also when the points are jittered off
-    the line, so this check cannot attribute the effect to the subspace mechanism."""
-    res = evaluate(next(c for c in CLAIMS if c.id == "MYV-fig2-distance"), results)
+@pytest.mark.parametrize("cid", sorted(VERDICTS))
+def test_verdicts_and_every_negative_control_flips(results: Path, cid: str) -> None:
+    check_pinned(results, cid, VERDICTS[cid])
+
+
+def _part(parts: tuple[Comparison, ...], word: str) -> Comparison:
+    return next(p for p in parts if word in p.label)
+
+
+def test_fig2_small_init_effect_appears_off_the_line_too(results: Path) -> None:
+    """A finding: small init enlarges the off-line boundary distance (paired per member), but as much
+    with the points jittered off the line, so the check cannot attribute the effect to the subspace
+    mechanism; the weight-decay effect is not resolved from 10 members."""
+    res = check_pinned(results, "MYV-fig2-distance", "inconclusive")
+    assert _part(res.main.parts, "small_init").status == "holds"
+    ((_, control),) = res.controls
+    assert _part(control.parts, "small_init").status == "holds"
+
+
+def test_fig3_effect_is_smaller_on_the_affine_checkerboard_but_the_control_does_not_flip(
+    results: Path,
+) -> None:
+    """The small-init effect on the affine checkerboard is smaller than on the line (the figure's
+    statement holds), but the same checkerboard at height 0 — a linear plane — is not resolved from
+    the line either: the comparison with the line cannot attribute the smaller effect to the offset."""
+    res = check_pinned(results, "MYV-fig3-smaller-effect", "inconclusive")
     assert res.main.status == "holds"
-    assert res.verdict == "inconclusive" and "did not flip" in res.note
+    assert "did not flip" in res.note
 
 
 @pytest.mark.parametrize(
@@ -140,3 +160,93 @@ def test_boundary_distance_along_a_direction_is_exact_for_a_linear_model() -> No
     )
     assert torch.isinf(d[0, 1])
     torch.testing.assert_close(d[:, [0, 2]], expected[:, [0, 2]], rtol=1e-9, atol=1e-9)
+
+
+def _law_arrays(
+    d: int, k: int, m: int, n_points: int, members: int, scale: float = 1.0
+) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Arrays and setup of untrained networks (the gradient law holds exactly), in the layout of a
+    simulation-02 record; ``scale`` multiplies the measured gradients (a broken law)."""
+    data = make_subspace_data(n_points, d, k, seed=3)
+    X, _ = data.tensors(dtype=torch.float64)
+    ens = init_ensemble(
+        d,
+        m,
+        seeds=list(range(members)),
+        scheme="signs",
+        bias="normal",
+        bias_std=0.3,
+        dtype=torch.float64,
+    )
+    split = input_grad_split(ens, X, data.basis)
+    arrays = {
+        "X_test": data.X,
+        "W": ens.W.numpy(),
+        "b": ens.b.numpy(),
+        "a": ens.a.numpy(),
+        "a0": ens.a.numpy(),
+        "grad_off": scale * split["grad_off"].numpy(),
+        "rho": split["rho"].numpy(),
+        "active_share": (ens.preact(X) > 0).double().mean(-1).numpy(),
+    }
+    return arrays, {"d": d, "k": k, "m": m, "first_scale": 1.0}
+
+
+def test_rho_free_size_matches_random_networks() -> None:
+    """E‖P⊥∇f‖² = σ_w² ℓ⊥ Σ_j a_j(0)² p̄ over independent inits (theory.expected_offsubspace_grad_norm)."""
+    a, s = _law_arrays(60, 6, 80, 5, 300)
+    pred = th.expected_offsubspace_grad_norm(1 / 60, 54, 1.0, a["active_share"].mean())
+    assert abs(np.sqrt(np.mean(a["grad_off"] ** 2)) / pred - 1) < 0.03
+    iv = ps.rho_free_ratio(a, s)
+    assert iv.lo < 1 < iv.hi
+    assert th.typical_offsubspace_grad_norm(400, 390) == pytest.approx(np.sqrt(390 / 800))
+
+
+def test_exponent_in_d_has_the_closed_form_of_two_points() -> None:
+    d1, d2, k = 200, 800, 10
+    expected = 0.5 * (np.log1p(-k / d2) - np.log1p(-k / d1)) / (np.log(d2) - np.log(d1))
+    assert th.offsubspace_grad_exponent_in_d([d1, d2], k) == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(ValueError, match="two distinct"):
+        th.offsubspace_grad_exponent_in_d([200, 200], k)
+    with pytest.raises(ValueError, match="exceed"):
+        th.offsubspace_grad_exponent_in_d([5, 200], k)
+
+
+def test_the_exponent_part_fails_for_a_gradient_vanishing_with_d() -> None:
+    """The 'not vanishing with d' part can fail: gradients shrinking like d^(−1/2) give exponent −½."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for d in (200, 400, 800):
+        g = np.sqrt(rng.chisquare(d - 10, size=(12, 30)) / (2 * d)) * np.sqrt(200 / d)
+        rows.append(({"d": d, "k": 10, "m": 500}, g))
+    (part,) = ps.d_exponent_parts(rows)
+    assert part.status == "fails" and part.measured == pytest.approx(-0.5, abs=0.05)
+    flat = [(s, g * np.sqrt(s["d"] / 200)) for s, g in rows]
+    assert ps.d_exponent_parts(flat)[0].status == "holds"
+
+
+@pytest.mark.parametrize("codim_gt_n", [True, False])
+def test_null_draws_of_the_gradient_law_match_direct_sampling(codim_gt_n: bool) -> None:
+    """theory.offsubspace_grad_sq_null (Bartlett / direct) against Σ_j c_ij g_j with Gaussian g_j:
+    means, variances and the covariance between points of one network."""
+    rng = np.random.default_rng(1)
+    C = rng.standard_normal((5, 30)) * (rng.random((5, 30)) > 0.5)
+    codim = 40 if codim_gt_n else 3
+    G = rng.standard_normal((20000, 30, codim)) * np.sqrt(0.3)
+    direct = ((C[None] @ G) ** 2).sum(-1)
+    drawn = th.offsubspace_grad_sq_null(C, 0.3, codim, rng, 20000)
+    np.testing.assert_allclose(drawn.mean(0), direct.mean(0), rtol=0.03)
+    np.testing.assert_allclose(drawn.var(0), direct.var(0), rtol=0.08)
+    np.testing.assert_allclose(
+        np.cov(drawn.T), np.cov(direct.T), rtol=0.15, atol=0.05 * direct.var()
+    )
+
+
+def test_cluster_aware_ks_accepts_the_law_and_rejects_a_scaled_gradient() -> None:
+    """The χ² part: untrained networks satisfy the law (p not small); gradients 10% too large fail."""
+    a, s = _law_arrays(120, 10, 200, 20, 16)
+    _, p = ps.chi2_cluster_ks(a, s, draws=200)
+    assert p > 0.01
+    bad, _ = _law_arrays(120, 10, 200, 20, 16, scale=1.1)
+    _, p_bad = ps.chi2_cluster_ks(bad, s, draws=200)
+    assert p_bad < 0.01

@@ -109,3 +109,59 @@ def test_bad_input() -> None:
         TrainConfig(steps=1, loss="mse")
     with pytest.raises(AdvsimError, match="^stop_accuracy must"):
         TrainConfig(steps=1, stop_accuracy=1.5)
+
+
+@pytest.mark.parametrize("opt", ["sgd", "heavy_ball", "adam"])
+def test_a_diverging_member_is_flagged_and_the_others_go_on(opt: str) -> None:
+    """Member 1's learning rate blows its parameters up: it keeps its last finite parameters, stops,
+    and is flagged; members 0 and 2 train exactly as they would alone (issue 17)."""
+    ens, X, y = _setup([0, 1, 2])
+    X = X * 30.0  # large inputs: the squared loss's gradients grow with the weights
+    lrs = (0.001, 1e200, 0.001)
+    cfg = TrainConfig(steps=40, optimizer=OptimizerConfig(opt, lr=lrs), loss="squared")
+    res = train(ens, X, y, cfg)
+    assert res.diverged is not None and res.diverged_step is not None
+    assert res.diverged.tolist() == [False, True, False]
+    assert res.diverged_step[1] >= 0 and res.diverged_step[0] == res.diverged_step[2] == -1
+    assert res.stop_step is not None and res.stop_step[1] == res.diverged_step[1]
+    assert res.steps_taken[1] == res.diverged_step[1] < 40 and not res.stopped[1]
+    for p in ens.params().values():
+        assert torch.isfinite(p).all()  # the diverged member's last finite parameters
+    assert np.isfinite(res.final_loss[[0, 2]]).all()
+    for i in (0, 2):
+        alone, _, _ = _setup([i])
+        r = train(
+            alone,
+            X,
+            y,
+            TrainConfig(steps=40, optimizer=OptimizerConfig(opt, lr=lrs[i]), loss="squared"),
+        )
+        assert not r.diverged.any()  # type: ignore[union-attr]
+        for k, p in alone.params().items():
+            torch.testing.assert_close(ens.params()[k][i : i + 1], p, rtol=0, atol=0)
+
+
+def test_divergence_log_collects_every_train_call() -> None:
+    from sims.train import divergence_log
+
+    ens, X, y = _setup([0, 1])
+    with divergence_log() as log:
+        train(ens, X, y, TrainConfig(steps=2))
+        train(
+            ens,
+            X * 30,
+            y,
+            TrainConfig(steps=5, optimizer=OptimizerConfig(lr=(0.01, 1e200)), loss="squared"),
+        )
+    assert [flags.tolist() for flags in log] == [[False, False], [False, True]]
+    train(ens, X, y, TrainConfig(steps=1))  # outside the block: not collected
+    assert len(log) == 2
+
+
+def test_training_inputs_are_checked_once_and_cast() -> None:
+    """float32 data on a float64 ensemble is cast; integer labels ±1 are fine; 0/1 are not."""
+    ens, X, y = _setup([0])
+    res = train(ens, X.float(), y.to(torch.int64), TrainConfig(steps=3))
+    assert res.steps_taken.tolist() == [3]
+    with pytest.raises(AdvsimError, match=r"^y must hold labels in \{-1, \+1\}"):
+        train(ens, X, (y > 0).to(D64), TrainConfig(steps=1))

@@ -20,6 +20,7 @@ import numpy as np
 __all__ = [
     "GRADIENT_LINEAR_OPTIMIZERS",
     "decay_factor",
+    "expected_offsubspace_grad_norm",
     "first_order_flip_radius",
     "frozen_offsubspace_grad_norm",
     "frozen_weights_condition",
@@ -27,6 +28,8 @@ __all__ = [
     "init_scale_slope",
     "momentum_decay_factor",
     "offsubspace_grad_chi2_df",
+    "offsubspace_grad_exponent_in_d",
+    "offsubspace_grad_sq_null",
     "predicted_offsubspace_drift",
     "predicted_offsubspace_grad_norm",
     "typical_offsubspace_grad_norm",
@@ -150,13 +153,90 @@ def offsubspace_grad_chi2_df(codim: int) -> int:
     return int(codim)
 
 
+def expected_offsubspace_grad_norm(
+    sigma_w2: float | np.ndarray,
+    codim: int | np.ndarray,
+    a_sq_sum: float | np.ndarray,
+    active_share: float | np.ndarray,
+) -> np.ndarray:
+    """``√(σ_w² ℓ⊥ Σ_j a_j(0)² p̄)``: the root-mean-square ``‖P⊥∇f(x)‖`` from the statistics of the
+    initialisation and the share ``p̄`` of active units, without the per-point ``ρ(x)`` [derived].
+
+    Derivation (PAPERS.md §1, "Gradient law"): conditionally on the active sets,
+    ``E‖P⊥∇f(x)‖² = σ_w² ℓ⊥ ρ(x)`` with ``ρ(x) = Σ_j a_j² 1[j active at x]``. When the output weights keep
+    their initial magnitudes ``|a_j| = |a_j(0)|`` (the law's setting: ``a_j = ±1/√m``, not trained), all
+    ``a_j²`` are equal to ``Σ_j a_j(0)²/m``, so ``ρ(x) = Σ_j a_j(0)² · p(x)`` with ``p(x)`` the share of
+    units active at ``x``, and averaging over test points
+
+        E‖P⊥∇f‖² = σ_w² ℓ⊥ Σ_j a_j(0)² p̄,   p̄ = mean share of active units.
+
+    Every factor but ``p̄`` is fixed by the initialisation (``σ_w² = β²/d``, ``ℓ⊥ = d − k_P``), so the size
+    is ``β √(p̄ ℓ⊥/d)`` for ``Σ_j a_j(0)² = 1``: order one whenever ``ℓ⊥/d`` and ``p̄`` are, whatever ``d``.
+    ``p̄ = ½`` at a zero-bias initialisation (``w_j·x`` is symmetric); training moves it. (With trained
+    ``a`` the same formula holds if a unit's activity is independent of ``|a_j|``.)
+    """
+    return np.asarray(
+        np.sqrt(
+            np.asarray(sigma_w2, dtype=float)
+            * np.asarray(codim, dtype=float)
+            * np.asarray(a_sq_sum, dtype=float)
+            * np.asarray(active_share, dtype=float)
+        )
+    )
+
+
 def typical_offsubspace_grad_norm(d: int, codim: int, active_fraction: float = 0.5) -> float:
     """``√(ℓ⊥ · active_fraction / d)``: ``‖P⊥∇f‖`` for ``a_j = ±1/√m`` and ``σ_w² = 1/d`` [derived].
 
-    With half the neurons active this is ``√(ℓ⊥/(2d))`` — order one when the co-dimension is a constant
-    fraction of ``d``: the off-subspace gradient does not vanish with the dimension.
+    :func:`expected_offsubspace_grad_norm` with ``σ_w² = 1/d`` and ``Σ_j a_j² = 1``. With half the neurons
+    active this is ``√(ℓ⊥/(2d))`` — order one when the co-dimension is a constant fraction of ``d``: the
+    off-subspace gradient does not vanish with the dimension.
     """
-    return float(np.sqrt(codim * active_fraction / d))
+    return float(expected_offsubspace_grad_norm(1.0 / d, codim, 1.0, active_fraction))
+
+
+def offsubspace_grad_exponent_in_d(ds: np.ndarray | list[int], k: int) -> float:
+    """Least-squares exponent of :func:`expected_offsubspace_grad_norm` in ``d`` at fixed ``k_P``, β,
+    ``Σ_j a_j(0)²`` and ``p̄`` [derived]: the slope of ``½ log(1 − k_P/d)`` (``σ_w² ℓ⊥ = β²(d − k_P)/d``)
+    on ``log d`` over the given ``d`` — small and positive, tending to 0: the off-subspace gradient does
+    not vanish with ``d`` (a gradient decaying like ``d^{−1/2}`` would have exponent −½)."""
+    d = np.asarray(ds, dtype=float)
+    if d.size < 2 or np.unique(d).size < 2:
+        raise ValueError(f"ds must hold at least two distinct dimensions, got {d.tolist()}")
+    if np.any(d <= k):
+        raise ValueError(f"every d must exceed k_P = {k}, got {d.tolist()}")
+    u = np.log(d) - np.log(d).mean()
+    v = 0.5 * np.log1p(-k / d)
+    return float((u * v).sum() / (u * u).sum())
+
+
+def offsubspace_grad_sq_null(
+    coef: np.ndarray, sigma_w2: float, codim: int, rng: np.random.Generator, size: int
+) -> np.ndarray:
+    """Draws of ``‖P⊥∇f(x_i)‖²`` at ``n`` points under the gradient law, given the active-set
+    coefficients ``coef`` (``(n, m)``, ``c_ij = a_j σ'(w_j·x_i + b_j)``): ``(size, n)`` [derived].
+
+    With invariant 1, ``P⊥∇f(x_i) = Σ_j c_ij g_j`` where the frozen ``g_j = P⊥w_j(0)`` are i.i.d.
+    ``N(0, σ_w² I_{ℓ⊥})`` and independent of ``C`` (training on data in ``P`` sees only ``P w_j``). So the
+    ``(n, ℓ⊥)`` matrix ``Z = C G`` has independent columns ``N(0, σ_w² C Cᵀ)`` and ``Z Zᵀ`` is Wishart
+    ``W_n(σ_w² C Cᵀ, ℓ⊥)``: the squared norms are the diagonal of ``L A Aᵀ Lᵀ``, ``L Lᵀ = σ_w² C Cᵀ``, with
+    ``A`` the Bartlett factor of ``W_n(I, ℓ⊥)`` (lower triangular, ``A_ii² ~ χ²_{ℓ⊥−i+1}``, ``A_ij ~ N(0, 1)``
+    below the diagonal; Anderson 2003, Thm 7.2.1), or ``L Ξ`` with a Gaussian ``(n, ℓ⊥)`` matrix ``Ξ`` when
+    ``ℓ⊥ < n``. The *points share the* ``g_j``: the draws keep the dependence between points of one
+    network, which a test pooling points must account for.
+    """
+    C = np.asarray(coef, dtype=float)
+    n = C.shape[0]
+    lam, V = np.linalg.eigh(sigma_w2 * (C @ C.T))
+    L = V * np.sqrt(np.clip(lam, 0.0, None))  # L Lᵀ = σ_w² C Cᵀ (C Cᵀ may be singular)
+    if codim >= n:
+        A = np.tril(rng.standard_normal((size, n, n)), k=-1)
+        A[:, np.arange(n), np.arange(n)] = np.sqrt(rng.chisquare(codim - np.arange(n), (size, n)))
+    else:
+        A = rng.standard_normal((size, n, codim))
+    cols = A.shape[-1]
+    LA = L @ A.transpose(1, 0, 2).reshape(n, size * cols)  # one product for all draws
+    return np.asarray((LA.reshape(n, size, cols) ** 2).sum(axis=-1).T)
 
 
 def init_scale_slope() -> float:

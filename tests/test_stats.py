@@ -1,0 +1,130 @@
+"""The intervals behind every verdict (paper_checks.stats): coverage, pairing, slopes, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from paper_checks import stats
+
+REPS = 1000
+TRUE = 0.3
+
+
+def _coverage(draw: object, estimator: object, truth: float, reps: int = REPS) -> float:
+    """Share of ``reps`` synthetic data sets whose 95% interval covers ``truth``."""
+    rng = np.random.default_rng(20261201)
+    hits = 0
+    for i in range(reps):
+        iv = estimator(draw(rng), i)  # type: ignore[operator]
+        hits += iv.lo <= truth <= iv.hi
+    return hits / reps
+
+
+def test_expanded_tail_reduces_to_the_percentile_interval_for_many_seeds() -> None:
+    assert stats.expanded_tail(8) < 0.01 < 0.025
+    assert stats.expanded_tail(10_000) == pytest.approx(0.025, abs=2e-4)
+
+
+def test_mean_over_8_seeds_covers_in_93_to_97_percent() -> None:
+    """One value per seed, 8 seeds (the quick scale's smallest comparison): 95% nominal."""
+    cov = _coverage(
+        lambda rng: TRUE + rng.normal(0, 1, size=8),
+        lambda x, i: stats.mean(x, seed=i),
+        TRUE,
+    )
+    assert 0.93 <= cov <= 0.97, cov
+
+
+def test_crossed_mean_covers_in_93_to_97_percent() -> None:
+    """8 members evaluated on the same 12 test points: a seed effect, a point effect shared by every
+    member (a hard point is hard for all) and their interaction — advsim's layout."""
+    cov = _coverage(
+        lambda rng: TRUE
+        + rng.normal(0, 1, size=(8, 1))
+        + rng.normal(0, 1, size=(1, 12))
+        + rng.normal(0, 0.5, size=(8, 12)),
+        lambda x, i: stats.mean(x, seed=i),
+        TRUE,
+    )
+    assert 0.93 <= cov <= 0.97, cov
+
+
+def test_crossed_share_of_binary_outcomes_covers_in_93_to_97_percent() -> None:
+    """A robust-accuracy-like share: 0/1 outcomes of 8 members on 40 shared points."""
+
+    def draw(rng: np.random.Generator) -> np.ndarray:
+        latent = rng.random((8, 1)) * 0.2 + rng.random((1, 40)) * 0.6 + rng.random((8, 40)) * 0.2
+        return np.asarray(latent > 0.5)
+
+    cov = _coverage(draw, lambda x, i: stats.proportion(x, seed=i), 0.5)
+    assert 0.93 <= cov <= 0.97, cov
+
+
+def test_paired_difference_covers_and_is_narrower_than_unpaired_on_correlated_data() -> None:
+    """Two methods on the same seeds and points: the shared seed and point effects cancel in the
+    paired interval; what is left (a per-seed and a per-point method effect, noise) is what it covers."""
+    rng = np.random.default_rng(7)
+    widths_paired, widths_unpaired, hits = [], [], 0
+    reps = REPS
+    for i in range(reps):
+        seed_effect = rng.normal(0, 1.0, size=(8, 1))
+        point_effect = rng.normal(0, 1.0, size=(1, 12))
+        a = (
+            0.1
+            + seed_effect
+            + point_effect
+            + rng.normal(0, 0.3, size=(8, 1))
+            + rng.normal(0, 0.3, size=(1, 12))
+            + rng.normal(0, 0.3, size=(8, 12))
+        )
+        b = seed_effect + point_effect + rng.normal(0, 0.3, size=(8, 12))
+        p = stats.paired_difference(a, b, seed=i)
+        u = stats.unpaired_difference(a, b, seed=i)
+        widths_paired.append(p.hi - p.lo)
+        widths_unpaired.append(u.hi - u.lo)
+        hits += p.lo <= 0.1 <= p.hi
+    assert np.median(widths_paired) < 0.5 * np.median(widths_unpaired)
+    assert 0.93 <= hits / reps <= 0.97, hits / reps
+
+
+def test_slope_refit_over_resampled_seeds_covers_the_true_exponent() -> None:
+    """Log-log slope of the per-level median, members sharing seeds across levels."""
+    xs = np.array([8.0, 16.0, 32.0, 64.0])
+
+    def draw(rng: np.random.Generator) -> np.ndarray:
+        member = rng.normal(0, 0.15, size=(1, 8, 1))  # a member's own offset at every level
+        noise = rng.normal(0, 0.2, size=(4, 8, 1))
+        return np.asarray(np.exp(-1.0 * np.log(xs)[:, None, None] + member + noise))
+
+    cov = _coverage(draw, lambda y, i: stats.slope(xs, y, reduce="mean", seed=i), -1.0, reps=300)
+    assert 0.91 <= cov <= 0.99, cov
+
+
+def test_same_data_same_interval_and_nan_seeds_dropped() -> None:
+    x = np.random.default_rng(0).normal(size=(8, 5))
+    assert stats.mean(x) == stats.mean(x.copy())
+    y = np.vstack([x, np.full((1, 5), np.nan)])
+    assert stats.mean(y).n_seeds == 8
+    assert stats.mean(y).estimate == pytest.approx(stats.mean(x).estimate)
+
+
+def test_one_seed_gives_an_unbounded_interval() -> None:
+    iv = stats.mean([[0.1, 0.2, 0.3]])
+    assert iv.n_seeds == 1 and iv.lo == -np.inf and iv.hi == np.inf
+
+
+def test_proportion_and_ratio() -> None:
+    rng = np.random.default_rng(3)
+    hits = rng.random((10, 50)) < 0.7
+    iv = stats.proportion(hits)
+    assert iv.lo < 0.7 < iv.hi and iv.lo > 0.6 and iv.hi < 0.8
+    a = 2.0 + rng.normal(0, 0.1, size=(10, 20))
+    b = 1.0 + rng.normal(0, 0.1, size=(10, 20))
+    r = stats.ratio_of_means(a, b)
+    assert r.lo < 2.0 < r.hi
+
+
+def test_paired_data_must_share_shapes() -> None:
+    with pytest.raises(ValueError, match="share"):
+        stats.bootstrap((np.zeros((4, 3)), np.zeros((4, 2))), lambda a, b: a.mean((1, 2)))

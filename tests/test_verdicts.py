@@ -1,0 +1,234 @@
+"""The verdict rule (paper_checks.claims): intervals against bands, valid controls, kinds, the scale
+ladder's trend, the JSON contract, the report and the verdict figure — on synthetic records whose true
+value is known, so each rule is seen to flip."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from paper_checks import stats
+from paper_checks.claims import (
+    INF,
+    Claim,
+    Comparison,
+    Control,
+    accuracies,
+    all_of,
+    evaluate,
+    evaluate_scales,
+    exact,
+    judge,
+    missing,
+    trend,
+)
+from paper_checks.report import to_json, to_markdown, to_terminal
+from sims.records import RunRecord, RunStore
+
+SIM = "99_synthetic"
+
+
+def _write(root: Path, key: str, condition: str, values: np.ndarray, acc: float, scale: str = "quick") -> None:
+    """A fake run: ``values (S, n)`` per member and point, and its accuracies."""
+    S = values.shape[0]
+    RunStore(root, SIM).write(
+        key,
+        {"config": {"condition": condition}, "scale": scale, "status": "ok", "timings": {"end": 1.0}},
+        {"values": values, "train_acc": np.full(S, acc), "test_acc": np.full(S, acc)},
+    )
+
+
+def mean_check(runs: Sequence[RunRecord]) -> Comparison:
+    """Mean of ``values`` against the band [0.9, 1.1]."""
+    v = np.concatenate([r.arrays()["values"] for r in runs])
+    return judge(stats.mean(v), (0.9, 1.1), predicted=1.0, n_runs=len(runs)).with_accuracy(
+        *accuracies(runs)
+    )
+
+
+def _claim(kind: str = "law", *, accuracy: str = "clean") -> Claim:
+    return Claim(
+        id="SYN-mean",
+        paper="synthetic",
+        kind=kind,  # type: ignore[arg-type]
+        statement="the mean is 1",
+        source="[test]",
+        sim=SIM,
+        select=lambda r: r.config["condition"] == "law",
+        check=mean_check,
+        controls=(
+            Control(
+                "broken",
+                "the condition broken: mean 2",
+                lambda r: r.config["condition"] == "control",
+                accuracy=accuracy,  # type: ignore[arg-type]
+            ),
+        ),
+    )
+
+
+def _data(center: float, spread: float, S: int = 8, n: int = 20, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return center + rng.normal(0, spread, size=(S, 1)) + rng.normal(0, spread, size=(S, n))
+
+
+@pytest.mark.parametrize(
+    ("center", "spread", "expected"),
+    [(1.0, 0.01, "holds"), (1.5, 0.01, "fails"), (1.1, 0.05, "inconclusive")],
+)
+def test_verdict_follows_the_interval(tmp_path: Path, center: float, spread: float, expected: str) -> None:
+    _write(tmp_path, "law", "law", _data(center, spread), 0.95)
+    _write(tmp_path, "ctl", "control", _data(2.0, 0.01, seed=1), 0.95)
+    res = evaluate(_claim(), tmp_path)
+    assert res.verdict == expected, res.note
+    assert res.main.ci is not None and res.main.n_seeds == 8
+    if expected == "inconclusive":
+        assert "straddles the band edge 1.1" in res.note
+
+
+def test_a_control_that_does_not_flip_makes_the_claim_inconclusive(tmp_path: Path) -> None:
+    _write(tmp_path, "law", "law", _data(1.0, 0.01), 0.95)
+    _write(tmp_path, "ctl", "control", _data(1.0, 0.01, seed=1), 0.95)
+    res = evaluate(_claim(), tmp_path)
+    assert res.verdict == "inconclusive" and "did not flip" in res.note
+
+
+def test_a_control_that_did_not_train_is_not_valid(tmp_path: Path) -> None:
+    """The control flips, but its accuracy is 0.3 below the main runs': it proves nothing."""
+    _write(tmp_path, "law", "law", _data(1.0, 0.01), 0.95)
+    _write(tmp_path, "ctl", "control", _data(2.0, 0.01, seed=1), 0.65)
+    res = evaluate(_claim(), tmp_path)
+    assert res.controls[0][1].status == "fails"
+    assert res.verdict == "inconclusive" and "did not train" in res.note
+    assert res.validity == [(False, "clean accuracy 0.650 vs 0.950 in the main runs")]
+
+
+def test_a_finding_stands_whatever_the_controls(tmp_path: Path) -> None:
+    _write(tmp_path, "law", "law", _data(1.5, 0.01), 0.95)
+    _write(tmp_path, "ctl", "control", _data(1.0, 0.01, seed=1), 0.3)
+    assert evaluate(_claim(), tmp_path).verdict == "fails"
+
+
+def test_a_non_identity_check_without_an_interval_is_inconclusive(tmp_path: Path) -> None:
+    def point_check(runs: Sequence[RunRecord]) -> Comparison:
+        return exact(1.0, (0.9, 1.1))
+
+    claim = _claim()
+    claim = Claim(**{**claim.__dict__, "check": point_check})
+    _write(tmp_path, "law", "law", _data(1.0, 0.01), 0.95)
+    _write(tmp_path, "ctl", "control", _data(2.0, 0.01, seed=1), 0.95)
+    res = evaluate(claim, tmp_path)
+    assert res.verdict == "inconclusive" and "no interval" in res.note
+    ident = Claim(**{**claim.__dict__, "kind": "identity"})
+    assert evaluate(ident, tmp_path).verdict == "inconclusive"  # the control (same check) holds too
+
+
+def test_identity_is_exact() -> None:
+    assert exact(1e-15, (-INF, 1e-10)).status == "holds"
+    assert exact(1e-3, (-INF, 1e-10)).status == "fails"
+    assert exact(float("nan"), (-INF, 1e-10)).status == "inconclusive"
+
+
+def test_all_of_needs_every_part() -> None:
+    good = judge(stats.Interval(1.0, 0.95, 1.05, 8), (0.9, 1.1), label="a")
+    bad = judge(stats.Interval(2.0, 1.9, 2.1, 8), (0.9, 1.1), label="b")
+    unsure = judge(stats.Interval(1.1, 1.0, 1.2, 8), (0.9, 1.1), label="c")
+    assert all_of([good, good]).status == "holds"
+    assert all_of([good, bad]).status == "fails"
+    assert all_of([good, unsure]).status == "inconclusive"
+    assert "b: fails" in all_of([good, bad]).reason
+    assert missing("no records").status == "inconclusive"
+
+
+def test_one_sided_bands_and_unbounded_intervals() -> None:
+    assert judge(stats.Interval(0.8, 0.6, 0.9, 8), (0.5, INF)).status == "holds"
+    assert judge(stats.Interval(0.8, -INF, INF, 1), (0.5, INF)).status == "inconclusive"
+    assert judge(stats.Interval(float("nan"), 0, 1, 8), (0.5, INF)).status == "inconclusive"
+
+
+def test_claim_kind_is_checked() -> None:
+    with pytest.raises(ValueError, match="kind"):
+        _claim(kind="theorem")
+
+
+def test_scales_are_evaluated_apart_and_a_shrinking_failure_is_approaching(tmp_path: Path) -> None:
+    for scale, center in (("quick", 1.6), ("medium", 1.3)):
+        _write(tmp_path, f"law-{scale}", "law", _data(center, 0.01), 0.95, scale)
+        _write(tmp_path, f"ctl-{scale}", "control", _data(2.0, 0.01, seed=1), 0.95, scale)
+    per = evaluate_scales(_claim(), tmp_path, ["quick", "medium", "paper"])
+    assert [r.scale for r in per] == ["quick", "medium"]
+    assert [r.verdict for r in per] == ["fails", "fails"]
+    assert per[0].main.measured == pytest.approx(1.6, abs=0.02)
+    assert trend(per) == "approaching"
+    assert trend(per[::-1]) == "persists"
+    text = to_terminal(per)
+    assert "approaching" in text and "[medium] 1 paper claims" in text
+
+
+def test_json_contract_report_and_figure(tmp_path: Path) -> None:
+    res_dir = tmp_path / "results"
+    _write(res_dir, "law", "law", _data(1.0, 0.01), 0.95)
+    _write(res_dir, "ctl", "control", _data(2.0, 0.01, seed=1), 0.95)
+    results = [evaluate(_claim(), res_dir)]
+    data = to_json(results, meta={"git": "x"})
+    entry = data["claims"][0]
+    for key in ("id", "paper", "kind", "scale", "verdict", "measured", "ci", "band", "n_seeds", "controls"):
+        assert key in entry
+    for key in ("name", "verdict", "measured", "ci", "valid"):
+        assert key in entry["controls"][0]
+    assert entry["verdict"] == "holds" and entry["band"] == [0.9, 1.1] and entry["n_seeds"] == 8
+    back = json.loads(json.dumps(data))
+    assert back["claims"][0]["ci"][0] < 1.0 < back["claims"][0]["ci"][1]
+    md = to_markdown(results, report_path=tmp_path / "r.md", figures_dir=tmp_path / "figs")
+    assert "1 paper claims (1 laws" in md and "fig00_verdicts.png" in md
+    from figures.verdicts import draw_verdicts
+
+    paths = draw_verdicts(data, tmp_path / "figs")
+    assert all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_cli_writes_json_with_meta(tmp_path: Path) -> None:
+    """``python -m paper_checks`` on a folder with no records: every claim inconclusive, JSON written."""
+    from paper_checks.__main__ import main as checks_main
+
+    out = tmp_path / "v.json"
+    rc = checks_main(
+        [
+            "--results",
+            str(tmp_path / "empty"),
+            "--json",
+            str(out),
+            "--no-figure",
+            "--meta",
+            "wall_s=12",
+            "--only",
+            "MYV-frozen",
+        ]
+    )
+    assert rc == 0
+    data = json.loads(out.read_text())
+    assert data["meta"]["wall_s"] == "12" and data["meta"]["scales"] == ["quick"]
+    assert [c["verdict"] for c in data["claims"]] == ["inconclusive"]
+    assert all(isinstance(x, float) for x in data["claims"][0]["band"])
+
+
+def test_a_damaged_record_is_skipped_and_listed_in_the_report(tmp_path: Path) -> None:
+    from paper_checks.__main__ import main as checks_main
+    from sims.records import RECORD_FILE
+
+    res_dir = tmp_path / "results"
+    bad = res_dir / "01_frozen_weights" / "bad-run"
+    bad.mkdir(parents=True)
+    (bad / RECORD_FILE).write_text('{"status": "ok", "con')
+    report = tmp_path / "report.md"
+    with pytest.warns(Warning):
+        rc = checks_main(
+            ["--results", str(res_dir), "--report", str(report), "--no-figure", "--only", "MYV-frozen"]
+        )
+    assert rc == 0
+    text = report.read_text()
+    assert "could not be read and were skipped" in text and "bad-run" in text
