@@ -168,6 +168,7 @@ CLAIMS: tuple[Claim, ...] = (
                 "TRADES with another inner-attack seed in place of BAT (the noise floor)",
                 _conds("pgd_at", "trades-beta6", "trades-beta6-seed1"),
                 check=restore_check,
+                expect="not_holds",
             ),
             Control(
                 "β = 0",
@@ -195,6 +196,7 @@ CLAIMS: tuple[Claim, ...] = (
                 "another TRADES seed",
                 "TRADES with another inner-attack seed in place of BAT (the noise floor)",
                 _conds("trades-beta6", "trades-beta6-seed1"),
+                expect="not_holds",
             ),
             Control(
                 "β = 0",

@@ -268,6 +268,12 @@ class Control:
     ``accuracy`` names which accuracy shows that the control trained: ``"clean"`` (test accuracy, the
     default), ``"train"`` (training accuracy — for controls that must not generalise, e.g. shuffled
     labels) or ``"none"`` with a ``no_accuracy`` reason (exact statistics of an attack, no training).
+
+    ``expect`` is what the control must come out as: ``"fails"`` (default: the broken condition makes the
+    check fail) or ``"not_holds"`` for a *noise-floor* control — the same method with another seed in the
+    candidate's place, whose true effect is zero: its interval then straddles the band edge
+    (inconclusive) as often as it excludes it, and what would disqualify the claim is only that the noise
+    floor itself *holds*.
     """
 
     name: str
@@ -276,6 +282,7 @@ class Control:
     check: Check | None = None
     accuracy: Literal["clean", "train", "none"] = "clean"
     no_accuracy: str = ""
+    expect: Literal["fails", "not_holds"] = "fails"
 
 
 @dataclass(frozen=True)
@@ -372,7 +379,11 @@ def _verdict(
     invalid = [c.name for (c, _), (ok, _) in zip(controls, validity, strict=True) if not ok]
     if invalid:
         return "inconclusive", f"control(s) {', '.join(invalid)} did not train (not valid controls)"
-    unflipped = [(c.name, r) for c, r in controls if r.status != "fails"]
+    unflipped = [
+        (c.name, r)
+        for c, r in controls
+        if (r.status != "fails" if c.expect == "fails" else r.status == "holds")
+    ]
     if unflipped:
         return "inconclusive", "negative control(s) did not flip the verdict: " + "; ".join(
             f"{n} ({r.status}: {r.reason})" for n, r in unflipped

@@ -232,3 +232,19 @@ def test_a_damaged_record_is_skipped_and_listed_in_the_report(tmp_path: Path) ->
     assert rc == 0
     text = report.read_text()
     assert "could not be read and were skipped" in text and "bad-run" in text
+
+
+def test_a_noise_floor_control_only_has_to_not_hold(tmp_path: Path) -> None:
+    """A control expected ``not_holds`` (another seed of the same method: true effect zero) passes when
+    its interval straddles the band; it would disqualify the claim only by holding."""
+    _write(tmp_path, "law", "law", _data(1.0, 0.01), 0.95)
+    _write(tmp_path, "ctl", "control", _data(1.1, 0.05, seed=1), 0.95)
+    base = _claim()
+    strict = evaluate(base, tmp_path)
+    assert strict.controls[0][1].status == "inconclusive" and strict.verdict == "inconclusive"
+    floor = Claim(
+        **{**base.__dict__, "controls": (Control(**{**base.controls[0].__dict__, "expect": "not_holds"}),)}
+    )
+    assert evaluate(floor, tmp_path).verdict == "holds"
+    _write(tmp_path, "ctl", "control", _data(1.0, 0.01, seed=1), 0.95)
+    assert evaluate(floor, tmp_path).verdict == "inconclusive"
