@@ -26,7 +26,7 @@ from sims.attacks import PGD
 from sims.nets import TwoLayerEnsemble, init_ensemble
 from sims.optim import OptimizerConfig
 from sims.threat import L2Ball
-from sims.train import TrainConfig, train
+from sims.training import TrainConfig, train
 
 Result = dict[str, Any]
 
@@ -284,7 +284,7 @@ def case_import_overhead() -> Result:
         return statistics.median(ts)
 
     t_torch = run("import torch")
-    t_sims = run("import torch, sims.nets, sims.train, sims.attacks, sims.simulation")
+    t_sims = run("import torch, sims.nets, sims.training, sims.attacks, sims.simulation")
     return {
         "case": "import_overhead",
         "torch_s": t_torch,

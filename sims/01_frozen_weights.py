@@ -36,7 +36,7 @@ from sims.measure import offsubspace_drift, offsubspace_ratio
 from sims.nets import TwoLayerEnsemble, init_ensemble, weight_arrays
 from sims.optim import OPTIMIZERS, OptimizerConfig
 from sims.simulation import RunContext, RunOutput, Simulation, member_seeds, torch_dtype
-from sims.train import TrainConfig, train
+from sims.training import TrainConfig, train
 
 ROLES = ("invariant", "control")
 

@@ -44,7 +44,7 @@ from sims.measure import boundary_distance_along, offsubspace_drift
 from sims.nets import init_ensemble, weight_arrays
 from sims.optim import OptimizerConfig
 from sims.simulation import RunContext, RunOutput, Simulation, member_seeds
-from sims.train import TrainConfig, train
+from sims.training import TrainConfig, train
 
 GRID = 121
 

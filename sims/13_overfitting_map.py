@@ -47,7 +47,7 @@ from sims.simulation import (
     torch_dtype,
 )
 from sims.threat import LinfBall
-from sims.train import OverfitGuard, TrainConfig, train
+from sims.training import OverfitGuard, TrainConfig, train
 
 STEPS = 300
 GUARD_EVERY = 10

@@ -10,7 +10,7 @@ trained network is, whatever trains them. The linear classifier is :class:`sims.
 the first-order Taylor expansion of the two-layer network in its first-layer weights around the
 initialisation ``W₀`` (``h⁰_j(x) = w⁰_j·x + b_j``). It is linear in the trained parameters ``Δ``, so its
 training loss is convex; its gradient in ``Δ`` is the network's weight gradient at ``W₀`` (the same
-closed form, :meth:`sims.nets.TwoLayerEnsemble.param_grads`). Both train with :func:`sims.train.train`.
+closed form, :meth:`sims.nets.TwoLayerEnsemble.param_grads`). Both train with :func:`sims.training.train`.
 """
 
 from __future__ import annotations

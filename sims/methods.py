@@ -2,7 +2,7 @@
 
 A method decides *which points* the loss is evaluated at and *how* — clean points, adversarial points
 from an attack, or bridges between them — while the trainer and optimizer stay the engine's
-(:func:`sims.train.train` with ``TrainConfig(method=...)``). Every loss here is a function of the scalar
+(:func:`sims.training.train` with ``TrainConfig(method=...)``). Every loss here is a function of the scalar
 outputs ``f`` at a few sets of points, so its parameter gradient is ``Σ_k`` :meth:`param_grads
 <sims.nets.TwoLayerEnsemble.param_grads>` ``(X_k, ∂L/∂f(X_k))`` — exact, and checked against autograd.
 
@@ -161,7 +161,7 @@ class Method(ABC):
 
     def check_call(self, ens: TwoLayerEnsemble, X: Tensor, y: Tensor, step: int = 0) -> None:
         """The entry checks of :meth:`loss_grads` (skipped inside :func:`sims.validate.assume_valid`,
-        e.g. by :func:`sims.train.train`, which checks once before its loop)."""
+        e.g. by :func:`sims.training.train`, which checks once before its loop)."""
         check_instance("ens", ens, TwoLayerEnsemble, "a TwoLayerEnsemble")
         check_inputs("X", X, ens.M, ens.d, ens.W)
         ens.check_params()

@@ -39,7 +39,7 @@ from sims.optim import OptimizerConfig
 from sims.simulation import member_seeds, torch_dtype
 from sims.sparse import SparseCodingData, SparseCodingLaw, make_sparse_data
 from sims.threat import L2Ball, LinfBall, ThreatModel
-from sims.train import TrainConfig, train
+from sims.training import TrainConfig, train
 
 __all__ = [
     "ATSpec",

@@ -1,13 +1,16 @@
-"""Discovery of the numbered simulations ``sims/NN_name.py`` (each defines ``SIM``)."""
+"""Discovery of the numbered simulations ``sims/NN_name.py`` (each defines ``SIM``).
+
+It imports :mod:`sims.simulation`, never the reverse: a Dask worker rebuilds a simulation from its
+module's name (:func:`sims.simulation.load_simulation`), so a user's own simulation, defined outside
+``sims/``, runs on workers too."""
 
 from __future__ import annotations
 
-import importlib
 import re
 from pathlib import Path
 
 from sims.errors import AdvsimError
-from sims.simulation import Simulation
+from sims.simulation import Simulation, load_simulation
 
 __all__ = ["all_simulations", "find_simulation", "simulation_ids"]
 
@@ -21,11 +24,7 @@ def simulation_ids() -> list[str]:
 
 
 def _load(sim_id: str) -> Simulation:
-    module = importlib.import_module(f"sims.{sim_id}")
-    sim = getattr(module, "SIM", None)
-    if not isinstance(sim, Simulation):
-        raise AdvsimError(f"module sims.{sim_id} does not define SIM = Simulation(...)")
-    return sim
+    return load_simulation(f"sims.{sim_id}")
 
 
 def all_simulations() -> list[Simulation]:

@@ -17,7 +17,7 @@ Safety. A sweep first removes the temporary files that killed writers left behin
 only while it holds the run's lock (:meth:`sims.records.RunStore.lock`): a second sweep on the same
 folder skips the runs the first is computing (counted as ``busy``), so no run is computed twice. A
 training member that diverges is flagged in its run's record (``diverged``: the flags of every
-:func:`sims.train.train` call of the run); a group in which a member diverged is rerun row by row, so
+:func:`sims.training.train` call of the run); a group in which a member diverged is rerun row by row, so
 each row's flags are its own.
 """
 
@@ -52,8 +52,10 @@ __all__ = [
     "check_scheduler",
     "execute_group",
     "first_of_group",
+    "load_simulation",
     "make_batches",
     "member_seeds",
+    "module_of",
     "one_row",
     "resolve_device",
     "run_simulation",
@@ -275,8 +277,8 @@ def _diverged(log: list[np.ndarray]) -> list[list[bool]]:
 
 def execute(sim: Simulation, cfg: Any, device: str) -> Outcome:
     """Run one config; an exception becomes a ``failed`` outcome carrying its traceback. The
-    divergence flags of its training calls are kept (:func:`sims.train.divergence_log`)."""
-    from sims.train import divergence_log
+    divergence flags of its training calls are kept (:func:`sims.training.divergence_log`)."""
+    from sims.training import divergence_log
 
     started, t0 = time.time(), time.perf_counter()
     with divergence_log() as log:
@@ -312,7 +314,7 @@ def execute_group(sim: Simulation, cfgs: Sequence[Any], device: str) -> list[Out
     rerun alone, so each gets its own outcome (a bad config fails alone, with its own traceback)."""
     if len(cfgs) == 1 or sim.run_group is None:
         return [execute(sim, cfg, device) for cfg in cfgs]
-    from sims.train import divergence_log
+    from sims.training import divergence_log
 
     started, t0 = time.time(), time.perf_counter()
     try:
@@ -393,18 +395,49 @@ def make_batches(
     return out
 
 
+def load_simulation(module: str) -> Simulation:
+    """The ``SIM`` of an importable module (``"sims.01_frozen_weights"``, or a user's own module).
+
+    Raises:
+        AdvsimError: when the module does not define ``SIM = Simulation(...)``.
+    """
+    import importlib
+
+    sim = getattr(importlib.import_module(module), "SIM", None)
+    if not isinstance(sim, Simulation):
+        raise AdvsimError(f"module {module} does not define SIM = Simulation(...)")
+    return sim
+
+
+def module_of(sim: Simulation) -> str:
+    """The name of the imported module whose ``SIM`` is ``sim`` — what a Dask worker imports to rebuild
+    it (a simulation built elsewhere cannot cross the wire by name).
+
+    Raises:
+        AdvsimError: when no imported module holds ``sim`` as ``SIM``.
+    """
+    import sys
+
+    for name, module in list(sys.modules.items()):
+        if getattr(module, "SIM", None) is sim:
+            return name
+    raise AdvsimError(
+        f"simulation {sim.id} must be defined as SIM in an importable module to run on Dask workers "
+        "(the workers import it by name); run it in-process (workers=None) instead"
+    )
+
+
 def _remote(
-    sim_id: str, scale: str, n_seeds: int | None, keys: Sequence[str], device: str
+    module: str, scale: str, n_seeds: int | None, keys: Sequence[str], device: str
 ) -> list[Outcome]:
-    """Worker side of a distributed sweep: rebuild the configs from their keys (nothing but names and
-    numbers crosses the wire), run them (one batch) with one torch thread, return the outcomes."""
+    """Worker side of a distributed sweep: import the simulation's module, rebuild the configs from
+    their keys (nothing but names and numbers crosses the wire), run them (one batch) with one torch
+    thread, return the outcomes."""
     import os
     import socket
 
-    from sims.registry import find_simulation
-
     torch.set_num_threads(int(os.environ.get("ADVSIM_WORKER_THREADS", "1")))
-    sim = find_simulation(sim_id)
+    sim = load_simulation(module)
     by_key = {sim.key(c, scale): c for c in sim.grid(scale, n_seeds)}
     outs = execute_group(sim, [by_key[k] for k in keys], device)
     for out in outs:
@@ -580,6 +613,7 @@ def _run_dask(
         from distributed import Client, LocalCluster, as_completed
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise AdvsimError("workers/scheduler need Dask: pip install 'dask[distributed]'") from exc
+    module = module_of(sim)  # before starting a cluster: fails fast for a simulation without a module
     cluster = None
     if scheduler is None:
         check_int("workers", workers, 1)
@@ -602,7 +636,7 @@ def _run_dask(
         def submit(batch: list[tuple[str, Any]]) -> Any:
             return client.submit(
                 _remote,
-                sim.id,
+                module,
                 scale,
                 n_seeds,
                 [key for key, _ in batch],

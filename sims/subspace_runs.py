@@ -26,7 +26,7 @@ from sims.nets import TwoLayerEnsemble, init_ensemble, weight_arrays
 from sims.optim import OPTIMIZERS, OptimizerConfig
 from sims.simulation import member_seeds, torch_dtype
 from sims.threat import Subspace
-from sims.train import TrainConfig, TrainResult, train
+from sims.training import TrainConfig, TrainResult, train
 
 __all__ = [
     "Condition",

@@ -31,7 +31,7 @@ from sims import nets as N
 from sims import optim as O
 from sims import sparse as S
 from sims import threat as T
-from sims import train as TR
+from sims import training as TR
 from sims.baselines import LinearizedEnsemble
 from sims.errors import AdvsimError
 from sims.losses import loss_derivative, loss_value

@@ -19,7 +19,7 @@ from sims.nets import LinearEnsemble, TwoLayerEnsemble, init_ensemble
 from sims.optim import OptimizerConfig
 from sims.simulation import SCALES
 from sims.threat import L2Ball, LinfBall
-from sims.train import OverfitGuard, TrainConfig, train
+from sims.training import OverfitGuard, TrainConfig, train
 from tests.pinned import check_pinned, pinned_claim_ids, run_quick
 from theory import fast_at as th
 

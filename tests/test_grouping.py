@@ -30,7 +30,7 @@ from sims.simulation import (
     run_simulation,
 )
 from sims.threat import L2Ball, LinfBall
-from sims.train import OverfitGuard, TrainConfig, train
+from sims.training import OverfitGuard, TrainConfig, train
 
 D64 = torch.float64
 

@@ -20,7 +20,7 @@ from sims.losses import LOSSES
 from sims.measure import offsubspace_drift, project_perp
 from sims.nets import init_ensemble
 from sims.optim import OptimizerConfig
-from sims.train import TrainConfig, train
+from sims.training import TrainConfig, train
 from theory import subspace as th
 
 D64 = torch.float64

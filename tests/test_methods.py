@@ -23,7 +23,7 @@ from sims.methods import (
 )
 from sims.nets import TwoLayerEnsemble, init_ensemble
 from sims.optim import OptimizerConfig
-from sims.train import TrainConfig, train
+from sims.training import TrainConfig, train
 
 D64 = torch.float64
 METHODS: list[Method] = [

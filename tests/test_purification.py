@@ -18,7 +18,7 @@ from sims.losses import loss_value
 from sims.measure import abs_cosine, neuron_decomposition, perturbation_structure
 from sims.nets import LinearEnsemble, ThresholdRule, TwoLayerEnsemble, symmetric_ensemble
 from sims.optim import OptimizerConfig
-from sims.train import TrainConfig, train
+from sims.training import TrainConfig, train
 from theory import purification as th
 
 D64 = torch.float64

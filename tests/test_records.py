@@ -475,7 +475,7 @@ def _diverging_run(cfg: _Cfg, ctx: RunContext) -> RunOutput:
 
     from sims.nets import init_ensemble
     from sims.optim import OptimizerConfig
-    from sims.train import TrainConfig, train
+    from sims.training import TrainConfig, train
 
     X = torch.randn(20, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 30
     y = torch.sign(X[:, 0])

@@ -10,7 +10,7 @@ from sims.data import make_subspace_data
 from sims.errors import AdvsimError
 from sims.nets import TwoLayerEnsemble, init_ensemble
 from sims.optim import OptimizerConfig
-from sims.train import TrainConfig, train
+from sims.training import TrainConfig, train
 
 D64 = torch.float64
 
@@ -142,7 +142,7 @@ def test_a_diverging_member_is_flagged_and_the_others_go_on(opt: str) -> None:
 
 
 def test_divergence_log_collects_every_train_call() -> None:
-    from sims.train import divergence_log
+    from sims.training import divergence_log
 
     ens, X, y = _setup([0, 1])
     with divergence_log() as log:
