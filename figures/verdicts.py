@@ -74,7 +74,7 @@ def _cell(ax: Any, entry: dict[str, Any] | None) -> None:
     lo = x0 if lo is None else lo
     hi = x1 if hi is None else hi
     m = entry["measured"]
-    ax.errorbar([m], [0.25], xerr=[[m - lo], [hi - m]], fmt="o", color=color, ms=4, lw=1.2,
+    ax.errorbar([m], [0.25], xerr=[[max(0.0, m - lo)], [max(0.0, hi - m)]], fmt="o", color=color, ms=4, lw=1.2,
                 capsize=2)
     for k, c in enumerate(entry["controls"]):
         if c.get("measured") is None:

@@ -160,7 +160,8 @@ def activation_grad(
     ``φ_t'(h) = σ'(h − t) + σ'(−h − t)``."""
     if threshold is not None:
         if kind == "relu":  # σ'(h − t) + σ'(−h − t) is the indicator of |h| > t (0 at the kinks)
-            return (h.abs() > threshold).to(h.dtype)
+            # as sign(relu(|h| − t)): float passes only (a comparison's bool tensor is slower here)
+            return torch.sub(h.abs(), threshold).clamp_(min=0.0).sign_()
         return _sigma_grad(h - threshold, kind, width).add_(
             _sigma_grad(-h - threshold, kind, width)
         )

@@ -248,3 +248,27 @@ def test_a_noise_floor_control_only_has_to_not_hold(tmp_path: Path) -> None:
     assert evaluate(floor, tmp_path).verdict == "holds"
     _write(tmp_path, "ctl", "control", _data(1.0, 0.01, seed=1), 0.95)
     assert evaluate(floor, tmp_path).verdict == "inconclusive"
+
+
+def test_start_law_ks_counts_members_sharing_their_draws_once(tmp_path: Path) -> None:
+    """Members attacked at the same points draw the same start radii (keyed on the rows): the KS test
+    must see each draw once. Four identical copies of 10 000 exact U[0, 1] draws pass; the pooled
+    copies, read as 40 000 independent draws, would have given a p-value four times too confident —
+    and a non-uniform law still fails."""
+    from paper_checks.fast_at import start_law_check
+
+    u = np.random.default_rng(3).uniform(size=10_000)
+    cases = {"shared": np.tile(u, (4, 1)), "wrong": np.tile(u**2, (4, 1))}
+    for name, radii in cases.items():
+        RunStore(tmp_path, "11_fgsm").write(
+            name,
+            {"config": {"condition": name, "law": "radius", "d": 100}, "status": "ok"},
+            {"start_radius": radii},
+        )
+    runs = {r.config["condition"]: r for r in RunStore(tmp_path, "11_fgsm").records()}
+    shared = start_law_check([runs["shared"]])
+    assert "(10000 radii)" in shared.detail
+    from scipy import stats as sps
+
+    assert shared.measured == pytest.approx(sps.kstest(u, "uniform").pvalue)
+    assert start_law_check([runs["wrong"]]).status == "fails"
