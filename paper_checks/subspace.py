@@ -608,7 +608,6 @@ CLAIMS = (
 
 # --------------------------------------------------------------------------- simulation 04
 SIM04 = "04_weight_decay"
-WD_RTOL = 1e-9
 WD_SPEARMAN_MIN = 0.9
 
 
@@ -617,27 +616,67 @@ def frozen_sum_norm(a: dict[str, np.ndarray]) -> np.ndarray:
     return th.frozen_offsubspace_grad_norm(a["X_test"], a["W"], a["b"], a["a"], a["W0"], a["basis"])
 
 
+def rounding_bound(a: dict[str, np.ndarray], predicted: np.ndarray) -> np.ndarray:
+    """Forward-error bound of ``|grad_off − predicted|`` at each test point, from the arrays: ``(M, n)``.
+
+    ``grad_off`` is computed as ``‖G − G U Uᵀ‖`` with ``G = Σ_{j active} a_j w_j`` (a sum over the ``m``
+    units), then a ``k``-term projection and a subtraction. By the standard bound for floating-point sums
+    and inner products (Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed., Lemma 3.1 and
+    §3.1: ``|fl(Σ x_i) − Σ x_i| <= γ_n Σ |x_i|``, ``γ_n = nu/(1 − nu)``, ``u`` the unit roundoff), the
+    error is at most ``γ_{m+k+2} (S(x) + predicted)`` with ``S(x) = Σ_{j active} |a_j| ‖w_j‖``, the size of
+    the terms before they cancel. After a long decay ``G`` is mostly on-subspace and ``P⊥G`` is a
+    cancellation of large terms: the bound grows with ``S(x)/‖P⊥G‖``, as rounding does.
+    """
+    W, b, out = a["W"], a["b"], a["a"]
+    pre = np.einsum("nd,Mmd->Mnm", a["X_test"], W) + b[:, None, :]
+    size = np.einsum(
+        "Mnm,Mm->Mn", (pre > 0).astype(W.dtype), np.abs(out) * np.linalg.norm(W, axis=-1)
+    )
+    n_terms = W.shape[1] + a["basis"].shape[1] + 2
+    u = float(np.finfo(a["grad_off"].dtype).eps) / 2
+    gamma = n_terms * u / (1 - n_terms * u)
+    return np.asarray(gamma * (size + predicted))
+
+
+def weight_decay_error_ratio(a: dict[str, np.ndarray], factor: np.ndarray) -> np.ndarray:
+    """``|‖P⊥∇f‖ − c_t ‖Σ_{j active} a_j P⊥w_j(0)‖|`` over its rounding bound at each test point,
+    ``c_t = factor`` (``(M, 1)``): at most 1 where the decay law holds exactly."""
+    pred = factor * frozen_sum_norm(a)
+    err = np.abs(a["grad_off"] - pred)
+    return np.asarray(err / np.maximum(rounding_bound(a, pred), 1e-300))
+
+
 def weight_decay_gradient_check(runs: Sequence[RunRecord]) -> Comparison:
-    """An identity: ``‖P⊥∇f(x)‖ = (1 − ηλ)^t ‖Σ_{j active} a_j P⊥w_j(0)‖`` at every test point
-    (float64, worst relative error <= 1e-9)."""
-    worst, where, factors = 0.0, "", []
+    """An identity: ``‖P⊥∇f(x)‖ = (1 − ηλ)^t ‖Σ_{j active} a_j P⊥w_j(0)‖`` at every test point, to
+    rounding: the worst ratio of the error to its forward-error bound (:func:`rounding_bound`) is <= 1.
+    A broken law (a decay factor off by more than the rounding of the sum) puts the ratio far above 1."""
+    worst, where, factors, worst_rel = 0.0, "", [], 0.0
     for r in runs:
         a = r.arrays()
         s = r.config["setup"]
         factor = th.weight_decay_factor(s["lr"], s["weight_decay"], a["steps_taken"])[:, None]
-        base = frozen_sum_norm(a)
-        err = np.abs(a["grad_off"] - factor * base) / np.maximum(factor * base, 1e-300)
+        pred = factor * frozen_sum_norm(a)
+        err = np.abs(a["grad_off"] - pred)
+        ratio = weight_decay_error_ratio(a, factor)
+        worst_rel = max(worst_rel, float((err / np.maximum(pred, 1e-300)).max()))
         factors.append(
-            (s["weight_decay"], float(np.median(a["grad_off"] / base)), float(np.median(factor)))
+            (
+                s["weight_decay"],
+                float(np.median(a["grad_off"] / pred * factor)),
+                float(np.median(factor)),
+            )
         )
-        if float(err.max()) >= worst:
-            worst, where = float(err.max()), r.key
+        if float(ratio.max()) >= worst:
+            worst, where = float(ratio.max()), r.key
     shown = "; ".join(f"λ={lam:g}: {m:.6g} vs {p:.6g}" for lam, m, p in factors[:5])
     return exact(
         worst,
-        (0.0, WD_RTOL),
+        (0.0, 1.0),
         predicted=0.0,
-        detail=f"measured vs predicted factor {shown}; worst run {where}",
+        detail=(
+            f"error / rounding bound (worst point); worst relative error {worst_rel:.3g}; "
+            f"measured vs predicted factor {shown}; worst run {where}"
+        ),
         n_runs=len(runs),
         n_seeds=_members(runs),
     )

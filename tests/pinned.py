@@ -1,21 +1,90 @@
-"""Shared helpers of the end-to-end simulation tests: run sims at quick scale, check pinned verdicts."""
+"""Shared helpers of the end-to-end simulation tests: quick runs shared by the whole test session,
+pinned verdicts, and the split between the default tier and the slow tier.
+
+Every simulation runs at most once per test session, into one folder shared by every test module
+(:class:`QuickRuns`, the ``quick`` fixture of ``tests/conftest.py``). With ``ADVSIM_RESULTS=DIR`` the
+tests read (and, where a run is missing, complete) the quick records already in ``DIR`` — what
+``.ci/main`` does after the main job, so the slow tier checks every pin on the main job's own records
+without simulating anything twice.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
+import pytest
+
+from figures.registry import all_figures, draw
 from paper_checks.claims import ClaimResult, evaluate
 from paper_checks.registry import CLAIMS
+from sims.records import load_records
 from sims.registry import find_simulation
 from sims.simulation import run_simulation
 
+#: Simulations whose quick run is too slow for the default tier (quick main-job wall times on the
+#: 2-core machine, seconds: 02 47, 04 54, 06 116–125, 08 119–150, 09 151–165, 10 85–122, 12 79–94,
+#: 13 72–89, 14 155–240; the others take 2–25 s). Tests that need one of these are in the
+#: slow tier (``-m slow``), which ``.ci/main`` runs on the main job's records; the properties they
+#: rest on (identities, attacks, training methods, statistics) are proved by cheaper tests in the
+#: default tier.
+SLOW_SIMS = frozenset({"02", "04", "06", "08", "09", "10", "12", "13", "14"})
 
-def run_quick(out: Path, *sims: str) -> Path:
-    """Run ``sims`` at the quick scale into ``out``; every run must succeed."""
-    for sim in sims:
-        s = run_simulation(find_simulation(sim), scale="quick", out=out, progress=False)
-        assert s.failed == 0, s.failures
-    return out
+
+class QuickRuns:
+    """Runs simulations at the quick scale into ``root``, each at most once per instance.
+
+    :func:`sims.simulation.run_simulation` skips runs already finished in ``root``, so a folder from
+    an earlier main job is completed, not redone. The records read back must be quick ones: a folder
+    whose newest records of a simulation are at another rung is refused (the pins are quick-scale).
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._done: set[str] = set()
+
+    def __call__(self, *sims: str) -> Path:
+        for name in sims:
+            sim = find_simulation(name)
+            if sim.id in self._done:
+                continue
+            s = run_simulation(sim, scale="quick", out=self.root, progress=False)
+            assert s.failed == 0, s.failures
+            recs = load_records(self.root, sim.id)
+            scales = {str(r.data.get("scale", "quick")) for r in recs}
+            assert scales == {"quick"}, (
+                f"{self.root}: the newest records of {sim.id} are at {sorted(scales)}, not quick; "
+                "point ADVSIM_RESULTS at a folder of quick records"
+            )
+            self._done.add(sim.id)
+        return self.root
+
+
+def sim_number(cid: str) -> str:
+    """The two-digit number of the simulation that claim ``cid`` reads."""
+    return next(c for c in CLAIMS if c.id == cid).sim[:2]
+
+
+def tiered(cids: Iterable[str]) -> list[object]:
+    """``cids`` as pytest parameters, those whose simulation is in :data:`SLOW_SIMS` marked slow."""
+    return [
+        pytest.param(cid, marks=pytest.mark.slow) if sim_number(cid) in SLOW_SIMS else cid
+        for cid in sorted(cids)
+    ]
+
+
+def tiered_figures(stems: Iterable[str]) -> list[object]:
+    """Figure stems (``figNN_...``) as pytest parameters, marked slow where simulation NN is."""
+    return [
+        pytest.param(stem, marks=pytest.mark.slow) if stem[3:5] in SLOW_SIMS else stem
+        for stem in stems
+    ]
+
+
+def draw_quick(quick: QuickRuns, stem: str, out: Path) -> str:
+    """Draw figure ``stem`` from the shared quick records of its simulations into ``out``."""
+    fig = next(f for f in all_figures() if f.stem == stem)
+    return draw(fig, quick(*(s[:2] for s in fig.sims)), out)
 
 
 def pinned_claim_ids(prefix: str) -> set[str]:
@@ -24,11 +93,11 @@ def pinned_claim_ids(prefix: str) -> set[str]:
 
 
 def check_pinned(results: Path, cid: str, expected: str) -> ClaimResult:
-    """Evaluate claim ``cid`` under the interval rule (:mod:`paper_checks.claims`): its verdict is
-    ``expected``; a non-identity claim's main comparison carries an interval; and a ``holds`` pin has
-    every negative control come out ``fails`` and valid (it trained)."""
+    """Evaluate claim ``cid`` at the quick rung under the interval rule (:mod:`paper_checks.claims`):
+    its verdict is ``expected``; a non-identity claim's main comparison carries an interval; and a
+    ``holds`` pin has every negative control come out ``fails`` and valid (it trained)."""
     claim = next(c for c in CLAIMS if c.id == cid)
-    res = evaluate(claim, results)
+    res = evaluate(claim, results, scale="quick")
     assert res.verdict == expected, (res.main, res.note)
     assert res.controls
     if claim.kind != "identity" and res.main.measured is not None:

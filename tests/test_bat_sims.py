@@ -11,7 +11,7 @@ import pytest
 from figures.registry import all_figures, draw
 from sims.records import load_records
 from sims.simulation import SCALES
-from tests.pinned import check_pinned, pinned_claim_ids, run_quick
+from tests.pinned import QuickRuns, check_pinned, pinned_claim_ids
 
 
 def test_every_rung_has_its_own_grid() -> None:
@@ -26,8 +26,9 @@ def test_every_rung_has_its_own_grid() -> None:
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return run_quick(tmp_path_factory.mktemp("results"), "14")
+def results(quick: QuickRuns) -> Path:
+    """Simulation 14 is in :data:`tests.pinned.SLOW_SIMS`: every test that reads it is slow."""
+    return quick("14")
 
 
 #: Verdicts at quick scale under the interval rule (8 members, 150 test points, paired differences).
@@ -43,12 +44,14 @@ def test_every_bat_claim_is_pinned() -> None:
     assert pinned_claim_ids("BAT-") == set(VERDICTS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cid", sorted(VERDICTS))
 def test_bat_verdicts_and_every_negative_control_flips(results: Path, cid: str) -> None:
     res = check_pinned(results, cid, VERDICTS[cid])
     assert len(res.controls) == 2
 
 
+@pytest.mark.slow
 def test_controls_are_the_identities_they_claim(results: Path) -> None:
     """BAT with m = 1 (KL attack) is TRADES and BAT with β = 0 is clean training: same robust
     accuracy, margins and smoothness at every point (float32 rounding aside)."""
@@ -60,6 +63,7 @@ def test_controls_are_the_identities_they_claim(results: Path) -> None:
         np.testing.assert_array_equal(runs[a]["robust"], runs[b]["robust"])
 
 
+@pytest.mark.slow
 def test_bat_figure_draws(results: Path, tmp_path: Path) -> None:
     fig = next(f for f in all_figures() if f.stem == "fig14_margin_smoothness")
     assert draw(fig, results, tmp_path) == "drawn"

@@ -11,7 +11,6 @@ import pytest
 import torch
 from scipy import stats
 
-from figures.registry import all_figures, draw
 from sims.attacks import PGD
 from sims.errors import AdvsimError
 from sims.methods import FastAT
@@ -20,7 +19,15 @@ from sims.optim import OptimizerConfig
 from sims.simulation import SCALES
 from sims.threat import L2Ball, LinfBall
 from sims.training import OverfitGuard, TrainConfig, train
-from tests.pinned import check_pinned, pinned_claim_ids, run_quick
+from tests.pinned import (
+    QuickRuns,
+    check_pinned,
+    draw_quick,
+    pinned_claim_ids,
+    sim_number,
+    tiered,
+    tiered_figures,
+)
 from theory import fast_at as th
 
 D64 = torch.float64
@@ -177,11 +184,6 @@ def test_fast_and_pgd_rows_share_data_and_member_seeds() -> None:
         assert len({(c.n_seeds, c.n_eval) for c in cfgs}) == 1
 
 
-@pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return run_quick(tmp_path_factory.mktemp("results"), "11", "12", "13")
-
-
 #: Verdicts at quick scale under the interval rule (8 members, 300 attacked points). FAST-vs-PGD-linf:
 #: on the sparse codes FGSM-RS trails PGD-10 AT by 6.0 points, 95% interval [4.3, 7.9] — it straddles
 #: the 5-point band edge, so inconclusive (the subspace part holds). FAST-vs-PGD-l2: on the subspace data
@@ -206,13 +208,14 @@ def test_every_fast_claim_is_pinned() -> None:
     assert pinned_claim_ids("FAST-") == set(VERDICTS)
 
 
-@pytest.mark.parametrize("cid", sorted(VERDICTS))
-def test_fast_verdicts_and_every_negative_control_flips(results: Path, cid: str) -> None:
-    check_pinned(results, cid, VERDICTS[cid])
+@pytest.mark.parametrize("cid", tiered(VERDICTS))
+def test_fast_verdicts_and_every_negative_control_flips(quick: QuickRuns, cid: str) -> None:
+    check_pinned(quick(sim_number(cid)), cid, VERDICTS[cid])
 
 
-def test_fast_figures_draw(results: Path, tmp_path: Path) -> None:
-    figs = [f for f in all_figures() if f.stem[3:5] in ("11", "12", "13")]
-    assert len(figs) == 3
-    for f in figs:
-        assert draw(f, results, tmp_path) == "drawn"
+@pytest.mark.parametrize(
+    "stem",
+    tiered_figures(["fig11_fgsm_rs_statistics", "fig12_fast_vs_pgd", "fig13_overfitting_map"]),
+)
+def test_fast_figures_draw(quick: QuickRuns, tmp_path: Path, stem: str) -> None:
+    assert draw_quick(quick, stem, tmp_path) == "drawn"

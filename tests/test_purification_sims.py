@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 
 from figures.registry import all_figures, draw
-from tests.pinned import check_pinned, pinned_claim_ids, run_quick
+from tests.pinned import QuickRuns, check_pinned, pinned_claim_ids, sim_number, tiered
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return run_quick(tmp_path_factory.mktemp("results"), "08", "09", "10")
+def results(quick: QuickRuns) -> Path:
+    """Simulations 08–10 are in :data:`tests.pinned.SLOW_SIMS`: every test that reads them is slow."""
+    return quick("08", "09", "10")
 
 
 #: Verdicts at quick scale (8 members), under the interval rule, pinned so that a change is noticed.
@@ -43,11 +44,12 @@ def test_every_purification_claim_is_pinned() -> None:
     assert pinned_claim_ids("PUR-") == set(VERDICTS)
 
 
-@pytest.mark.parametrize("cid", sorted(VERDICTS))
-def test_verdicts_and_every_negative_control_flips(results: Path, cid: str) -> None:
-    check_pinned(results, cid, VERDICTS[cid])
+@pytest.mark.parametrize("cid", tiered(VERDICTS))
+def test_verdicts_and_every_negative_control_flips(quick: QuickRuns, cid: str) -> None:
+    check_pinned(quick(sim_number(cid)), cid, VERDICTS[cid])
 
 
+@pytest.mark.slow
 def test_records_carry_the_ground_truth(results: Path) -> None:
     from sims.records import load_records
 
@@ -60,6 +62,7 @@ def test_records_carry_the_ground_truth(results: Path) -> None:
             assert a["W_clean"].shape[-1] == d
 
 
+@pytest.mark.slow
 def test_purification_figures_draw(results: Path, tmp_path: Path) -> None:
     figs = [f for f in all_figures() if f.stem[3:5] in ("08", "09", "10")]
     assert len(figs) == 3
@@ -68,6 +71,7 @@ def test_purification_figures_draw(results: Path, tmp_path: Path) -> None:
         assert (tmp_path / f"{f.stem}.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_pgd_robust_accuracy_of_the_linear_baseline_is_exact(results: Path) -> None:
     """On a linear model ℓ∞ PGD reaches the exact minimal flip |f|/‖w‖₁ (PAPERS.md §5), so the
     recorded robust accuracy is the share of correct points whose exact radius exceeds ε."""
@@ -87,6 +91,7 @@ def test_pgd_robust_accuracy_of_the_linear_baseline_is_exact(results: Path) -> N
             np.testing.assert_allclose(a["linear_linf_robust"][:, j], exact, atol=1.5 / n)
 
 
+@pytest.mark.slow
 def test_per_point_accuracies_add_up_to_the_recorded_ones(results: Path) -> None:
     """The per-point arrays the paired intervals resample are the recorded accuracies, point by point."""
     from sims.records import load_records
@@ -105,6 +110,7 @@ def test_per_point_accuracies_add_up_to_the_recorded_ones(results: Path) -> None
                 assert not np.any(pts & ~a[f"{m}_test_correct"][:, None, : pts.shape[-1]])
 
 
+@pytest.mark.slow
 def test_shared_trainings_are_recorded_as_they_would_be_alone(results: Path) -> None:
     """Rows that share a training (simulation 08: the two threshold readings where they coincide;
     simulation 09: one clean training per setup) record what their own training gives."""
@@ -126,6 +132,7 @@ def test_shared_trainings_are_recorded_as_they_would_be_alone(results: Path) -> 
             np.testing.assert_array_equal(a["W_clean"], main["W_clean"])
 
 
+@pytest.mark.slow
 def test_principle_is_inconclusive_only_through_its_untrained_control(results: Path) -> None:
     """The principle's share holds; the claim stays inconclusive because adversarial training from the
     initialisation (the control) does not reach the main runs' clean accuracy."""

@@ -14,20 +14,18 @@ import pytest
 from figures.registry import all_figures, draw
 from paper_checks.claims import Claim, Control, evaluate
 from paper_checks.registry import CLAIMS
-from sims.records import ARRAYS_FILE, RunStore
+from sims.records import ARRAYS_FILE, load_records
 from sims.registry import find_simulation
-from sims.simulation import RunContext, run_simulation
+from sims.simulation import RunContext
+from tests.pinned import QuickRuns
 
 ROOT = Path(__file__).resolve().parents[1]
 SIM = find_simulation("01")
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("results")
-    s = run_simulation(SIM, scale="quick", out=out, progress=False)
-    assert s.failed == 0, s.failures
-    return out
+def results(quick: QuickRuns) -> Path:
+    return quick("01")
 
 
 def _claim(cid: str) -> Claim:
@@ -35,7 +33,7 @@ def _claim(cid: str) -> Claim:
 
 
 def test_quick_run_records_every_config(results: Path) -> None:
-    recs = RunStore(results, SIM.id).records()
+    recs = load_records(results, SIM.id, scale="quick")
     assert len(recs) == len(SIM.grid("quick"))
     a = recs[0].arrays()
     for key in ("basis", "X", "y", "W0", "W", "a0", "a", "b0", "b", "drift", "steps"):
@@ -46,7 +44,7 @@ def test_quick_run_records_every_config(results: Path) -> None:
 
 @pytest.mark.parametrize("cid", [c.id for c in CLAIMS if c.sim == "01_frozen_weights"])
 def test_sim01_claims_hold_and_every_negative_control_flips(results: Path, cid: str) -> None:
-    res = evaluate(_claim(cid), results)
+    res = evaluate(_claim(cid), results, scale="quick")
     assert res.verdict == "holds", (res.main, res.note)
     assert res.claim.kind == "identity" and res.main.ci is None  # exact: no sampling error
     assert res.controls, "a claim without a negative control"
@@ -64,22 +62,22 @@ def test_a_control_that_keeps_the_condition_makes_the_claim_inconclusive(results
             Control("not a control", "GD runs again", lambda r: r.config["condition"] == "gd"),
         ),
     )
-    res = evaluate(toothless, results)
+    res = evaluate(toothless, results, scale="quick")
     assert res.verdict == "inconclusive" and "did not flip" in res.note
 
 
 def test_tampered_records_make_the_frozen_claim_fail(results: Path, tmp_path: Path) -> None:
     """Move one invariant run's weights off the subspace by 1e-6: the check must say 'fails'."""
     copy = tmp_path / "results"
-    shutil.copytree(results, copy)
-    store = RunStore(copy, SIM.id)
-    victim = next(r for r in store.records() if r.config["condition"] == "sgd")
+    shutil.copytree(results / SIM.id, copy / SIM.id)
+    recs = load_records(copy, SIM.id, scale="quick")
+    victim = next(r for r in recs if r.config["condition"] == "sgd")
     arrays = victim.arrays()
     U = arrays["basis"]
     noise = np.random.default_rng(0).standard_normal(arrays["W"].shape)
     arrays["W"] = arrays["W"] + 1e-6 * (noise - (noise @ U) @ U.T)
     np.savez_compressed(victim.path / ARRAYS_FILE, **arrays)  # type: ignore[arg-type]
-    res = evaluate(_claim("MYV-frozen"), copy)
+    res = evaluate(_claim("MYV-frozen"), copy, scale="quick")
     assert res.verdict == "fails"
     assert res.main.measured is not None and res.main.measured > 1e-8
 
@@ -134,7 +132,9 @@ def test_cli_list_and_bad_input() -> None:
 
 def test_paper_checks_cli_writes_report_and_json(results: Path, tmp_path: Path) -> None:
     rep, js = tmp_path / "report.md", tmp_path / "v.json"
-    out = _cli("paper_checks", "--results", str(results), "--report", str(rep), "--json", str(js))
+    own = tmp_path / "results"  # simulation 01 alone: the shared folder may hold other simulations
+    shutil.copytree(results / SIM.id, own / SIM.id)
+    out = _cli("paper_checks", "--results", str(own), "--report", str(rep), "--json", str(js))
     assert out.returncode == 0, out.stderr
     assert "MYV-frozen" in out.stdout and "holds" in out.stdout
     text = rep.read_text()
