@@ -29,11 +29,14 @@ from sims.threat import Subspace
 from sims.training import TrainConfig, TrainResult, train
 
 __all__ = [
+    "FLIP_DIRECTIONS",
     "Condition",
     "SubspaceSetup",
     "Trained",
     "accuracy",
+    "flip_radius",
     "gradient_arrays",
+    "nearest_other_class",
     "offsubspace_flip_radius",
     "setup_group_key",
     "summary_metrics",
@@ -51,6 +54,7 @@ class SubspaceSetup:
     trains adversarially (:class:`sims.methods.PGDAT`, ``at_norm`` ball, ``at_steps`` steps; or
     ``at_method="fast"``, :class:`sims.methods.FastAT` with ``α = 1.25ε``), with
     perturbations anywhere (``at_subspace="all"``) or only on the data subspace (``"on"``).
+    ``radius`` is the data scale (``E‖x‖² = radius²``, :func:`sims.data.make_subspace_data`).
     """
 
     d: int
@@ -59,6 +63,7 @@ class SubspaceSetup:
     n: int = 60
     n_test: int = 100
     labels: str = "linear"
+    radius: float = 1.0
     offset: float = 0.0
     noise: float = 0.0
     axis_aligned: bool = False
@@ -96,6 +101,7 @@ class SubspaceSetup:
         check_float("second_scale", self.second_scale, 0.0, lo_open=True)
         check_float("bias_std", self.bias_std, 0.0)
         check_float("momentum", self.momentum, 0.0, 1.0, hi_open=True)
+        check_float("radius", self.radius, 0.0, lo_open=True)
         check_float("offset", self.offset, 0.0)
         check_float("noise", self.noise, 0.0)
         check_choice("dtype", self.dtype, ("float32", "float64"))
@@ -205,6 +211,7 @@ def train_group(
         s.k,
         seed=s.seed,
         labels=s.labels,  # type: ignore[arg-type]
+        radius=s.radius,
         offset=s.offset,
         noise=s.noise,
         axis_aligned=s.axis_aligned,
@@ -302,23 +309,35 @@ def gradient_arrays(t: Trained) -> dict[str, np.ndarray]:
     }
 
 
-def offsubspace_flip_radius(
+#: Where :func:`flip_radius` may perturb: orthogonally to the data subspace, inside it, anywhere.
+FLIP_DIRECTIONS = ("off", "on", "any")
+
+
+def flip_radius(
     t: Trained,
+    where: str = "off",
     *,
     search_steps: int = 10,
     pgd_steps: int = 20,
     restarts: int = 2,
     max_dist: float = 1e3,
 ) -> np.ndarray:
-    """Minimal ℓ2 perturbation *orthogonal to the data subspace* that flips each test point.
+    """Minimal ℓ2 perturbation that flips each test point, restricted to ``P⊥`` (``where="off"``), to
+    the data subspace ``P`` (``"on"``) or not restricted (``"any"``).
 
-    :class:`sims.attacks.MinNorm` restricted to ``P⊥`` (an upper bound of the exact value). Returns
-    ``(M, n_test)``: NaN for points the member misclassifies, ``inf`` where nothing was found within
-    ``max_dist``.
+    :class:`sims.attacks.MinNorm` with the restriction (an upper bound of the exact value; the same
+    search effort in every direction, so the three radii are comparable). Returns ``(M, n_test)``: NaN
+    for points the member misclassifies, ``inf`` where nothing was found within ``max_dist``.
     """
+    check_choice("where", where, FLIP_DIRECTIONS)
+    restrict = {
+        "off": Subspace.perp(t.data.basis),
+        "on": Subspace.span(t.data.basis),
+        "any": None,
+    }[where]
     attack = MinNorm(
         norm="l2",
-        restrict=Subspace.perp(t.data.basis),
+        restrict=restrict,
         search_steps=search_steps,
         search_attack=PGD(steps=pgd_steps, restarts=restarts, schedule="linear"),
         max_dist=max_dist,
@@ -327,6 +346,39 @@ def offsubspace_flip_radius(
     with torch.no_grad():
         correct = (t.y_test * t.ens.forward(t.X_test)) > 0
     return torch.where(correct, res.dist, torch.full_like(res.dist, float("nan"))).cpu().numpy()
+
+
+def offsubspace_flip_radius(
+    t: Trained,
+    *,
+    search_steps: int = 10,
+    pgd_steps: int = 20,
+    restarts: int = 2,
+    max_dist: float = 1e3,
+) -> np.ndarray:
+    """:func:`flip_radius` orthogonally to the data subspace (``where="off"``)."""
+    return flip_radius(
+        t,
+        "off",
+        search_steps=search_steps,
+        pgd_steps=pgd_steps,
+        restarts=restarts,
+        max_dist=max_dist,
+    )
+
+
+def nearest_other_class(t: Trained) -> np.ndarray:
+    """ℓ2 distance from each test point to the nearest training point of the other class, ``(n_test,)``.
+
+    Half of it bounds the radius at which any classifier that is right on both points can be robust
+    (the midpoint is on the boundary or beyond): the scale an adversarial radius is read against."""
+    X = t.X.detach().cpu().double().numpy()
+    y = t.y.detach().cpu().numpy()
+    Xt = t.X_test.detach().cpu().double().numpy()
+    yt = t.y_test.detach().cpu().numpy()
+    dist = np.sqrt(np.maximum(((Xt[:, None, :] - X[None, :, :]) ** 2).sum(-1), 0.0))
+    other = np.sign(yt)[:, None] != np.sign(y)[None, :]
+    return np.asarray(np.where(other, dist, np.inf).min(axis=1))
 
 
 def summary_metrics(arrays: dict[str, np.ndarray]) -> dict[str, float]:

@@ -19,6 +19,7 @@ import numpy as np
 
 __all__ = [
     "GRADIENT_LINEAR_OPTIMIZERS",
+    "RANDOM_DIRECTION_RADIUS_EXPONENT",
     "decay_factor",
     "expected_offsubspace_grad_norm",
     "first_order_flip_radius",
@@ -30,6 +31,7 @@ __all__ = [
     "offsubspace_grad_chi2_df",
     "offsubspace_grad_exponent_in_d",
     "offsubspace_grad_sq_null",
+    "offsubspace_radius_exponent",
     "predicted_offsubspace_drift",
     "predicted_offsubspace_grad_norm",
     "typical_offsubspace_grad_norm",
@@ -263,6 +265,32 @@ def first_order_flip_radius(f: np.ndarray, grad_off_norm: np.ndarray) -> np.ndar
     g = np.asarray(grad_off_norm, dtype=float)
     with np.errstate(divide="ignore"):
         return np.where(g > 0, np.abs(np.asarray(f, dtype=float)) / g, np.inf)
+
+
+def offsubspace_radius_exponent(codims: np.ndarray | list[int], k: int) -> float:
+    """Least-squares exponent of the off-subspace flip radius in the co-dimension ``ℓ⊥`` at fixed
+    ``k_P``, β, ``|f|`` and share of active units [derived]: slightly negative, tending to 0.
+
+    From the gradient law (:func:`expected_offsubspace_grad_norm`, ``σ_w² = β²/d``) and the first-order
+    radius (:func:`first_order_flip_radius`), ``r* = |f| / (β √(p̄ ℓ⊥/d)) ∝ √(1 + k_P/ℓ⊥)``: the slope of
+    ``½ log(1 + k_P/ℓ⊥)`` on ``log ℓ⊥`` over the given co-dimensions. The minimal perturbation restricted
+    to ``P⊥`` uses the whole of ``P⊥∇f``, so the radius does not grow with the room off the subspace;
+    along a *random* direction of ``P⊥`` the gradient's share is ``1/√ℓ⊥`` and the radius would grow as
+    ``ℓ⊥^{1/2}`` (:data:`RANDOM_DIRECTION_RADIUS_EXPONENT`)."""
+    c = np.asarray(codims, dtype=float)
+    if c.size < 2 or np.unique(c).size < 2:
+        raise ValueError(f"codims must hold at least two distinct co-dimensions, got {c.tolist()}")
+    if np.any(c < 1) or k < 1:
+        raise ValueError(f"co-dimensions and k_P must be >= 1, got {c.tolist()} and {k}")
+    u = np.log(c) - np.log(c).mean()
+    v = 0.5 * np.log1p(k / c)
+    return float((u * v).sum() / (u * u).sum())
+
+
+#: Exponent in ``ℓ⊥`` of the flip radius along a random direction of ``P⊥`` [derived]:
+#: ``|f| / |⟨P⊥∇f, u⟩| ≈ |f| √ℓ⊥ / ‖P⊥∇f‖`` for a uniformly random unit ``u`` in ``P⊥`` — the scaling the
+#: minimal off-subspace radius would show if the off-subspace gradient were not aligned with it.
+RANDOM_DIRECTION_RADIUS_EXPONENT = 0.5
 
 
 def frozen_offsubspace_grad_norm(

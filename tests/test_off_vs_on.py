@@ -1,0 +1,98 @@
+"""Simulation 15's measurements and checks: the off- vs on-subspace radius and its scaling in ℓ⊥."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import numpy as np
+import pytest
+
+from paper_checks import subspace as ps
+from sims.records import RunRecord
+from sims.subspace_runs import SubspaceSetup, flip_radius, nearest_other_class, train_setup
+from theory import subspace as th
+
+
+@dataclass
+class _Run:
+    """The two things the checks read from a record: its config and its arrays."""
+
+    config: dict[str, Any]
+    _arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return self._arrays
+
+
+def _runs(r_off: dict[int, np.ndarray], r_on: float, nn: float, k: int = 5) -> list[RunRecord]:
+    out = []
+    for d, v in r_off.items():
+        a = {"r_off": v, "r_on": np.full_like(v, r_on), "nn_other": np.full_like(v, nn)}
+        a["r_any"] = np.minimum(a["r_off"], a["r_on"])
+        out.append(_Run({"setup": {"d": d, "k": k}, "condition": f"gd-d{d}"}, a))
+    return cast(list[RunRecord], out)
+
+
+def _lognormal(rng: np.random.Generator, median: float) -> np.ndarray:
+    return median * np.exp(0.3 * rng.standard_normal((10, 40)))
+
+
+def test_radius_exponent_is_the_gradient_law_at_fixed_f() -> None:
+    """r* = |f| / E‖P⊥∇f‖ at fixed |f| and p̄: the exponent of theory.offsubspace_radius_exponent is
+    the least-squares slope of that radius, and it tends to 0 (not to the random direction's ½)."""
+    k = 5
+    codims = np.array([15, 35, 75, 155, 315])
+    r = 1.0 / th.expected_offsubspace_grad_norm(1.0 / (codims + k), codims, 1.0, 0.5)
+    fit = np.polyfit(np.log(codims), np.log(r), 1)[0]
+    assert th.offsubspace_radius_exponent(codims, k) == pytest.approx(fit, rel=1e-10)
+    assert -0.1 < th.offsubspace_radius_exponent(codims, k) < 0
+    assert abs(th.offsubspace_radius_exponent([1000, 4000], k)) < 2e-3
+    with pytest.raises(ValueError, match="two distinct"):
+        th.offsubspace_radius_exponent([20, 20], k)
+
+
+def test_scaling_check_holds_for_a_flat_radius_and_fails_for_one_falling_as_the_gradient_grows() -> None:
+    rng = np.random.default_rng(0)
+    flat = _runs({d: _lognormal(rng, 2.0) for d in (20, 40, 80, 160)}, r_on=5.0, nn=10.0)
+    assert ps.off_scaling_check(flat).status == "holds"
+    # the control's mechanism: ‖P⊥∇f‖ ∝ √ℓ⊥, so r_off ∝ ℓ⊥^(−1/2)
+    falling = _runs(
+        {d: _lognormal(rng, 2.0 * np.sqrt(15 / (d - 5))) for d in (20, 40, 80, 160)}, 5.0, 10.0
+    )
+    res = ps.off_scaling_check(falling)
+    assert res.status == "fails" and res.parts[0].status == "fails"
+    # flat but not small against the other class: the second part fails
+    far = _runs({d: _lognormal(rng, 8.0) for d in (20, 40, 80, 160)}, r_on=5.0, nn=10.0)
+    assert ps.off_scaling_check(far).parts[1].status == "fails"
+
+
+def test_off_vs_on_check_reads_the_largest_d_and_has_teeth() -> None:
+    rng = np.random.default_rng(1)
+    small = _runs({20: _lognormal(rng, 9.0), 160: _lognormal(rng, 2.0)}, r_on=5.0, nn=10.0)
+    assert ps.off_vs_on_check(small).status == "holds"  # d = 160: ratio 0.4
+    large = _runs({20: _lognormal(rng, 2.0), 160: _lognormal(rng, 9.0)}, r_on=5.0, nn=10.0)
+    assert ps.off_vs_on_check(large).status == "fails"  # d = 160: ratio 1.8
+
+
+def test_radius_ratio_orders_a_missing_flip_above_any_found() -> None:
+    r = ps.radius_ratio(np.array([1.0, np.inf, np.nan, np.inf]), np.array([2.0, 3.0, 1.0, np.inf]))
+    assert r[0] == 0.5 and r[1] == np.inf and np.isnan(r[2]) and np.isnan(r[3])
+
+
+def test_nearest_other_class_and_the_three_radii_on_a_trained_net() -> None:
+    """nn_other is the brute-force minimum over the other class; the unrestricted search, which may use
+    either subspace, never ends far above the smaller of the two restricted radii."""
+    s = SubspaceSetup(d=12, k=3, m=40, n=30, n_test=8, n_seeds=2, steps=300, dtype="float64")
+    t = train_setup(s)
+    nn = nearest_other_class(t)
+    X, y = t.X.numpy(), t.y.numpy()
+    for i, (x, yi) in enumerate(zip(t.X_test.numpy(), t.y_test.numpy(), strict=True)):
+        other = X[np.sign(y) != np.sign(yi)]
+        assert nn[i] == pytest.approx(np.linalg.norm(other - x, axis=1).min(), rel=1e-12)
+    radii = {w: flip_radius(t, w, search_steps=6, pgd_steps=10, restarts=1) for w in ("off", "on", "any")}
+    ok = ~np.isnan(radii["any"])
+    assert ok.any()
+    best = np.minimum(radii["off"], radii["on"])[ok]
+    assert np.all(radii["any"][ok] <= 1.05 * best + 1e-6)
+    assert np.all(np.isnan(radii["off"]) == np.isnan(radii["on"]))  # NaN: misclassified, both
