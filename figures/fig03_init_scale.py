@@ -1,8 +1,8 @@
 """Figure 03 — off-subspace gradient and flip radius against the init scale β (simulation 03).
 
 (a) Median ``‖P⊥∇f‖`` per member against β on log axes (dots: members; line: median over members),
-GD (the law) and Adam on a rotated basis (the control), with the slope-1 prediction through the GD
-value at β = 1. (b) The minimal off-subspace flip radius found by the restricted minimum-norm attack
+GD stopped at the first 100% training accuracy and at the margin 0.3 (the law) and Adam on a rotated
+basis (the control), with the slope-1 prediction through the GD value at β = 1. (b) The minimal off-subspace flip radius found by the restricted minimum-norm attack
 and the first-order radius ``r* = |f|/‖P⊥∇f‖``, per member medians.
 """
 
@@ -24,9 +24,13 @@ def make(results: Path, out: Path) -> list[Path]:
     """Draw figure 03."""
     runs = load_records(results, SIM)
     fig, (ax, bx) = new_figure(2)
-    for role, name in (("law", "GD"), ("control", "Adam, rotated (control)")):
+    for prefix, name in (
+        ("gd-", "GD, to 100% accuracy"),
+        ("gd_margin-", "GD, to margin 0.3"),
+        ("adam-", "Adam, rotated (control)"),
+    ):
         rs = sorted(
-            (r for r in runs if r.config["role"] == role),
+            (r for r in runs if str(r.config["condition"]).startswith(prefix)),
             key=lambda r: r.config["setup"]["first_scale"],
         )
         if not rs:
@@ -36,7 +40,7 @@ def make(results: Path, out: Path) -> list[Path]:
         (line,) = ax.plot(betas, [np.median(v) for v in g], "-o", label=name)
         for b, v in zip(betas, g, strict=True):
             ax.scatter(np.full(len(v), b), v, s=8, alpha=0.4, color=line.get_color())
-        if role == "law":
+        if prefix == "gd-":
             ref = np.median(g[-1]) if betas[-1] == 1.0 else np.median(g[0])
             ax.plot(
                 betas,

@@ -40,6 +40,15 @@ def main(argv: list[str] | None = None) -> int:
         metavar="KEY=VALUE",
         help="extra facts for the JSON's meta (e.g. wall_s=1234); repeatable",
     )
+    p.add_argument(
+        "--snapshot",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="also draw, in the verdict figure, the verdicts of a committed snapshot (e.g. "
+        "paper_checks/snapshots/medium.json) for the claims and rungs the records do not give; "
+        "repeatable",
+    )
     p.add_argument("--no-figure", action="store_true", help="do not draw the verdict figure")
     p.add_argument("--strict", action="store_true", help="exit 1 unless every claim holds")
     args = p.parse_args(argv)
@@ -87,7 +96,17 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_figure and results:
         from figures.verdicts import STEM, draw_verdicts
 
-        draw_verdicts(data, figures_dir, STEM)
+        shown = dict(data)
+        for snap in args.snapshot:
+            have = {(e["id"], e["scale"]) for e in shown["claims"]}
+            try:
+                extra = json.loads(Path(snap).read_text(encoding="utf-8"))
+                entries = [e for e in extra["claims"] if (e["id"], e["scale"]) not in have]
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                print(f"error: --snapshot {snap!r} is not a verdict snapshot: {exc}", file=sys.stderr)
+                return 2
+            shown["claims"] = [*shown["claims"], *entries]
+        draw_verdicts(shown, figures_dir, STEM)
         stem = STEM
     report = Path(args.report) if args.report else Path(args.results) / "report.md"
     report.parent.mkdir(parents=True, exist_ok=True)

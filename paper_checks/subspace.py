@@ -16,6 +16,7 @@ from __future__ import annotations
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -54,6 +55,10 @@ def _perp(V: np.ndarray, U: np.ndarray) -> np.ndarray:
 
 def _condition(*names: str) -> Callable[[RunRecord], bool]:
     return lambda r: r.config.get("condition") in names
+
+
+def _starts(prefix: str) -> Callable[[RunRecord], bool]:
+    return lambda r: str(r.config["condition"]).startswith(prefix)
 
 
 def _role(role: str) -> Callable[[RunRecord], bool]:
@@ -506,6 +511,25 @@ def _radius_arrays(rs: Sequence[RunRecord]) -> tuple[np.ndarray, ...]:
     return tuple(np.asarray(r.arrays()["flip_radius"], dtype=float) for r in rs)
 
 
+#: Simulation 03's stop rules, by condition prefix: to a margin (``|f|`` at the data the same for every
+#: β, so the radius compares ``‖P⊥∇f‖`` alone) and to the first 100% training accuracy.
+STOP_RULES = {"gd_margin": "to margin 0.3", "gd": "to 100% accuracy", "adam": "Adam"}
+
+
+def init_radius_check(runs: Sequence[RunRecord]) -> Comparison:
+    """:func:`flip_radius_check` for each stop rule among ``runs`` (the condition's prefix before
+    ``-beta``), all parts required: the equal-margin rows first (the comparison that isolates
+    ``‖P⊥∇f‖``), then the rows stopped at the first 100% training accuracy."""
+    by: dict[str, list[RunRecord]] = defaultdict(list)
+    for r in runs:
+        by[str(r.config["condition"]).split("-beta")[0]].append(r)
+    order = [k for k in STOP_RULES if k in by] + sorted(set(by) - set(STOP_RULES))
+    if not order:
+        return missing("no runs", (-INF, SPEARMAN_MAX))
+    parts = [replace(flip_radius_check(by[k]), label=STOP_RULES.get(k, k)) for k in order]
+    return parts[0] if len(parts) == 1 else all_of(parts)
+
+
 def flip_radius_check(runs: Sequence[RunRecord]) -> Comparison:
     """Spearman correlation of each member's median off-subspace flip radius with β, pooled over
     members and β: <= −0.9. Interval: members resampled jointly across β (same seeds in every row),
@@ -577,7 +601,7 @@ CLAIMS = (
         ),
         source="[paper] smaller init makes the network more robust off the subspace; [derived] slope 1",
         sim=SIM03,
-        select=_role("law"),
+        select=_starts("gd-beta"),
         check=init_slope_check,
         controls=(
             Control(
@@ -592,12 +616,13 @@ CLAIMS = (
         kind="comparison",
         statement=(
             "The minimal off-subspace ℓ2 perturbation that flips a test point grows as the "
-            "init scale β shrinks (Spearman correlation with β <= −0.9)."
+            "init scale β shrinks (Spearman correlation with β <= −0.9), for networks trained to the "
+            "same margin (|f| controlled) and for networks stopped at the first 100% training accuracy."
         ),
         source="[paper] abstract; the issue's reading 'rank-correlated with 1/β' tested as ρ(radius, β) <= −0.9",
         sim=SIM03,
         select=_role("law"),
-        check=flip_radius_check,
+        check=init_radius_check,
         controls=(
             Control("Adam, rotated basis", "the same grid trained by Adam", _role("control")),
         ),
@@ -1124,10 +1149,6 @@ NN_SHARE_MAX = 0.5
 
 def _d(r: RunRecord) -> int:
     return int(r.config["setup"]["d"])
-
-
-def _starts(prefix: str) -> Callable[[RunRecord], bool]:
-    return lambda r: str(r.config["condition"]).startswith(prefix)
 
 
 def radius_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:

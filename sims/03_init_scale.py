@@ -7,7 +7,7 @@ pattern, so ``log ‖P⊥∇f‖`` against ``log β`` has slope 1, and the off-s
 shrinks (not exactly as 1/β: ``|f|`` and the active sets move).
 
 Grid: β ∈ {1, 1/2, 1/4, 1/8, 1/16}, networks with fixed ``a_j = ±1/√m`` trained by GD to 100% training
-accuracy; at test points the off-subspace gradient, the output ``f`` (for ``r* = |f|/‖P⊥∇f‖``) and the
+accuracy, and the same trained to the margin ``min_i y_i f(x_i) > 0.3`` (:data:`STOP_MARGIN`); at test points the off-subspace gradient, the output ``f`` (for ``r* = |f|/‖P⊥∇f‖``) and the
 minimal off-subspace flip radius found by :class:`sims.attacks.MinNorm` restricted to ``P⊥``.
 Negative control: the same grid trained by Adam on a rotated basis, whose updates move ``P⊥W`` by
 amounts that do not scale with β.
@@ -38,6 +38,12 @@ from sims.subspace_runs import (
 
 BETAS = (1.0, 0.5, 0.25, 0.125, 0.0625)
 
+#: The second stop rule: train until ``min_i y_i f(x_i) > 0.3`` (the authors' figure code, PAPERS.md
+#: §1), so every β ends with the same margin at the data and the flip radius ``≈ |f|/‖P⊥∇f‖`` compares
+#: the off-subspace gradients alone; stopping at the first 100% training accuracy leaves ``|f|``
+#: moving with β as well.
+STOP_MARGIN = 0.3
+
 
 @dataclass(frozen=True)
 class Config(Condition):
@@ -50,7 +56,7 @@ class Config(Condition):
 
 
 def configs(scale: str) -> list[Config]:
-    """β grid for GD (the law) and for rotated Adam (the control)."""
+    """β grid for GD under both stop rules (the law) and for rotated Adam (the control)."""
     if scale == "quick":
         base = SubspaceSetup(d=100, k=10, m=200, n=60, n_test=30, n_seeds=8)
         search = {"search_steps": 10, "search_pgd_steps": 20, "search_restarts": 2}
@@ -60,9 +66,13 @@ def configs(scale: str) -> list[Config]:
     else:
         base = SubspaceSetup(d=400, k=20, m=1000, n=100, n_test=100, n_seeds=16)
         search = {"search_steps": 14, "search_pgd_steps": 50, "search_restarts": 5}
+    margin = replace(base, stop_accuracy=None, stop_margin=STOP_MARGIN)
     out = []
     for beta in BETAS:
         out.append(Config(f"gd-beta{beta:g}", "law", replace(base, first_scale=beta), **search))
+        out.append(
+            Config(f"gd_margin-beta{beta:g}", "law", replace(margin, first_scale=beta), **search)
+        )
         out.append(
             Config(
                 f"adam-beta{beta:g}",

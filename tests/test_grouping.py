@@ -305,9 +305,13 @@ def test_subspace_rows_train_as_one_ensemble_exactly_as_alone() -> None:
         train_group([base, replace(base, m=8)])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("number", ["03", "04"])
 def test_subspace_sims_give_the_same_records_grouped_and_alone(number: str) -> None:
-    """Simulations 03 (init scales) and 04 (weight decays): two rows of one group, shrunk."""
+    """Simulations 03 (init scales) and 04 (weight decays): two rows of one group, shrunk. Slow tier
+    (about a minute): its parts are proved in the default tier by
+    :func:`test_subspace_rows_train_as_one_ensemble_exactly_as_alone` (training) and
+    ``tests/test_attacks.py::test_member_equals_network_attacked_alone`` (the attacks)."""
     from sims.registry import find_simulation
 
     sim = find_simulation(number)

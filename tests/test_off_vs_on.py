@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import numpy as np
@@ -52,7 +52,9 @@ def test_radius_exponent_is_the_gradient_law_at_fixed_f() -> None:
         th.offsubspace_radius_exponent([20, 20], k)
 
 
-def test_scaling_check_holds_for_a_flat_radius_and_fails_for_one_falling_as_the_gradient_grows() -> None:
+def test_scaling_check_holds_for_a_flat_radius_and_fails_for_one_falling_as_the_gradient_grows() -> (
+    None
+):
     rng = np.random.default_rng(0)
     flat = _runs({d: _lognormal(rng, 2.0) for d in (20, 40, 80, 160)}, r_on=5.0, nn=10.0)
     assert ps.off_scaling_check(flat).status == "holds"
@@ -90,9 +92,29 @@ def test_nearest_other_class_and_the_three_radii_on_a_trained_net() -> None:
     for i, (x, yi) in enumerate(zip(t.X_test.numpy(), t.y_test.numpy(), strict=True)):
         other = X[np.sign(y) != np.sign(yi)]
         assert nn[i] == pytest.approx(np.linalg.norm(other - x, axis=1).min(), rel=1e-12)
-    radii = {w: flip_radius(t, w, search_steps=6, pgd_steps=10, restarts=1) for w in ("off", "on", "any")}
+    radii = {
+        w: flip_radius(t, w, search_steps=6, pgd_steps=10, restarts=1) for w in ("off", "on", "any")
+    }
     ok = ~np.isnan(radii["any"])
     assert ok.any()
     best = np.minimum(radii["off"], radii["on"])[ok]
     assert np.all(radii["any"][ok] <= 1.05 * best + 1e-6)
     assert np.all(np.isnan(radii["off"]) == np.isnan(radii["on"]))  # NaN: misclassified, both
+
+
+def test_restricted_min_norm_gives_each_member_what_it_gives_the_member_alone() -> None:
+    """One search over a group's members (simulations 03, 04, 15) equals each member searched alone,
+    in every direction: the grouped sweeps' radii are the rows' own."""
+    s = SubspaceSetup(d=10, k=3, m=12, n=20, n_test=5, n_seeds=3, steps=100, dtype="float64")
+    t = train_setup(s)
+    for where in ("off", "on", "any"):
+        together = flip_radius(t, where, search_steps=4, pgd_steps=5, restarts=1)
+        for i in range(3):
+            alone = flip_radius(
+                replace(t, ens=t.ens.select(slice(i, i + 1))),
+                where,
+                search_steps=4,
+                pgd_steps=5,
+                restarts=1,
+            )
+            np.testing.assert_allclose(together[i : i + 1], alone, rtol=1e-9, atol=1e-12)

@@ -134,9 +134,14 @@ def test_paper_checks_cli_writes_report_and_json(results: Path, tmp_path: Path) 
     rep, js = tmp_path / "report.md", tmp_path / "v.json"
     own = tmp_path / "results"  # simulation 01 alone: the shared folder may hold other simulations
     shutil.copytree(results / SIM.id, own / SIM.id)
-    out = _cli("paper_checks", "--results", str(own), "--report", str(rep), "--json", str(js))
+    figs = tmp_path / "figures"
+    snap = ROOT / "paper_checks" / "snapshots" / "medium.json"
+    common = ["--results", str(own), "--report", str(rep), "--figures", str(figs)]
+    out = _cli("paper_checks", *common, "--json", str(js), "--snapshot", str(snap))
     assert out.returncode == 0, out.stderr
     assert "MYV-frozen" in out.stdout and "holds" in out.stdout
     text = rep.read_text()
     assert "negative control" in text and "fig01_frozen_weights.png" in text
-    assert js.is_file()
+    assert js.is_file() and (figs / "fig00_verdicts.png").stat().st_size > 10_000
+    bad = _cli("paper_checks", *common, "--snapshot", str(rep))  # a report is not a snapshot
+    assert bad.returncode == 2 and "is not a verdict snapshot" in bad.stderr
