@@ -38,6 +38,7 @@ from sims.subspace_runs import (
     gradient_arrays,
     summary_metrics,
     train_setup,
+    training_metrics,
 )
 
 Config = Condition
@@ -82,8 +83,7 @@ def run(cfg: Config, ctx: RunContext) -> RunOutput:
         **summary_metrics(arrays),
         "grad_on_median": float(np.median(arrays["grad_on"])),
         "rho_mean": float(arrays["rho"].mean()),
-        "steps_taken_mean": float(t.result.steps_taken.mean()),
-        "stopped_fraction": float(t.result.stopped.mean()),
+        **training_metrics(t),
         "sigma_w2": cfg.setup.sigma_w2,
         "codim": float(cfg.setup.codim),
     }

@@ -20,20 +20,21 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
 from sims.cli import main_for
 from sims.simulation import RunContext, RunOutput, Simulation, first_of_group, one_row
 from sims.subspace_runs import (
-    Condition,
+    SearchedCondition,
     SubspaceSetup,
+    flip_radius,
     gradient_arrays,
-    offsubspace_flip_radius,
-    setup_group_key,
+    searched_group,
     summary_metrics,
     train_group,
+    training_metrics,
 )
 
 BETAS = (1.0, 0.5, 0.25, 0.125, 0.0625)
@@ -45,14 +46,9 @@ BETAS = (1.0, 0.5, 0.25, 0.125, 0.0625)
 STOP_MARGIN = 0.3
 
 
-@dataclass(frozen=True)
-class Config(Condition):
-    """One init scale β (``setup.first_scale``) under the law or the control optimizer, and the
-    effort of the flip-radius search."""
-
-    search_steps: int = 10
-    search_pgd_steps: int = 20
-    search_restarts: int = 2
+#: One init scale β (``setup.first_scale``) under a stop rule or the control optimizer, and the effort
+#: of the flip-radius search.
+Config = SearchedCondition
 
 
 def configs(scale: str) -> list[Config]:
@@ -84,27 +80,12 @@ def configs(scale: str) -> list[Config]:
     return out
 
 
-def group(cfg: Config) -> tuple[object, ...]:
-    """Rows that differ only in β (a per-member init scale) train and are searched as one ensemble."""
-    return (
-        setup_group_key(cfg.setup),
-        cfg.search_steps,
-        cfg.search_pgd_steps,
-        cfg.search_restarts,
-    )
-
-
 def run_group(cfgs: Sequence[Config], ctx: RunContext) -> list[RunOutput]:
     """Train every row at once; measure off-subspace gradients and the minimal off-subspace flip
     radius (one search over all members), then split the measurements by row."""
-    first: Config = first_of_group(group, cfgs, "the init scale β")
+    first: Config = first_of_group(searched_group, cfgs, "the init scale β")
     tg = train_group([c.setup for c in cfgs], ctx.device)
-    flip = offsubspace_flip_radius(
-        tg,
-        search_steps=first.search_steps,
-        pgd_steps=first.search_pgd_steps,
-        restarts=first.search_restarts,
-    )
+    flip = flip_radius(tg, "off", **first.search())
     k = first.setup.n_seeds
     outs = []
     for i, cfg in enumerate(cfgs):
@@ -115,8 +96,7 @@ def run_group(cfgs: Sequence[Config], ctx: RunContext) -> list[RunOutput]:
             **summary_metrics(arrays),
             "beta": cfg.setup.first_scale,
             "flip_radius_median": float(np.nanmedian(arrays["flip_radius"])),
-            "steps_taken_mean": float(t.result.steps_taken.mean()),
-            "stopped_fraction": float(t.result.stopped.mean()),
+            **training_metrics(t),
         }
         outs.append(RunOutput(metrics=metrics, arrays=arrays))
     return outs
@@ -130,7 +110,7 @@ SIM = Simulation(
     configs=configs,
     run=one_row(run_group),
     label=lambda c: c.condition,
-    group=group,
+    group=searched_group,
     run_group=run_group,
 )
 

@@ -45,14 +45,15 @@ from sims.cli import main_for
 from sims.simulation import RunContext, RunOutput, Simulation, first_of_group, one_row
 from sims.subspace_runs import (
     FLIP_DIRECTIONS,
-    Condition,
+    SearchedCondition,
     SubspaceSetup,
     flip_radius,
     gradient_arrays,
     nearest_other_class,
-    setup_group_key,
+    searched_group,
     summary_metrics,
     train_group,
+    training_metrics,
 )
 
 #: Every member trains until ``min_i y_i f(x_i) > 0.3`` — the stop rule of the authors' own figure code
@@ -89,14 +90,9 @@ _GRIDS = {
 }
 
 
-@dataclass(frozen=True)
-class Config(Condition):
-    """One ambient dimension ``d`` (in ``setup``) under the law (GD, β = 1) or a control, and the effort
-    of the three flip-radius searches."""
-
-    search_steps: int = 10
-    search_pgd_steps: int = 20
-    search_restarts: int = 2
+#: One ambient dimension ``d`` (in ``setup``) under the law (GD, β = 1) or a control, and the effort of
+#: the three flip-radius searches.
+Config = SearchedCondition
 
 
 def configs(scale: str) -> list[Config]:
@@ -129,31 +125,12 @@ def configs(scale: str) -> list[Config]:
     return out
 
 
-def group(cfg: Config) -> tuple[object, ...]:
-    """Rows that differ only in β (a per-member init scale) train and are searched as one ensemble."""
-    return (
-        setup_group_key(cfg.setup),
-        cfg.search_steps,
-        cfg.search_pgd_steps,
-        cfg.search_restarts,
-    )
-
-
 def run_group(cfgs: Sequence[Config], ctx: RunContext) -> list[RunOutput]:
     """Train the rows of one ``d`` at once; measure the gradients, the three flip radii (one search per direction
     over all members) and the nearest other-class distance; split by row."""
-    first: Config = first_of_group(group, cfgs, "the init scale β")
+    first: Config = first_of_group(searched_group, cfgs, "the init scale β")
     tg = train_group([c.setup for c in cfgs], ctx.device)
-    radii = {
-        where: flip_radius(
-            tg,
-            where,
-            search_steps=first.search_steps,
-            pgd_steps=first.search_pgd_steps,
-            restarts=first.search_restarts,
-        )
-        for where in FLIP_DIRECTIONS
-    }
+    radii = {where: flip_radius(tg, where, **first.search()) for where in FLIP_DIRECTIONS}
     nn = nearest_other_class(tg)
     k = first.setup.n_seeds
     outs = []
@@ -175,8 +152,7 @@ def run_group(cfgs: Sequence[Config], ctx: RunContext) -> list[RunOutput]:
             "r_any_median": float(np.nanmedian(arrays["r_any"])),
             "nn_other_median": float(np.median(nn)),
             "off_on_ratio_median": float(np.nanmedian(ratio)),
-            "steps_taken_mean": float(t.result.steps_taken.mean()),
-            "stopped_fraction": float(t.result.stopped.mean()),
+            **training_metrics(t),
         }
         outs.append(RunOutput(metrics=metrics, arrays=arrays))
     return outs
@@ -185,12 +161,12 @@ def run_group(cfgs: Sequence[Config], ctx: RunContext) -> list[RunOutput]:
 SIM = Simulation(
     number="15",
     name="off_vs_on_subspace",
-    title="adversarial examples exist off the data subspace: r_off << r_on, flat in the co-dimension",
+    title="minimal flip radius off vs inside the data subspace, over the co-dimension at fixed k",
     paper="Melamed, Yehudai & Vardi 2023, PAPERS.md §1 (the main result)",
     configs=configs,
     run=one_row(run_group),
     label=lambda c: c.condition,
-    group=group,
+    group=searched_group,
     run_group=run_group,
 )
 

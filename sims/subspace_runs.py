@@ -31,6 +31,7 @@ from sims.training import TrainConfig, TrainResult, train
 __all__ = [
     "FLIP_DIRECTIONS",
     "Condition",
+    "SearchedCondition",
     "SubspaceSetup",
     "Trained",
     "accuracy",
@@ -38,10 +39,12 @@ __all__ = [
     "gradient_arrays",
     "nearest_other_class",
     "offsubspace_flip_radius",
+    "searched_group",
     "setup_group_key",
     "summary_metrics",
     "train_group",
     "train_setup",
+    "training_metrics",
 ]
 
 
@@ -140,6 +143,30 @@ class Condition:
 
     def __post_init__(self) -> None:
         check_choice("role", self.role, ("law", "control"))
+
+
+@dataclass(frozen=True)
+class SearchedCondition(Condition):
+    """A row that also searches minimal flip radii (:func:`flip_radius`): the effort of the search —
+    steps of the bisection over the radius, PGD steps at each radius, PGD restarts."""
+
+    search_steps: int = 10
+    search_pgd_steps: int = 20
+    search_restarts: int = 2
+
+    def search(self) -> dict[str, int]:
+        """The keyword arguments of :func:`flip_radius` for this effort."""
+        return {
+            "search_steps": self.search_steps,
+            "pgd_steps": self.search_pgd_steps,
+            "restarts": self.search_restarts,
+        }
+
+
+def searched_group(cfg: SearchedCondition) -> tuple[object, ...]:
+    """Rows that differ only in per-member fields (:data:`PER_MEMBER_FIELDS`) and share the search
+    effort train, and are searched, as one ensemble."""
+    return (setup_group_key(cfg.setup), cfg.search_steps, cfg.search_pgd_steps, cfg.search_restarts)
 
 
 @dataclass
@@ -379,6 +406,14 @@ def nearest_other_class(t: Trained) -> np.ndarray:
     dist = np.sqrt(np.maximum(((Xt[:, None, :] - X[None, :, :]) ** 2).sum(-1), 0.0))
     other = np.sign(yt)[:, None] != np.sign(y)[None, :]
     return np.asarray(np.where(other, dist, np.inf).min(axis=1))
+
+
+def training_metrics(t: Trained) -> dict[str, float]:
+    """How training ended: mean steps taken and the share of members that met the stop rule."""
+    return {
+        "steps_taken_mean": float(t.result.steps_taken.mean()),
+        "stopped_fraction": float(t.result.stopped.mean()),
+    }
 
 
 def summary_metrics(arrays: dict[str, np.ndarray]) -> dict[str, float]:
