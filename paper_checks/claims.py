@@ -382,7 +382,8 @@ def _verdict(
     unflipped = [
         (c.name, r)
         for c, r in controls
-        if (r.status != "fails" if c.expect == "fails" else r.status == "holds")
+        # a noise-floor control that could not be measured shows nothing: it does not pass
+        if (r.status != "fails" if c.expect == "fails" else r.status == "holds" or r.measured is None)
     ]
     if unflipped:
         return "inconclusive", "negative control(s) did not flip the verdict: " + "; ".join(

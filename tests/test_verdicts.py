@@ -248,6 +248,19 @@ def test_a_noise_floor_control_only_has_to_not_hold(tmp_path: Path) -> None:
     assert evaluate(floor, tmp_path).verdict == "holds"
     _write(tmp_path, "ctl", "control", _data(1.0, 0.01, seed=1), 0.95)
     assert evaluate(floor, tmp_path).verdict == "inconclusive"
+    # a noise-floor control that measured nothing (no runs selected) does not pass either
+    empty = Claim(
+        **{
+            **base.__dict__,
+            "controls": (
+                Control(
+                    **{**base.controls[0].__dict__, "expect": "not_holds", "select": lambda r: False}
+                ),
+            ),
+        }
+    )
+    res = evaluate(empty, tmp_path)
+    assert res.controls[0][1].measured is None and res.verdict == "inconclusive"
 
 
 def test_start_law_ks_counts_members_sharing_their_draws_once(tmp_path: Path) -> None:
