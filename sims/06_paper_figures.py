@@ -72,7 +72,7 @@ class Config:
 
     def __post_init__(self) -> None:
         check_choice("dataset", self.dataset, ("line", "checkerboard"))
-        check_choice("role", self.role, ("paper", "control", "dose", "dose_on", "lambda"))
+        check_choice("role", self.role, ("paper", "control", "dose", "dose_on", "lambda", "noise"))
         check_choice("jitter_dir", self.jitter_dir, ("off", "on"))
         check_int("width", self.width, 1)
         check_float("factor", self.factor, 0.0, lo_open=True)
@@ -100,8 +100,8 @@ DOSE_JITTERS = (0.1, 0.3, 0.6)
 
 def configs(scale: str) -> list[Config]:
     """Both datasets × the three panels; the line with its points moved off the line and the
-    checkerboard at height 0 (controls); the line's jitter dose sweep (off and along the line) and its
-    weight-decay sweep."""
+    checkerboard at height 0 (controls); the line's jitter dose sweep (off and along the line), its
+    weight-decay sweep, and vanilla from other seeds (the distance claim's noise floor)."""
     seeds, factor = _SCALE[scale]
     out = []
     for dataset, width, lr in (("line", 100, 0.02), ("checkerboard", 400, 0.05)):
@@ -148,6 +148,8 @@ def configs(scale: str) -> list[Config]:
                 )
     for lam in LAMBDA_SWEEP:
         out.append(Config("line", "regularised", "lambda", 100, 0.02, 1.0, lam, n_seeds=seeds))
+    # the noise floor of the distance claim: vanilla again, from other seeds
+    out.append(Config("line", "vanilla", "noise", 100, 0.02, 1.0, seed=1, n_seeds=seeds))
     return out
 
 
@@ -261,6 +263,7 @@ SIM = Simulation(
         + (f"-jitter{c.jitter:g}" if c.jitter else "")
         + ("-along" if c.jitter and c.jitter_dir == "on" else "")
         + (f"-wd{c.weight_decay:g}" if c.role == "lambda" else "")
+        + (f"-seed{c.seed}" if c.seed else "")
         + (f"-height{c.height:g}" if c.dataset == "checkerboard" and c.height != 0.5 else "")
     ),
 )

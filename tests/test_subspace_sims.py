@@ -77,14 +77,16 @@ def _part(parts: tuple[Comparison, ...], word: str) -> Comparison:
 
 
 @pytest.mark.slow
-def test_fig2_small_init_effect_appears_off_the_line_too(results06: Path) -> None:
-    """A finding: small init enlarges the off-line boundary distance (paired per member), but as much
-    with the points jittered off the line, so the check cannot attribute the effect to the subspace
-    mechanism; the weight-decay effect is not resolved from 10 members."""
+def test_fig2_small_init_effect_stands_out_of_the_seed_noise_floor(results06: Path) -> None:
+    """The small-init effect on the off-line distance holds (paired per member); its noise floor —
+    vanilla from other seeds — straddles 0, as a true zero should; the weight-decay part is not
+    resolved from 10 members, which keeps the claim inconclusive. (Whether the effect comes from the
+    subspace mechanism is MYV-fig2-dose's question.)"""
     res = check_pinned(results06, "MYV-fig2-distance", "inconclusive")
     assert _part(res.main.parts, "small_init").status == "holds"
+    assert _part(res.main.parts, "regularised").status == "inconclusive"
     ((_, control),) = res.controls
-    assert _part(control.parts, "small_init").status == "holds"
+    assert control.status == "inconclusive" and control.measured is not None
 
 
 @pytest.mark.slow
