@@ -11,8 +11,11 @@ without simulating anything twice.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from figures.registry import all_figures, draw
@@ -29,6 +32,19 @@ from sims.simulation import run_simulation
 #: rest on (identities, attacks, training methods, statistics) are proved by cheaper tests in the
 #: default tier.
 SLOW_SIMS = frozenset({"02", "04", "06", "08", "09", "10", "12", "13", "14", "15"})
+
+
+@dataclass
+class FakeRun:
+    """The two things a check reads from a record — its config and its arrays — for unit tests of the
+    checks on synthetic data (cast to :class:`sims.records.RunRecord`)."""
+
+    config: dict[str, Any]
+    _arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    key: str = "fake"
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return self._arrays
 
 
 class QuickRuns:

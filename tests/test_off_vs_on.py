@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from dataclasses import replace
+from typing import cast
 
 import numpy as np
 import pytest
@@ -11,18 +11,8 @@ import pytest
 from paper_checks import subspace as ps
 from sims.records import RunRecord
 from sims.subspace_runs import SubspaceSetup, flip_radius, nearest_other_class, train_setup
+from tests.pinned import FakeRun
 from theory import subspace as th
-
-
-@dataclass
-class _Run:
-    """The two things the checks read from a record: its config and its arrays."""
-
-    config: dict[str, Any]
-    _arrays: dict[str, np.ndarray] = field(default_factory=dict)
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        return self._arrays
 
 
 def _runs(r_off: dict[int, np.ndarray], r_on: float, nn: float, k: int = 5) -> list[RunRecord]:
@@ -30,7 +20,7 @@ def _runs(r_off: dict[int, np.ndarray], r_on: float, nn: float, k: int = 5) -> l
     for d, v in r_off.items():
         a = {"r_off": v, "r_on": np.full_like(v, r_on), "nn_other": np.full_like(v, nn)}
         a["r_any"] = np.minimum(a["r_off"], a["r_on"])
-        out.append(_Run({"setup": {"d": d, "k": k}, "condition": f"gd-d{d}"}, a))
+        out.append(FakeRun({"setup": {"d": d, "k": k}, "condition": f"gd-d{d}"}, a))
     return cast(list[RunRecord], out)
 
 

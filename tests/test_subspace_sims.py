@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pytest
@@ -15,8 +16,10 @@ from sims.attacks import MinNorm
 from sims.data import make_subspace_data
 from sims.measure import input_grad_split
 from sims.nets import LinearEnsemble, init_ensemble
+from sims.records import RunRecord
 from sims.threat import Subspace
 from tests.pinned import (
+    FakeRun,
     QuickRuns,
     check_pinned,
     draw_quick,
@@ -49,6 +52,7 @@ VERDICTS = {
     "MYV-init-slope": "holds",
     "MYV-init-radius": "holds",
     "MYV-wd-gradient": "holds",
+    "MYV-wd-long": "holds",
     "MYV-wd-radius": "holds",
     "MYV-univ-cos": "inconclusive",
     "MYV-univ-flip": "inconclusive",
@@ -313,3 +317,21 @@ def test_fig2_dose_response_shrinks_off_the_line_but_its_along_line_control_cann
     assert res.main.status == "holds"
     ((_, control),) = res.controls
     assert control.measured is None
+
+
+def test_long_decay_law_tells_the_discrete_law_from_gradient_flow_and_needs_depth() -> None:
+    """MYV-wd-long's check: the exact discrete law holds; the gradient-flow law e^{−ηλT} — one gap
+    away by construction — fails; a run that has not decayed to 1e-3 cannot be read."""
+    lr, lam, T = 1.0, 3e-3, np.full(6, 4000)
+
+    def run(ratio: np.ndarray, steps: np.ndarray = T) -> RunRecord:
+        cfg = {"setup": {"lr": lr, "weight_decay": lam}, "condition": "gd-long"}
+        return cast(RunRecord, FakeRun(cfg, {"steps_taken": steps, "perp_ratio": ratio}))
+
+    exact = th.weight_decay_factor(lr, lam, T)
+    assert ps.long_decay_check([run(exact * (1 + 1e-12))]).status == "holds"
+    flow = th.gradient_flow_factor(lam, lr * T)
+    res = ps.long_decay_check([run(flow)])
+    assert res.status == "fails" and res.measured == pytest.approx(1.0, rel=1e-6)
+    short = np.full(6, 400)
+    assert ps.long_decay_check([run(th.weight_decay_factor(lr, lam, short), short)]).measured is None

@@ -21,6 +21,7 @@ __all__ = [
     "GRADIENT_LINEAR_OPTIMIZERS",
     "RANDOM_DIRECTION_RADIUS_EXPONENT",
     "decay_factor",
+    "discrete_vs_flow_log_gap",
     "expected_offsubspace_grad_norm",
     "first_order_flip_radius",
     "frozen_offsubspace_grad_norm",
@@ -75,6 +76,16 @@ def weight_decay_factor(
     ``P⊥`` fixed.
     """
     return np.asarray((1.0 - np.asarray(eta) * np.asarray(lam)) ** np.asarray(t, dtype=float))
+
+
+def discrete_vs_flow_log_gap(
+    eta: float | np.ndarray, lam: float | np.ndarray, t: float | np.ndarray
+) -> np.ndarray:
+    """``t·(−log(1 − ηλ) − ηλ) ≈ t(ηλ)²/2`` [derived]: how far, in ``log ‖P⊥W_t‖``, the discrete decay
+    law :func:`weight_decay_factor` lies from the gradient-flow law :func:`gradient_flow_factor` at
+    the same time ``τ = ηt``. A check that must tell the two laws apart needs an error well below it."""
+    x = np.asarray(eta, dtype=float) * np.asarray(lam, dtype=float)
+    return np.asarray(np.asarray(t, dtype=float) * (-np.log1p(-x) - x))
 
 
 def momentum_decay_factor(
