@@ -369,6 +369,15 @@ def _valid(control: Control, main: Comparison, cmp: Comparison) -> tuple[bool, s
     return ok, f"{what} accuracy {mine:.3f} vs {ref:.3f} in the main runs"
 
 
+def _bounded(cmp: Comparison) -> bool:
+    """A measurement with a finite interval (what a noise-floor control must have to show anything)."""
+    return (
+        cmp.measured is not None
+        and cmp.ci is not None
+        and all(math.isfinite(x) for x in cmp.ci)
+    )
+
+
 def _verdict(
     main: Comparison, controls: Sequence[tuple[Control, Comparison]], validity: Sequence[tuple[bool, str]]
 ) -> tuple[Status, str]:
@@ -382,8 +391,9 @@ def _verdict(
     unflipped = [
         (c.name, r)
         for c, r in controls
-        # a noise-floor control that could not be measured shows nothing: it does not pass
-        if (r.status != "fails" if c.expect == "fails" else r.status == "holds" or r.measured is None)
+        # a noise-floor control that could not be measured, or whose interval is unbounded, shows
+        # nothing: it does not pass
+        if (r.status != "fails" if c.expect == "fails" else r.status == "holds" or not _bounded(r))
     ]
     if unflipped:
         return "inconclusive", "negative control(s) did not flip the verdict: " + "; ".join(

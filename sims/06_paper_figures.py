@@ -156,8 +156,9 @@ def configs(scale: str) -> list[Config]:
 def _dataset(
     name: str, jitter: float, height: float, direction: str = "off"
 ) -> tuple[SubspaceData, np.ndarray]:
-    """The dataset (points moved by ``jitter``·N(0, 1) off the line or along it when asked; the
-    checkerboard at ``height``) and its off-subspace direction."""
+    """The dataset (points moved by ``jitter``·N(0, 1) off the line, or along it and relabelled by the
+    authors' interval rule, when asked; the checkerboard at ``height``) and its off-subspace
+    direction."""
     if name == "line":
         u = np.array([1.0, -1.0]) / np.sqrt(2.0)
         along = np.array([1.0, 1.0]) / np.sqrt(2.0)
@@ -165,11 +166,16 @@ def _dataset(
         if jitter > 0:
             xi = np.random.default_rng(12345).standard_normal(data.n)
             move = u if direction == "off" else along
+            X = data.X + jitter * xi[:, None] * move
+            y = data.y
+            if direction == "on":
+                # moved along the line the points can pass each other: relabel them by the authors'
+                # rule (one interval of the first coordinate per original point, alternating from +1),
+                # so the data stay the authors' problem, on the subspace
+                interval = np.clip(np.rint((X[:, 0] + 1.0) * 3.0), 0, 6).astype(int)
+                y = np.where(interval % 2 == 0, 1.0, -1.0)
             data = SubspaceData(
-                X=data.X + jitter * xi[:, None] * move,
-                y=data.y,
-                basis=data.basis,
-                name=f"diagonal_line(jitter={jitter:g}, {direction})",
+                X=X, y=y, basis=data.basis, name=f"diagonal_line(jitter={jitter:g}, {direction})"
             )
         return data, u
     return checkerboard(height=height), np.array([0.0, 0.0, 1.0])

@@ -18,7 +18,7 @@ those rows are a control, like β = 1/16.
 
 Grid: ``k_P = 5`` fixed, ``d`` swept (ℓ⊥ from 15 to 155 at ``quick``), GD with fixed ``a_j = ±1/√m``
 until ``min_i y_i f(x_i) > 0.3`` (:data:`STOP_MARGIN`), learning rate ``1/d`` (``1/radius²``: the
-same effective step at every data scale). At every test point and for every member: the
+same effective step at every data scale), biases fixed at 0 (a bias's step would not rescale). At every test point and for every member: the
 minimal ℓ2 flip radius restricted to ``P⊥`` (``r_off``), to ``P`` (``r_on``) and unrestricted
 (``r_any``), all from :func:`sims.subspace_runs.flip_radius` with the same search effort, and the
 distance to the nearest training point of the other class (``nn_other``). Controls: a small
@@ -112,9 +112,12 @@ def configs(scale: str) -> list[Config]:
             stop_accuracy=None,
             stop_margin=STOP_MARGIN,
             steps=g.steps,
+            train_b=False,
         )
         # x = R x' with W = W'/R is unit-norm data under init β·R and learning rate η·R²: η = 1/R²
-        # keeps GD's effective step that of the unit-norm rows.
+        # keeps GD's effective step that of the unit-norm rows. The biases stay at 0 (train_b=False):
+        # their gradient does not scale with R, so trained biases would step 1/d here and break the
+        # equivalence across the sweep.
         r = math.sqrt(d)
         base = replace(unit, radius=r, lr=1.0 / d)
         out.append(Config(f"gd-d{d}", "law", base))

@@ -57,7 +57,8 @@ class SubspaceSetup:
     trains adversarially (:class:`sims.methods.PGDAT`, ``at_norm`` ball, ``at_steps`` steps; or
     ``at_method="fast"``, :class:`sims.methods.FastAT` with ``α = 1.25ε``), with
     perturbations anywhere (``at_subspace="all"``) or only on the data subspace (``"on"``).
-    ``radius`` is the data scale (``E‖x‖² = radius²``, :func:`sims.data.make_subspace_data`).
+    ``radius`` is the data scale (``E‖x‖² = radius²``, :func:`sims.data.make_subspace_data`);
+    ``train_b=False`` keeps the biases at their initial values.
     """
 
     d: int
@@ -74,6 +75,7 @@ class SubspaceSetup:
     first_scale: float = 1.0
     second_scale: float = 1.0
     train_a: bool = False
+    train_b: bool = True
     bias_std: float = 0.0
     optimizer: str = "sgd"
     lr: float = 1.0
@@ -245,7 +247,7 @@ def train_group(
     )
     Xall, yall = data.tensors(dtype=dtype, device=device)
     seeds = member_seeds(s.seed, s.n_seeds) * len(setups)
-    trainable = ("W", "b") + (("a",) if s.train_a else ())
+    trainable = ("W",) + (("b",) if s.train_b else ()) + (("a",) if s.train_a else ())
     ens = init_ensemble(
         s.d,
         s.m,

@@ -42,15 +42,18 @@ def results06(quick: QuickRuns) -> Path:
 #: MYV-univ-flip: at d = 400 the share flipped is 0.89 [0.83, 0.95] against the band >= 0.9.
 #: MYV-fig2-distance and MYV-fig3-smaller-effect are inconclusive: see the two tests below.
 #: MYV-fig2-dose: the off-line slope of the small-init advantage is −1.0 [−1.8, −0.10] (< 0), but its
-#: control — the same jitter along the line — cannot be measured: at 0.6 no member reaches the margin.
-#: MYV-off-vs-on: at d = 160 the median r_off / r_on is 1.12 [1.06, 1.22] (> 1: fails), falling with d
-#: (2.1, 3.9, 2.6, 1.12 for d = 20…160): r_off stays near 3–7 while r_on grows with the data scale √d.
-#: MYV-off-scaling: exponent 0.18 [−0.02, 0.32] straddles the band's upper edge; r_off is 0.51 of the
-#: other-class distance at d = 160 (interval straddles ½); its control does not flip.
+#: control — the same jitter along the line, relabelled by the authors' rule — shrinks it too
+#: (−2.2 [−3.6, −0.42]): the shrinking cannot be put down to leaving the subspace.
+#: MYV-init-radius: both Spearman parts hold, but at equal margin the radius' slope in β is −1.04
+#: [−1.17, −0.89] against −1 ± 0.15: it straddles the band edge.
+#: MYV-off-vs-on: at d = 160 the median r_off / r_on is 1.17 [1.09, 1.26] (> 1: fails), falling with d
+#: (2.7, 4.0, 2.8, 1.17 for d = 20…160): r_off stays near 5–8 while r_on grows with the data scale √d.
+#: MYV-off-scaling: exponent 0.045 [−0.12, 0.22] straddles the band's upper edge; r_off is 0.58 of the
+#: other-class distance at d = 160 (interval straddles ½); the init-variance control does not flip.
 VERDICTS = {
     "MYV-gradlaw": "holds",
     "MYV-init-slope": "holds",
-    "MYV-init-radius": "holds",
+    "MYV-init-radius": "inconclusive",
     "MYV-wd-gradient": "holds",
     "MYV-wd-long": "holds",
     "MYV-wd-radius": "holds",
@@ -81,16 +84,20 @@ def _part(parts: tuple[Comparison, ...], word: str) -> Comparison:
 
 
 @pytest.mark.slow
-def test_fig2_small_init_effect_stands_out_of_the_seed_noise_floor(results06: Path) -> None:
-    """The small-init effect on the off-line distance holds (paired per member); its noise floor —
-    vanilla from other seeds — straddles 0, as a true zero should; the weight-decay part is not
-    resolved from 10 members, which keeps the claim inconclusive. (Whether the effect comes from the
-    subspace mechanism is MYV-fig2-dose's question.)"""
+def test_fig2_small_init_effect_appears_off_the_line_too_and_stands_out_of_the_seed_noise(
+    results06: Path,
+) -> None:
+    """A finding: small init enlarges the off-line boundary distance (paired per member), but as much
+    with the points jittered off the line, so this claim cannot attribute the effect to the subspace
+    mechanism (MYV-fig2-dose asks that across a jitter sweep); the seed noise floor straddles 0 as a
+    true zero should; the weight-decay part is not resolved from 10 members."""
     res = check_pinned(results06, "MYV-fig2-distance", "inconclusive")
     assert _part(res.main.parts, "small_init").status == "holds"
     assert _part(res.main.parts, "regularised").status == "inconclusive"
-    ((_, control),) = res.controls
-    assert control.status == "inconclusive" and control.measured is not None
+    controls = {ctl.name: cmp for ctl, cmp in res.controls}
+    assert _part(controls["data off the line"].parts, "small_init").status == "holds"
+    noise = controls["another vanilla seed"]
+    assert noise.status == "inconclusive" and noise.measured is not None
 
 
 @pytest.mark.slow
@@ -307,16 +314,14 @@ def test_weight_decay_identity_is_within_rounding_and_a_factor_off_by_1e_9_is_no
 
 
 @pytest.mark.slow
-def test_fig2_dose_response_shrinks_off_the_line_but_its_along_line_control_cannot_be_fitted(
-    results06: Path,
-) -> None:
-    """The small-init advantage falls with the off-line jitter (slope < 0 with its interval), but
-    the control that keeps the points on the line fits no member at the largest jitter, so it
-    measures nothing and the claim stays inconclusive (a control that measured nothing never passes)."""
+def test_fig2_dose_response_shrinks_off_the_line_and_along_it_too(results06: Path) -> None:
+    """The small-init advantage falls with the off-line jitter (slope < 0 with its interval), and as
+    much when the points move along the line and stay on the subspace: the control holds, so the
+    shrinking is not attributed to leaving the subspace (inconclusive)."""
     res = check_pinned(results06, "MYV-fig2-dose", "inconclusive")
     assert res.main.status == "holds"
     ((_, control),) = res.controls
-    assert control.measured is None
+    assert control.status == "holds"
 
 
 def test_long_decay_law_tells_the_discrete_law_from_gradient_flow_and_needs_depth() -> None:

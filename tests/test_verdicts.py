@@ -261,6 +261,11 @@ def test_a_noise_floor_control_only_has_to_not_hold(tmp_path: Path) -> None:
     )
     res = evaluate(empty, tmp_path)
     assert res.controls[0][1].measured is None and res.verdict == "inconclusive"
+    # nor one whose interval is unbounded (a single seed)
+    _write(tmp_path, "ctl", "control", _data(1.1, 0.05, S=1, seed=1), 0.95)
+    res = evaluate(floor, tmp_path)
+    ci = res.controls[0][1].ci
+    assert ci is not None and not np.isfinite(ci).all() and res.verdict == "inconclusive"
 
 
 def test_start_law_ks_counts_members_sharing_their_draws_once(tmp_path: Path) -> None:
