@@ -690,12 +690,14 @@ def rounding_bound(a: dict[str, np.ndarray], predicted: np.ndarray) -> np.ndarra
     return np.asarray(gamma * (size + predicted))
 
 
+def _error_over_bound(a: dict[str, np.ndarray], pred: np.ndarray) -> np.ndarray:
+    return np.asarray(np.abs(a["grad_off"] - pred) / np.maximum(rounding_bound(a, pred), 1e-300))
+
+
 def weight_decay_error_ratio(a: dict[str, np.ndarray], factor: np.ndarray) -> np.ndarray:
     """``|‖P⊥∇f‖ − c_t ‖Σ_{j active} a_j P⊥w_j(0)‖|`` over its rounding bound at each test point,
     ``c_t = factor`` (``(M, 1)``): at most 1 where the decay law holds exactly."""
-    pred = factor * frozen_sum_norm(a)
-    err = np.abs(a["grad_off"] - pred)
-    return np.asarray(err / np.maximum(rounding_bound(a, pred), 1e-300))
+    return _error_over_bound(a, factor * frozen_sum_norm(a))
 
 
 def weight_decay_gradient_check(runs: Sequence[RunRecord]) -> Comparison:
@@ -709,7 +711,7 @@ def weight_decay_gradient_check(runs: Sequence[RunRecord]) -> Comparison:
         factor = th.weight_decay_factor(s["lr"], s["weight_decay"], a["steps_taken"])[:, None]
         pred = factor * frozen_sum_norm(a)
         err = np.abs(a["grad_off"] - pred)
-        ratio = weight_decay_error_ratio(a, factor)
+        ratio = _error_over_bound(a, pred)
         worst_rel = max(worst_rel, float((err / np.maximum(pred, 1e-300)).max()))
         factors.append(
             (

@@ -7,8 +7,9 @@ pattern, so ``log ‖P⊥∇f‖`` against ``log β`` has slope 1, and the off-s
 shrinks (not exactly as 1/β: ``|f|`` and the active sets move).
 
 Grid: β ∈ {1, 1/2, 1/4, 1/8, 1/16}, networks with fixed ``a_j = ±1/√m`` trained by GD to 100% training
-accuracy, and the same trained to the margin ``min_i y_i f(x_i) > 0.3`` (:data:`STOP_MARGIN`); at test points the off-subspace gradient, the output ``f`` (for ``r* = |f|/‖P⊥∇f‖``) and the
-minimal off-subspace flip radius found by :class:`sims.attacks.MinNorm` restricted to ``P⊥``.
+accuracy, and the same trained to the margin ``min_i y_i f(x_i) > 0.3`` (:data:`STOP_MARGIN`); at test
+points the off-subspace gradient, the output ``f`` (for ``r* = |f|/‖P⊥∇f‖``) and the minimal
+off-subspace flip radius found by :class:`sims.attacks.MinNorm` restricted to ``P⊥``.
 Negative control: the same grid trained by Adam on a rotated basis, whose updates move ``P⊥W`` by
 amounts that do not scale with β.
 

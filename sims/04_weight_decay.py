@@ -33,8 +33,8 @@ from sims.simulation import RunContext, RunOutput, Simulation, first_of_group, o
 from sims.subspace_runs import (
     Condition,
     SubspaceSetup,
+    flip_radius,
     gradient_arrays,
-    offsubspace_flip_radius,
     setup_group_key,
     summary_metrics,
     train_group,
@@ -147,7 +147,7 @@ def run_group(cfgs: Sequence[Config], ctx: RunContext) -> list[RunOutput]:
     radius (one search over all members), then split the measurements by row."""
     first: Config = first_of_group(group, cfgs, "the decay λ")
     tg = train_group([c.setup for c in cfgs], ctx.device)
-    flip = offsubspace_flip_radius(tg)
+    flip = flip_radius(tg, "off")
     k = first.setup.n_seeds
     outs = []
     for i, cfg in enumerate(cfgs):

@@ -18,14 +18,17 @@ those rows are a control, like β = 1/16.
 
 Grid: ``k_P = 5`` fixed, ``d`` swept (ℓ⊥ from 15 to 155 at ``quick``), GD with fixed ``a_j = ±1/√m``
 until ``min_i y_i f(x_i) > 0.3`` (:data:`STOP_MARGIN`), learning rate ``1/d`` (``1/radius²``: the
-same effective step at every data scale), biases fixed at 0 (a bias's step would not rescale). At every test point and for every member: the
-minimal ℓ2 flip radius restricted to ``P⊥`` (``r_off``), to ``P`` (``r_on``) and unrestricted
-(``r_any``), all from :func:`sims.subspace_runs.flip_radius` with the same search effort, and the
-distance to the nearest training point of the other class (``nn_other``). Controls: a small
-initialisation (β = 1/16, the paper's remedy: ``‖P⊥∇f‖ ∝ β``) and unit-norm data (a small
-initialisation relative to the data) for the off- vs on-subspace comparison; for the radius law, a
-first-layer variance that does not shrink with ``d`` (``N(0, 1/d_min)``, β = √(d/d_min)), under which
-``‖P⊥∇f‖ ∝ √ℓ⊥`` and the radius falls as ``ℓ⊥^{−1/2}``. All four train in one ensemble per ``d``.
+same effective step at every data scale), biases fixed at 0 (a bias's step would not rescale). At
+every test point and for every member: the minimal ℓ2 flip radius restricted to ``P⊥`` (``r_off``), to
+``P`` (``r_on``) and unrestricted (``r_any``), all from :func:`sims.subspace_runs.flip_radius` with
+the same search effort, and the distance to the nearest training point of the other class
+(``nn_other``). Each ``d`` draws one data set: the claims' intervals resample members and test points,
+not data draws. Controls: a small initialisation (β = 1/16, the paper's remedy: ``‖P⊥∇f‖ ∝ β``) and
+unit-norm data (a small initialisation relative to the data) for the off- vs on-subspace comparison;
+for the radius law, unit-norm data again and a first-layer variance that does not shrink with ``d``
+(``N(0, 1/d_min)``, β = √(d/d_min)), under which ``‖P⊥∇f‖ ∝ √ℓ⊥`` — the radius would fall as
+``ℓ⊥^{−1/2}`` if ``|f|`` stayed put, but a larger initialisation also raises ``|f|``, so this control
+need not flip (it does not). All four train in one ensemble per ``d``.
 
 Arrays: :func:`sims.subspace_runs.gradient_arrays` plus ``r_off``, ``r_on``, ``r_any`` and ``nn_other``,
 each ``(M, n_test)`` (NaN for points the member misclassifies, ``inf`` where no flip was found within
@@ -64,6 +67,7 @@ STOP_MARGIN = 0.3
 #: The init scale of the small-initialisation control (``‖P⊥∇f‖`` is 16 times smaller at a given
 #: activation pattern: :func:`theory.subspace.init_scale_slope`).
 SMALL_INIT = 1.0 / 16
+
 
 @dataclass(frozen=True)
 class _Grid:
@@ -129,8 +133,8 @@ def configs(scale: str) -> list[Config]:
 
 
 def run_group(cfgs: Sequence[Config], ctx: RunContext) -> list[RunOutput]:
-    """Train the rows of one ``d`` at once; measure the gradients, the three flip radii (one search per direction
-    over all members) and the nearest other-class distance; split by row."""
+    """Train the rows of one ``d`` at once; measure the gradients, the three flip radii (one search
+    per direction over all members) and the nearest other-class distance; split by row."""
     first: Config = first_of_group(searched_group, cfgs, "the init scale β")
     tg = train_group([c.setup for c in cfgs], ctx.device)
     radii = {where: flip_radius(tg, where, **first.search()) for where in FLIP_DIRECTIONS}

@@ -38,7 +38,6 @@ __all__ = [
     "flip_radius",
     "gradient_arrays",
     "nearest_other_class",
-    "offsubspace_flip_radius",
     "searched_group",
     "setup_group_key",
     "summary_metrics",
@@ -377,37 +376,18 @@ def flip_radius(
     return torch.where(correct, res.dist, torch.full_like(res.dist, float("nan"))).cpu().numpy()
 
 
-def offsubspace_flip_radius(
-    t: Trained,
-    *,
-    search_steps: int = 10,
-    pgd_steps: int = 20,
-    restarts: int = 2,
-    max_dist: float = 1e3,
-) -> np.ndarray:
-    """:func:`flip_radius` orthogonally to the data subspace (``where="off"``)."""
-    return flip_radius(
-        t,
-        "off",
-        search_steps=search_steps,
-        pgd_steps=pgd_steps,
-        restarts=restarts,
-        max_dist=max_dist,
-    )
-
-
 def nearest_other_class(t: Trained) -> np.ndarray:
     """ℓ2 distance from each test point to the nearest training point of the other class, ``(n_test,)``.
 
     Half of it bounds the radius at which any classifier that is right on both points can be robust
     (the midpoint is on the boundary or beyond): the scale an adversarial radius is read against."""
-    X = t.X.detach().cpu().double().numpy()
-    y = t.y.detach().cpu().numpy()
-    Xt = t.X_test.detach().cpu().double().numpy()
-    yt = t.y_test.detach().cpu().numpy()
-    dist = np.sqrt(np.maximum(((Xt[:, None, :] - X[None, :, :]) ** 2).sum(-1), 0.0))
-    other = np.sign(yt)[:, None] != np.sign(y)[None, :]
-    return np.asarray(np.where(other, dist, np.inf).min(axis=1))
+    with torch.no_grad():
+        dist = torch.cdist(  # (n_test, n); exact differences, not the |a|²+|b|²−2ab shortcut
+            t.X_test.double(), t.X.double(), compute_mode="donot_use_mm_for_euclid_dist"
+        )
+        other = torch.sign(t.y_test)[:, None] != torch.sign(t.y)[None, :]
+        nearest = torch.where(other, dist, torch.full_like(dist, float("inf"))).min(dim=1).values
+    return nearest.cpu().numpy()
 
 
 def training_metrics(t: Trained) -> dict[str, float]:
