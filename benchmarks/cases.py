@@ -23,6 +23,8 @@ import torch
 
 from benchmarks import naive
 from sims.attacks import PGD
+from sims.losses import loss_value
+from sims.methods import PGDAT
 from sims.nets import TwoLayerEnsemble, init_ensemble
 from sims.optim import OptimizerConfig
 from sims.threat import L2Ball
@@ -184,6 +186,56 @@ def case_pgd(
         "advsim_fraction_of_peak": flops / t_ours / 1e9 / peak,
         "throughput_point_steps_per_s": M * n * steps / t_ours,
     }
+
+
+def case_at_step(name: str, M: int, n: int, d: int, m: int, peak: float) -> Result:
+    """One PGD-10 adversarial-training step of an ensemble (ℓ2, margin-loss attack, logistic loss:
+    :class:`sims.methods.PGDAT`'s ``loss_grads``) against the work it cannot avoid: 11 passes of
+    forward-and-input-gradient (``value_and_grad``) at per-member points ``(M, n, d)`` — ten attack
+    steps and the training gradient. Also timed: the same step composed the plain way (the attack,
+    then a fresh forward and parameter gradient at ``x + δ``). Both ways must give the same loss and
+    gradients first (float64)."""
+    method = PGDAT(norm="l2", eps=0.5, steps=10)
+    e64 = _ens(3, d, m, torch.float64)
+    X64, y64 = _data(min(n, 100), d, torch.float64)
+    loss, grads = method.loss_grads(e64, X64, y64, step=0)
+    ref_loss, ref_grads = _at_step_composed(method, e64, X64, y64)
+    diff = max(
+        float((loss - ref_loss).abs().max()),
+        *(float((grads[k] - ref_grads[k]).abs().max()) for k in grads),
+    )
+    if diff > 1e-9:
+        raise AssertionError(f"{name}: the AT step and its composed form disagree by {diff:g}")
+    ens = _ens(M, d, m, torch.float32)
+    X, y = _data(n, d, torch.float32)
+    gen = torch.Generator().manual_seed(1)
+    Xp = X + 0.1 * torch.randn(M, n, d, generator=gen) / np.sqrt(d)
+    t_step = timeit(lambda: method.loss_grads(ens, X, y, step=0), repeats=5)
+    t_composed = timeit(lambda: _at_step_composed(method, ens, X, y), repeats=5)
+    t_pass = timeit(lambda: ens.value_and_grad(Xp), repeats=11)
+    flops = 11 * 4.0 * M * n * m * d
+    return {
+        "case": name,
+        "shape": {"M": M, "n": n, "d": d, "m": m, "attack_steps": 10},
+        "dtype": "float32",
+        "identical_max_abs_diff": diff,
+        "advsim_s": t_step,
+        "composed_s": t_composed,
+        "eleven_passes_s": 11 * t_pass,
+        "ratio_to_eleven_passes": t_step / (11 * t_pass),
+        "advsim_gflops": flops / t_step / 1e9,
+        "peak_gflops": peak,
+        "advsim_fraction_of_peak": flops / t_step / 1e9 / peak,
+    }
+
+
+def _at_step_composed(
+    method: PGDAT, ens: TwoLayerEnsemble, X: torch.Tensor, y: torch.Tensor
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The AT step without reuse: the attack, then the loss and its gradients at ``x + δ`` afresh."""
+    delta = method.attack()(ens, X, y, method.threat()).delta
+    f, grads = ens.loss_grads(X[None] + delta, y, method.loss)
+    return loss_value(method.loss, f, y).mean(dim=1), grads
 
 
 def case_torchattacks(d: int = 20, n: int = 200) -> Result:
@@ -425,6 +477,10 @@ def run_case(name: str, quick: bool) -> Result:
         r = case_pgd(name, 64, 200, 20, 16, 50, 16 if quick else 64, peak32)
     elif name == "pgd_large":
         r = case_pgd(name, 64, 1000, 200, 256, 10 if quick else 50, 4 if quick else 64, peak32)
+    elif name == "at_step":
+        r = case_at_step(name, 64, 1000, 200, 256, peak32)
+    elif name == "at_step_small":
+        r = case_at_step(name, 64, 200, 20, 16, peak32)
     elif name == "torchattacks_pgdl2":
         r = case_torchattacks()
     elif name == "size_sweep":
@@ -450,6 +506,8 @@ CASES = [
     "train_large_f64",
     "pgd_small",
     "pgd_large",
+    "at_step",
+    "at_step_small",
     "torchattacks_pgdl2",
     "size_sweep",
     "import_overhead",

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from sims.nets import ScalarModel, check_inputs
+from sims.nets import ScalarModel, TwoLayerEnsemble, check_inputs
 from sims.rng import row_normal
 from sims.threat import L2Ball, LinfBall, Subspace, ThreatModel, safe_normalize
 from sims.validate import (
@@ -69,11 +69,15 @@ class AttackResult:
         delta: ``(M, n, d)`` perturbations (inside the threat model's ball).
         margin: ``y f(x + δ)``, ``(M, n)``.
         clean_margin: ``y f(x)``, ``(M, n)``.
+        preact: the pre-activations ``h(x + δ)`` of a two-layer ensemble at the returned δ, ``(M, n, m)``,
+            when asked for (``with_preact``; last-iterate PGD only): adversarial training reuses them
+            for its loss instead of a second forward pass. ``None`` otherwise.
     """
 
     delta: Tensor
     margin: Tensor
     clean_margin: Tensor
+    preact: Tensor | None = None
 
     @property
     def success(self) -> Tensor:
@@ -231,21 +235,36 @@ class PGD:
         return self.steps * self.restarts
 
     def __call__(
-        self, model: ScalarModel, X: Tensor, y: Tensor, threat: ThreatModel
+        self,
+        model: ScalarModel,
+        X: Tensor,
+        y: Tensor,
+        threat: ThreatModel,
+        *,
+        with_preact: bool = False,
     ) -> AttackResult:
         """Attack every member at every point.
 
         Members are attacked in blocks small enough for their ``(n, d)`` working set to stay in cache
         (when the model can :meth:`select` members): each member's attack is independent of the
-        others', so the result is identical whatever the blocking.
+        others', so the result is identical whatever the blocking. A :class:`~sims.nets.TwoLayerEnsemble`
+        is evaluated through :class:`sims.nets.Around` (two matrix products per step) and stepped by
+        :meth:`sims.threat.ThreatModel.step` in place; ``with_preact`` also returns the pre-activations
+        at the returned δ (:attr:`AttackResult.preact`; two-layer ensembles, ``keep_best=False``).
         """
         if checks_enabled():
             check_attack_call(model, X, y, threat, copies=4 + self.restarts)
+            check_bool("with_preact", with_preact)
         with assume_valid():
-            return self._blocks(model, X, y, threat)
+            return self._blocks(model, X, y, threat, with_preact)
 
     def _blocks(
-        self, model: ScalarModel, X: Tensor, y: Tensor, threat: ThreatModel
+        self,
+        model: ScalarModel,
+        X: Tensor,
+        y: Tensor,
+        threat: ThreatModel,
+        with_preact: bool = False,
     ) -> AttackResult:
         blocks = _member_blocks(model, X)
         alpha = self.member_alpha(model.M) if isinstance(self.rel_stepsize, tuple) else None
@@ -256,7 +275,7 @@ class PGD:
                 threat.unit_start(X.detach(), self.seed, stream=r) for r in range(self.restarts)
             ]
         if len(blocks) == 1:
-            return self._attack(model, X, y, threat, units, alpha)
+            return self._attack(model, X, y, threat, units, alpha, with_preact)
         parts = [
             self._attack(
                 _select(model, b),
@@ -265,14 +284,16 @@ class PGD:
                 _threat_rows(threat, b),
                 None if units is None else [u if u.ndim == 2 else u[b] for u in units],
                 None if alpha is None else alpha[b],
+                with_preact,
             )
             for b in blocks
         ]
-
+        pre = [p.preact for p in parts]
         return AttackResult(
             delta=torch.cat([p.delta for p in parts]),
             margin=torch.cat([p.margin for p in parts]),
             clean_margin=torch.cat([p.clean_margin for p in parts]),
+            preact=None if any(h is None for h in pre) else torch.cat(pre),  # type: ignore[arg-type]
         )
 
     def _attack(
@@ -283,11 +304,14 @@ class PGD:
         threat: ThreatModel,
         units: list[Tensor] | None,
         alpha: Tensor | None = None,
+        with_preact: bool = False,
     ) -> AttackResult:
         Xe, y = _prepare(model, X, y)
         threat.check_dim(model.d)
+        need_value = self.keep_best or self.loss != "margin"
         with torch.no_grad():
-            clean = y * model.forward(Xe)
+            at = _evaluator(model, X)
+            clean = y * at.clean_value()
             best_margin = clean.clone()
             best_delta = torch.zeros_like(Xe)
             eps = threat.eps_like(Xe)
@@ -295,36 +319,118 @@ class PGD:
                 step = self.alpha * eps
             else:  # one step multiple per member
                 step = alpha.to(dtype=eps.dtype, device=eps.device)[:, None, None] * eps
+            G, work = at.buffers()
+            h_last: Tensor | None = None
+            # the step of the margin loss is −y·step at every iteration (scaled by the schedule)
+            base = (-y)[..., None] * step if self.loss == "margin" else None
             for r in range(self.restarts):
                 if units is not None:
                     delta = threat.project(units[r].expand_as(Xe) * eps)
                 else:
                     delta = torch.zeros_like(Xe)
-                delta = threat.apply_bounds(Xe, delta)
+                # a fresh dense tensor: the steps below update it in place
+                delta = threat.apply_bounds(Xe, delta).contiguous()
                 for t in range(self.steps):
-                    if self.keep_best or self.loss != "margin":
-                        f, G = model.value_and_grad(Xe + delta)
-                    else:
-                        f, G = None, model.input_grad(Xe + delta)
+                    f, G = at.value_and_grad(delta, need_value=need_value, out=G, work=work)
                     if self.keep_best:
                         assert f is not None
                         margin = y * f
                         better = margin < best_margin
                         best_margin = torch.where(better, margin, best_margin)
-                        best_delta = torch.where(better[..., None], delta, best_delta)
-                    scale = 1.0 if self.schedule == "constant" else 2.0 * (1 - t / self.steps)
+                        torch.where(better[..., None], delta, best_delta, out=best_delta)
                     # ascent direction of c·∇f (c the loss' scalar derivative) is sign(c)·dir(∇f)
-                    coef = _loss_sign(self.loss, f, y)[..., None] * (scale * step)
-                    delta = threat.project(delta.addcmul(coef, threat.ascent_direction(G)))
-                    delta = threat.apply_bounds(Xe, delta)
-                margin = y * model.forward(Xe + delta)
+                    coef = base if base is not None else _loss_sign(self.loss, f, y)[..., None] * step
+                    if self.schedule == "linear":
+                        coef = coef * (2.0 * (1 - t / self.steps))
+                    delta = threat.step(delta, G, coef)
+                    if threat.bounds is not None:
+                        delta = threat.apply_bounds(Xe, delta).contiguous()
+                f_last, h_last = at.value(delta, keep_preact=with_preact)
+                margin = y * f_last
                 if not self.keep_best:
                     best_margin, best_delta = margin, delta
                     continue
                 better = margin < best_margin
                 best_margin = torch.where(better, margin, best_margin)
                 best_delta = torch.where(better[..., None], delta, best_delta)
-        return AttackResult(delta=best_delta, margin=best_margin, clean_margin=clean)
+        return AttackResult(
+            delta=best_delta,
+            margin=best_margin,
+            clean_margin=clean,
+            preact=h_last if with_preact and not self.keep_best else None,
+        )
+
+
+class _Perturbed:
+    """Any :class:`~sims.nets.ScalarModel` at ``X + δ`` (one pass at the perturbed points per call);
+    a :class:`~sims.nets.TwoLayerEnsemble` gets :class:`_Around` instead."""
+
+    def __init__(self, model: ScalarModel, X: Tensor) -> None:
+        self.model = model
+        self.Xe = X.expand(model.M, *X.shape[-2:]) if X.ndim == 2 else X
+
+    def clean_value(self) -> Tensor:
+        return self.model.forward(self.Xe)
+
+    def buffers(self) -> tuple[Tensor | None, Tensor | None]:
+        return None, None
+
+    def value_and_grad(
+        self,
+        delta: Tensor,
+        *,
+        need_value: bool,
+        out: Tensor | None = None,
+        work: Tensor | None = None,
+    ) -> tuple[Tensor | None, Tensor]:
+        # copies: the attack's step may overwrite the gradient in place
+        if need_value:
+            f, G = self.model.value_and_grad(self.Xe + delta)
+            return f, G.clone()
+        return None, self.model.input_grad(self.Xe + delta).clone()
+
+    def value(self, delta: Tensor, *, keep_preact: bool = False) -> tuple[Tensor, Tensor | None]:
+        return self.model.forward(self.Xe + delta), None
+
+
+class _Around(_Perturbed):
+    """A :class:`~sims.nets.TwoLayerEnsemble` at ``X + δ`` through :class:`sims.nets.Around`
+    (``h₀ = Wx + b`` once, then two matrix products per step into reused buffers)."""
+
+    def __init__(self, model: TwoLayerEnsemble, X: Tensor) -> None:
+        super().__init__(model, X)
+        self.ens = model
+        self.at = model.around(X)
+
+    def clean_value(self) -> Tensor:
+        return self.at.clean_value()
+
+    def buffers(self) -> tuple[Tensor | None, Tensor | None]:
+        e = self.ens
+        n = self.at.n
+        G = torch.empty(e.M, n, e.d, dtype=e.dtype, device=e.device)
+        return G, torch.empty(e.M, n, e.m, dtype=e.dtype, device=e.device)
+
+    def value_and_grad(
+        self,
+        delta: Tensor,
+        *,
+        need_value: bool,
+        out: Tensor | None = None,
+        work: Tensor | None = None,
+    ) -> tuple[Tensor | None, Tensor]:
+        return self.at.value_and_grad(delta, need_value=need_value, out=out, work=work)
+
+    def value(self, delta: Tensor, *, keep_preact: bool = False) -> tuple[Tensor, Tensor | None]:
+        h = self.at.preact(delta)
+        return self.at.output(h), h if keep_preact else None
+
+
+def _evaluator(model: ScalarModel, X: Tensor) -> _Perturbed:
+    """The model at ``X + δ``: the fused two-layer form where the model is a two-layer ensemble."""
+    if isinstance(model, TwoLayerEnsemble):
+        return _Around(model, X)
+    return _Perturbed(model, X)
 
 
 def FGSM(

@@ -184,9 +184,9 @@ class Method(ABC):
         """:meth:`loss_grads` after its checks."""
 
     def _pointwise(
-        self, ens: TwoLayerEnsemble, Xp: Tensor, y: Tensor
+        self, ens: TwoLayerEnsemble, Xp: Tensor, y: Tensor, h: Tensor | None = None
     ) -> tuple[Tensor, dict[str, Tensor]]:
-        f, grads = ens.loss_grads(Xp, y, self.loss)
+        f, grads = ens.loss_grads(Xp, y, self.loss, h=h)
         return loss_value(self.loss, f, y).mean(dim=1), grads
 
 
@@ -272,8 +272,10 @@ class PGDAT(Method):
         """See :meth:`Method.loss_grads`."""
         self.check_members(ens.M)
         atk = replace(self.attack(), seed=self.seed + step)
-        delta = atk(ens, X, y, self.threat()).delta
-        return self._pointwise(ens, X[None] + delta if X.ndim == 2 else X + delta, y)
+        # the attack's last forward pass (pre-activations at x + δ) serves the training loss
+        res = atk(ens, X, y, self.threat(), with_preact=True)
+        Xp = X[None] + res.delta if X.ndim == 2 else X + res.delta
+        return self._pointwise(ens, Xp, y, res.preact)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -321,16 +323,22 @@ def _kl_attack(
     rel_stepsize: float,
     seed: int,
 ) -> Tensor:
-    """TRADES' inner maximisation: ascent on ``KL(p(x) ‖ p(x'))`` over ``x'`` from ``x + 0.001·N``."""
+    """TRADES' inner maximisation: ascent on ``KL(p(x) ‖ p(x'))`` over ``x'`` from ``x + 0.001·N``
+    (the ensemble evaluated through :class:`sims.nets.Around`, stepped by
+    :meth:`sims.threat.ThreatModel.step`, as PGD)."""
     Xe = X.expand(ens.M, *X.shape[-2:]) if X.ndim == 2 else X
     with torch.no_grad():
-        f_clean = ens.forward(Xe)
-        delta = threat.project(0.001 * row_normal(X, X.shape[-1], seed).expand_as(Xe))
+        at = ens.around(X)
+        f_clean = at.clean_value()
+        delta = threat.project(0.001 * row_normal(X, X.shape[-1], seed).expand_as(Xe)).contiguous()
         step = rel_stepsize * threat.eps_like(Xe)
+        G = torch.empty_like(delta)
+        work = torch.empty(ens.M, Xe.shape[-2], ens.m, dtype=ens.dtype, device=ens.device)
         for _ in range(steps):
-            f2, G = ens.value_and_grad(Xe + delta)
+            f2, G = at.value_and_grad(delta, out=G, work=work)
+            assert f2 is not None
             _, g2 = bernoulli_kl_grads(f_clean, f2)
-            delta = threat.project(delta + step * threat.ascent_direction(g2[..., None] * G))
+            delta = threat.step(delta, G.mul_(g2[..., None]), step)
     return delta
 
 
@@ -393,7 +401,8 @@ def bridged_loss_grads(
             check_inputs(f"bridge[{i}]", p, ens.M, ens.d, ens.W)
     n = X.shape[-2]
     pts = [X, *bridge]
-    fs = [ens.forward(p) for p in pts]
+    hs = [ens.preact(p) for p in pts]  # one forward per point, shared by the loss and its gradient
+    fs = [ens.output(h) for h in hs]
     value = loss_value(loss, fs[0], y).mean(dim=1)
     dfs = [loss_derivative(loss, fs[0], y)] + [torch.zeros_like(f) for f in fs[1:]]
     for k in range(1, len(fs)):
@@ -402,8 +411,8 @@ def bridged_loss_grads(
         dfs[k - 1] = dfs[k - 1] + beta * g_prev
         dfs[k] = dfs[k] + beta * g_next
     grads: dict[str, Tensor] = {}
-    for p, g in zip(pts, dfs, strict=True):
-        for name, val in ens.param_grads(p, g / n).items():
+    for p, g, h in zip(pts, dfs, hs, strict=True):
+        for name, val in ens.param_grads(p, g / n, h).items():
             grads[name] = grads[name] + val if name in grads else val
     return value, grads
 

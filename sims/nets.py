@@ -49,6 +49,7 @@ tune_allocator()
 __all__ = [
     "ACTIVATIONS",
     "PARAM_NAMES",
+    "Around",
     "AutogradModel",
     "LinearEnsemble",
     "ScalarModel",
@@ -392,6 +393,11 @@ class TwoLayerEnsemble:
             torch.bmm(ds, self.W[i0:i1], out=G[i0:i1])
         return f, G
 
+    def around(self, X: Tensor) -> Around:
+        """The ensemble at ``X + δ`` for any ``δ``, from one pre-activation pass at ``X`` (see
+        :class:`Around`): what attacks use, so each of their steps costs two matrix products."""
+        return Around(self, X)
+
     def active_weight(self, X: Tensor) -> Tensor:
         """``ρ(x) = Σ_j a_j² σ'(h_j(x))`` — for ReLU the sum of ``a_j²`` over active neurons: ``(M, n)``."""
         ds = self._dsig(self.preact(X), 0, self.M)
@@ -445,7 +451,13 @@ class TwoLayerEnsemble:
         return max(1, min(self.M, budget // per_member))
 
     def loss_grads(
-        self, X: Tensor, y: Tensor, loss: str, *, block: int | None = None
+        self,
+        X: Tensor,
+        y: Tensor,
+        loss: str,
+        *,
+        block: int | None = None,
+        h: Tensor | None = None,
     ) -> tuple[Tensor, dict[str, Tensor]]:
         """Outputs and closed-form gradients of the mean loss ``(1/n) Σ_i ℓ(f(x_i), y_i)`` per member.
 
@@ -462,6 +474,8 @@ class TwoLayerEnsemble:
             y: labels ``(n,)`` (or ``(M, n)`` with per-member inputs).
             loss: a loss name of :mod:`sims.losses`.
             block: members per block (default: :meth:`block_members`).
+            h: the pre-activations at per-member ``X (M, n, d)`` if already computed (an attack's last
+                forward pass, :attr:`sims.attacks.AttackResult.preact`): saves one matrix product.
 
         Returns:
             ``f (M, n)`` and the gradients of the trainable parameters.
@@ -474,9 +488,13 @@ class TwoLayerEnsemble:
             check_loss_inputs(y, loss, n, self.W, self.M if X.ndim == 3 else None)
             if block is not None:
                 check_int("block", block, 1)
+            if h is not None:
+                if X.ndim != 3:
+                    fail("h", "None for inputs shared by all members (X of shape (n, d))", h)
+                check_tensor("h", h, shapes=[(self.M, n, self.m)], like=self.W)
         y = y.to(self.dtype)
         if X.ndim == 3:
-            h = self.preact(X)
+            h = self.preact(X) if h is None else h
             f = self.output(h)
             return f, self.param_grads(X, loss_derivative(loss, f, y) / n, h)
         M, m, d = self.M, self.m, self.d
@@ -522,6 +540,96 @@ class TwoLayerEnsemble:
         return TwoLayerNet(
             self.W[i], self.b[i], self.a[i], act=self.act, act_width=self.act_width, threshold=thr
         )
+
+
+class Around:
+    """A :class:`TwoLayerEnsemble` evaluated at ``X + δ`` for a fixed ``X`` and any perturbation ``δ``.
+
+    The first layer is linear, so ``h(x + δ) = (Wx + b) + Wδ``: the pre-activations at the clean points,
+    ``h₀ = Wx + b``, are computed once (one GEMM over every member for inputs shared by all members) and
+    every evaluation at a perturbed point costs one batched product ``δ Wᵀ`` added onto them. A step of
+    an attack is then exactly two matrix products, ``h = h₀ + δWᵀ`` and the input gradient
+    ``∇_x f = σ'(h) (a ⊙ W)`` (the gradient law, PAPERS.md §1, with the rows ``a_j w_j`` formed once),
+    with the activation, its derivative and the output computed in place on ``h``.
+
+    The numbers equal those of :meth:`TwoLayerEnsemble.value_and_grad` at ``X + δ`` up to the dtype's
+    rounding (the sum is grouped differently), not bit for bit (``tests/test_attack_golden.py``).
+
+    Args:
+        ens: the ensemble (its parameters are read, never copied or changed).
+        X: the clean points, ``(n, d)`` shared by all members or ``(M, n, d)``.
+    """
+
+    def __init__(self, ens: TwoLayerEnsemble, X: Tensor) -> None:
+        check_instance("ens", ens, TwoLayerEnsemble, "a TwoLayerEnsemble")
+        X = ens._inputs(X)
+        self.ens = ens
+        self.n = int(X.shape[-2])
+        M, m, d = ens.M, ens.m, ens.d
+        if X.ndim == 2:  # one GEMM (n, d) x (d, M·m) for every member at once
+            H = torch.addmm(ens.b.reshape(-1), X, ens.W.reshape(M * m, d).T)
+            self.h0 = H.view(self.n, M, m).transpose(0, 1).contiguous()
+        else:
+            self.h0 = torch.baddbmm(ens.b[:, None, :], X, ens.W.transpose(1, 2))
+        self._plain = ens.act == "relu" and ens.threshold is None
+        self._a = ens.a[:, :, None]  # (M, m, 1): the output as a matrix-vector product
+        # rows a_j w_j: ∇_x f = σ'(h) (a ⊙ W) saves a pass over the (M, n, m) activations per step
+        self._aW = ens.W * self._a
+
+    def _check(self, delta: Tensor) -> None:
+        if checks_enabled():
+            e = self.ens
+            check_tensor("delta", delta, shapes=[(e.M, self.n, e.d)], like=e.W)
+
+    def preact(self, delta: Tensor, out: Tensor | None = None) -> Tensor:
+        """``h(x + δ) = h₀ + δ Wᵀ`` for ``δ (M, n, d)``: ``(M, n, m)`` (into ``out`` if given)."""
+        self._check(delta)
+        if out is None:
+            return torch.baddbmm(self.h0, delta, self.ens.W.transpose(1, 2))
+        return torch.baddbmm(self.h0, delta, self.ens.W.transpose(1, 2), out=out)
+
+    def clean_value(self) -> Tensor:
+        """``f(x)`` at the clean points, ``(M, n)``, from the stored pre-activations."""
+        return self.output(self.h0)
+
+    def output(self, h: Tensor) -> Tensor:
+        """``f = Σ_j a_j σ(h_j)`` from pre-activations ``h (M, n, m)`` (not modified): ``(M, n)``."""
+        e = self.ens
+        return torch.bmm(e._sig(h, 0, e.M), self._a)[..., 0]
+
+    def value(self, delta: Tensor) -> tuple[Tensor, Tensor]:
+        """``(f(x + δ), h(x + δ))``: ``(M, n)`` and the pre-activations ``(M, n, m)``."""
+        h = self.preact(delta)
+        return self.output(h), h
+
+    def value_and_grad(
+        self,
+        delta: Tensor,
+        *,
+        need_value: bool = True,
+        out: Tensor | None = None,
+        work: Tensor | None = None,
+    ) -> tuple[Tensor | None, Tensor]:
+        """``(f(x + δ), ∇_x f(x + δ))``: ``(M, n)`` (``None`` unless ``need_value``) and ``(M, n, d)``.
+
+        ``out`` receives the gradient and ``work`` (``(M, n, m)``) the pre-activations, which are
+        overwritten by ``a ⊙ σ'(h)``: an attack passes the same two buffers at every step.
+        """
+        e = self.ens
+        H = self.preact(delta, work)
+        f = None
+        if self._plain:  # σ(h) in place, then σ'(h) = sign(σ(h)) (0 at h = 0, as autograd)
+            H.clamp_(min=0.0)
+            if need_value:
+                f = torch.bmm(H, self._a)[..., 0]
+            D = H.sign_()
+        else:
+            if need_value:
+                f = torch.bmm(e._sig(H, 0, e.M), self._a)[..., 0]
+            D = e._dsig(H, 0, e.M)
+        if out is None:
+            return f, torch.bmm(D, self._aW)
+        return f, torch.bmm(D, self._aW, out=out)
 
 
 class TwoLayerNet(nn.Module):

@@ -259,7 +259,7 @@ class ThreatModel(ABC):
         """ε broadcast against ``delta (..., n, d)`` as ``(..., n, 1)``: one radius, one per point
         ``(n,)``, one per member ``(M, 1)`` (an ensemble whose members train at different radii) or
         one per member and point ``(M, n)``."""
-        e = self.eps.to(dtype=delta.dtype, device=delta.device)
+        e = self._eps_as(delta.dtype, delta.device)
         if e.ndim == 0:
             return e.expand(delta.shape[:-1]).unsqueeze(-1)
         if e.ndim == 2:
@@ -275,6 +275,18 @@ class ThreatModel(ABC):
                 f"eps must have one value per point (n={delta.shape[-2]}); got {e.shape[0]}"
             )
         return e[:, None].expand((*delta.shape[:-1], 1))
+
+    def _eps_as(self, dtype: torch.dtype, device: torch.device) -> Tensor:
+        """``eps`` in ``dtype`` on ``device``, converted once per (dtype, device) and radius tensor
+        (attacks ask at every step)."""
+        cache: dict[tuple[torch.dtype, torch.device], tuple[Tensor, Tensor]]
+        cache = self.__dict__.setdefault("_eps_cast", {})
+        hit = cache.get((dtype, device))
+        if hit is not None and hit[0] is self.eps:
+            return hit[1]
+        e = self.eps.to(dtype=dtype, device=device)
+        cache[(dtype, device)] = (self.eps, e)
+        return e
 
     def with_eps(self, eps: float | Sequence[float] | np.ndarray | Tensor) -> ThreatModel:
         """The same threat model with another radius."""
@@ -332,6 +344,25 @@ class ThreatModel(ABC):
         if checks_enabled():
             self._check_vectors("delta", delta)
         return self._project(delta)
+
+    def step(self, delta: Tensor, G: Tensor, coef: Tensor) -> Tensor:
+        """One projected steepest-ascent step, ``project(δ + c · ascent_direction(G))``: the update of
+        PGD (Madry et al. 2018) with per-row step ``c`` (``coef``, broadcast as ``(..., n, 1)``; its sign
+        is the loss' ascent sign).
+
+        The norms without a restriction update ``delta`` in place and may overwrite ``G`` (an attack's
+        own buffers): one pass over each instead of the four of the composed form, with the same
+        numbers up to the dtype's rounding. Returns the new δ (``delta`` itself where updated in place).
+        """
+        if checks_enabled():
+            self._check_vectors("delta", delta)
+            self._check_vectors("G", G)
+            check_tensor("coef", coef, like=delta)
+        return self._step(delta, G, coef)
+
+    def _step(self, delta: Tensor, G: Tensor, coef: Tensor) -> Tensor:
+        """:meth:`step` after its checks; the composed form (what the norms specialise)."""
+        return self._project(delta.addcmul(coef, self._ascent_direction(G)))
 
     @abstractmethod
     def _norm_of(self, delta: Tensor) -> Tensor:
@@ -406,6 +437,26 @@ class L2Ball(ThreatModel):
         n = delta.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(delta.dtype).tiny)
         return delta * torch.clamp(self.eps_like(delta) / n, max=1.0)
 
+    def _step(self, delta: Tensor, G: Tensor, coef: Tensor) -> Tensor:
+        """``δ ← δ + g·(c/‖g‖)``, then ``δ ← δ·min(1, ε/‖δ‖)``, in place (unrestricted balls).
+
+        If some row's gradient norm is tiny but not zero, the whole step takes the composed form, whose
+        normalisation rescales such rows first (:func:`safe_normalize`). Rows of norm exactly zero (dead
+        points of a ReLU network) stay put, as there; so does a row whose every squared entry underflows
+        to zero (float32: every entry below about 4e-23), which the composed form would still rescale
+        to a unit step.
+        """
+        if self.restrict is not None:
+            return super()._step(delta, G, coef)
+        # 1/‖g‖, with 0 for zero rows (1/0 = inf → 0); a value above 1/safe is a tiny non-zero row
+        inv = torch.linalg.vector_norm(G, dim=-1, keepdim=True).reciprocal_().nan_to_num_(posinf=0.0)
+        if float(inv.amax()) > torch.finfo(G.dtype).tiny ** -0.25:
+            return super()._step(delta, G, coef)
+        delta.addcmul_(G, inv * coef)
+        n = torch.linalg.vector_norm(delta, dim=-1, keepdim=True)
+        n.clamp_min_(torch.finfo(delta.dtype).tiny)
+        return delta.mul_(torch.div(self.eps_like(delta), n).clamp_(max=1.0))
+
 
 class LinfBall(ThreatModel):
     """The box ``‖δ‖∞ <= ε``; a restriction must be spanned by coordinate axes (a coordinate mask)."""
@@ -457,3 +508,11 @@ class LinfBall(ThreatModel):
         """Clip every coordinate to ``[−ε, ε]`` (and zero the disallowed ones)."""
         eps = self.eps_like(delta)
         return self._mask(torch.maximum(torch.minimum(delta, eps), -eps))
+
+    def _step(self, delta: Tensor, G: Tensor, coef: Tensor) -> Tensor:
+        """``δ ← clip(δ + c·sign(g), −ε, ε)`` in place (``G`` becomes its sign; no coordinate mask)."""
+        if self.mask is not None:
+            return super()._step(delta, G, coef)
+        delta.addcmul_(G.sign_(), coef)
+        eps = self.eps_like(delta)
+        return torch.clamp(delta, min=-eps, max=eps, out=delta)
