@@ -4,8 +4,9 @@
 its nearest other-class distance: the minimal flip radius off the subspace (``r_off``), inside it
 (``r_on``), unrestricted (``r_any``), and that distance and its half (the most any classifier right on
 both points could be robust to). (b) Median radii against the co-dimension ``ℓ⊥`` at fixed ``k_P`` for
-GD, with the controls' ``r_off``, and the derived exponent of
-``r_off`` (:func:`theory.subspace.offsubspace_radius_exponent`) through the GD value at the smallest ℓ⊥.
+GD, with the controls' ``r_off``. (c) What MYV-off-scaling reads: the median radius per unit of output,
+``r_off/|f|``, for GD and the controls, and the derived exponent
+(:func:`theory.subspace.offsubspace_radius_exponent`) through the GD value at the smallest ℓ⊥.
 """
 
 from __future__ import annotations
@@ -35,10 +36,20 @@ def _median(v: np.ndarray) -> float:
     return float(np.median(v)) if v.size else float("nan")
 
 
+def _per_output(r: RunRecord) -> np.ndarray:
+    """``r_off / |f(x)|`` per member and point (what MYV-off-scaling reads)."""
+    a = r.arrays()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out: np.ndarray = np.asarray(a["r_off"], dtype=float) / np.abs(
+            np.asarray(a["f_test"], dtype=float)
+        )
+    return out
+
+
 def make(results: Path, out: Path) -> list[Path]:
     """Draw figure 15."""
     runs = load_records(results, SIM)
-    fig, (ax, bx) = new_figure(2, width=5.5)
+    fig, (ax, bx, cx) = new_figure(3, width=8.0)
     gd = _rows(runs, "gd-")
     if gd:
         a = gd[-1].arrays()
@@ -73,15 +84,16 @@ def make(results: Path, out: Path) -> list[Path]:
             lw=1,
             label="nearest other-class point",
         )
+        cx.plot(codims, [_median(_per_output(r)) for r in gd], "-o", label="GD (β = 1)")
         if codims.size >= 2:
-            ref = _median(gd[0].arrays()["r_off"])
+            ref = _median(_per_output(gd[0]))
             slope = th.offsubspace_radius_exponent(codims, k)
-            bx.plot(
+            cx.plot(
                 codims,
                 ref * (codims / codims[0]) ** slope,
                 "k--",
                 lw=1,
-                label=f"r_off exponent {slope:+.2f} (theory)",
+                label=f"exponent {slope:+.2f} (theory)",
             )
         for prefix, name in (
             ("small_init-", "β = 1/16"),
@@ -92,14 +104,19 @@ def make(results: Path, out: Path) -> list[Path]:
             if rows:
                 cs = [r.config["setup"]["d"] - k for r in rows]
                 bx.plot(cs, [_median(r.arrays()["r_off"]) for r in rows], ":x", label=f"{name}: r_off")
-        bx.set(
-            xscale="log",
-            yscale="log",
-            xlabel=r"co-dimension $\ell_\perp = d - k_P$",
-            ylabel="median flip radius",
-            title="(b) radii vs co-dimension",
-        )
-        bx.legend(fontsize=6)
+                cx.plot(cs, [_median(_per_output(r)) for r in rows], ":x", label=name)
+        for axis, ylabel, title in (
+            (bx, "median flip radius", "(b) radii vs co-dimension"),
+            (cx, r"median $r_{off}/|f(x)|$", "(c) off-subspace radius per unit output"),
+        ):
+            axis.set(
+                xscale="log",
+                yscale="log",
+                xlabel=r"co-dimension $\ell_\perp = d - k_P$",
+                ylabel=ylabel,
+                title=title,
+            )
+            axis.legend(fontsize=6)
     return save(fig, out, "fig15_off_vs_on_subspace")
 
 

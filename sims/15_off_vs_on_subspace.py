@@ -22,17 +22,22 @@ same effective step at every data scale), biases fixed at 0 (a bias's step would
 every test point and for every member: the minimal ℓ2 flip radius restricted to ``P⊥`` (``r_off``), to
 ``P`` (``r_on``) and unrestricted (``r_any``), all from :func:`sims.subspace_runs.flip_radius` with
 the same search effort, and the distance to the nearest training point of the other class
-(``nn_other``). Each ``d`` draws one data set: the claims' intervals resample members and test points,
-not data draws. Controls: a small initialisation (β = 1/16, the paper's remedy: ``‖P⊥∇f‖ ∝ β``) and
+(``nn_other``). Every member trains on its own draw of the data (``per_member_data``: points and
+labels, on one shared subspace — the init is rotation invariant, so which subspace does not matter), so
+members are independent replicates of the whole experiment and the claims' intervals, which resample
+members, cover the data draw; member ``j`` has the same draw in every row of a ``d`` (a paired design
+across conditions). Controls: a small initialisation (β = 1/16, the paper's remedy: ``‖P⊥∇f‖ ∝ β``) and
 unit-norm data (a small initialisation relative to the data) for the off- vs on-subspace comparison;
 for the radius law, unit-norm data again and a first-layer variance that does not shrink with ``d``
-(``N(0, 1/d_min)``, β = √(d/d_min)), under which ``‖P⊥∇f‖ ∝ √ℓ⊥`` — the radius would fall as
-``ℓ⊥^{−1/2}`` if ``|f|`` stayed put, but a larger initialisation also raises ``|f|``, so this control
-need not flip (it does not). All four train in one ensemble per ``d``.
+(``N(0, 1/d_min)``, β = √(d/d_min)), under which ``‖P⊥∇f‖ ∝ √ℓ⊥``: the law reads the radius per unit
+of output, ``r_off/|f|`` (what the derivation predicts at fixed ``|f|``), which then falls as
+``ℓ⊥^{−1/2}`` whatever a larger initialisation does to ``|f|``. The three rows at data scale ``√d``
+train as one ensemble per ``d``; the unit-norm row (the same draws, rescaled) trains on its own.
 
-Arrays: :func:`sims.subspace_runs.gradient_arrays` plus ``r_off``, ``r_on``, ``r_any`` and ``nn_other``,
-each ``(M, n_test)`` (NaN for points the member misclassifies, ``inf`` where no flip was found within
-the search; ``nn_other`` is the same for every member: the data are shared).
+Arrays: :func:`sims.subspace_runs.gradient_arrays` (with per-member data: ``X (M, n, d)``, ``y (M, n)``,
+``X_test``, ``y_test`` likewise) plus ``r_off``, ``r_on``, ``r_any`` and ``nn_other``, each
+``(M, n_test)`` (NaN for points the member misclassifies, ``inf`` where no flip was found within the
+search).
 """
 
 from __future__ import annotations
@@ -117,6 +122,7 @@ def configs(scale: str) -> list[Config]:
             stop_margin=STOP_MARGIN,
             steps=g.steps,
             train_b=False,
+            per_member_data=True,
         )
         # x = R x' with W = W'/R is unit-norm data under init β·R and learning rate η·R²: η = 1/R²
         # keeps GD's effective step that of the unit-norm rows. The biases stay at 0 (train_b=False):
@@ -146,7 +152,8 @@ def run_group(cfgs: Sequence[Config], ctx: RunContext) -> list[RunOutput]:
         arrays = gradient_arrays(t)
         for where, r in radii.items():
             arrays[f"r_{where}"] = r[i * k : (i + 1) * k]
-        arrays["nn_other"] = np.broadcast_to(nn, arrays["r_off"].shape).copy()
+        row_nn = nn[i * k : (i + 1) * k]  # every member has its own data draw
+        arrays["nn_other"] = row_nn.copy()
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = arrays["r_off"] / arrays["r_on"]
         metrics = {
@@ -157,7 +164,7 @@ def run_group(cfgs: Sequence[Config], ctx: RunContext) -> list[RunOutput]:
             "r_off_median": float(np.nanmedian(arrays["r_off"])),
             "r_on_median": float(np.nanmedian(arrays["r_on"])),
             "r_any_median": float(np.nanmedian(arrays["r_any"])),
-            "nn_other_median": float(np.median(nn)),
+            "nn_other_median": float(np.median(row_nn)),
             "off_on_ratio_median": float(np.nanmedian(ratio)),
             **training_metrics(t),
         }

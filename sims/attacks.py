@@ -118,7 +118,8 @@ def check_attack_call(
     model: ScalarModel, X: Tensor, y: Tensor, threat: ThreatModel | None, copies: int = 4
 ) -> None:
     """The entry checks of every attack: the model, ``X`` (finite real floating, ``(n, d)`` or
-    ``(M, n, d)``, on the model's device), ``y`` (``(n,)`` labels in {-1, +1}), the threat model and
+    ``(M, n, d)``, on the model's device), ``y`` (labels in {-1, +1}: ``(n,)``, or ``(M, n)`` where
+    every member has its own data), the threat model and
     its radii (representable in ``X``'s dtype), and the memory the ``(M, n, d)`` working set takes
     (about ``copies`` arrays of that size)."""
     check_model("model", model)
@@ -128,7 +129,7 @@ def check_attack_call(
     check_instance("y", y, Tensor, "a torch tensor of labels in {-1, +1}")
     if y.device != X.device:
         fail("y", f"on X's device {X.device}", y)
-    check_labels("y", y, int(X.shape[-2]))
+    check_labels("y", y, int(X.shape[-2]), members=model.M)
     if threat is not None:
         check_instance("threat", threat, ThreatModel, "a ThreatModel (L2Ball or LinfBall)")
         threat.check_dim(model.d)
@@ -280,7 +281,7 @@ class PGD:
             self._attack(
                 _select(model, b),
                 X if X.ndim == 2 else X[b],
-                y,
+                y if y.ndim == 1 else y[b],
                 _threat_rows(threat, b),
                 None if units is None else [u if u.ndim == 2 else u[b] for u in units],
                 None if alpha is None else alpha[b],
@@ -745,7 +746,7 @@ def robust_accuracy(
         X.device,
     )
     Xk = torch.cat([X] * K, dim=-2)
-    yk = torch.cat([y] * K)
+    yk = torch.cat([y] * K, dim=-1)
     eps = torch.as_tensor(np.repeat(grid, n), dtype=torch.float64)
     tm = threat.with_eps(eps)
     res = worst_case([atk(model, Xk, yk, tm) for atk in attacks])

@@ -165,7 +165,7 @@ class Method(ABC):
         check_instance("ens", ens, TwoLayerEnsemble, "a TwoLayerEnsemble")
         check_inputs("X", X, ens.M, ens.d, ens.W)
         ens.check_params()
-        check_loss_inputs(y, self.loss, int(X.shape[-2]), ens.W)
+        check_loss_inputs(y, self.loss, int(X.shape[-2]), ens.W, ens.M if X.ndim == 3 else None)
         check_int("step", step, 0)
         eps = getattr(self, "eps", None)
         if eps is not None:

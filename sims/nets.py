@@ -566,12 +566,24 @@ class Around:
         self.ens = ens
         self.n = int(X.shape[-2])
         M, m, d = ens.M, ens.m, ens.d
+        self.X = X
         if X.ndim == 2:  # one GEMM (n, d) x (d, M·m) for every member at once
             H = torch.addmm(ens.b.reshape(-1), X, ens.W.reshape(M * m, d).T)
             self.h0 = H.view(self.n, M, m).transpose(0, 1).contiguous()
         else:
             self.h0 = torch.baddbmm(ens.b[:, None, :], X, ens.W.transpose(1, 2))
+        # Where the inputs are narrower than the layer (d < m), a pass over x + δ is cheaper than one
+        # over h₀: the perturbed points [x + δ, 1] go through one GEMM with [W, b] (no bias pass).
+        self._augmented = d + 1 < m
+        if self._augmented:
+            self._Wb = torch.cat([ens.W, ens.b[:, :, None]], dim=2).transpose(1, 2)  # (M, d+1, m)
+            self._z = torch.empty(M, self.n, d + 1, dtype=ens.dtype, device=ens.device)
+            self._z[..., d] = 1.0
         self._plain = ens.act == "relu" and ens.threshold is None
+        # the symmetric network of feature purification with ReLU: φ_t(h) = h − clamp(h, −t, t)
+        self._t = None
+        if ens.act == "relu" and ens.threshold is not None:
+            self._t = ens.threshold[:, None, :].to(ens.dtype)  # (M, 1, m)
         self._a = ens.a[:, :, None]  # (M, m, 1): the output as a matrix-vector product
         # rows a_j w_j: ∇_x f = σ'(h) (a ⊙ W) saves a pass over the (M, n, m) activations per step
         self._aW = ens.W * self._a
@@ -582,8 +594,13 @@ class Around:
             check_tensor("delta", delta, shapes=[(e.M, self.n, e.d)], like=e.W)
 
     def preact(self, delta: Tensor, out: Tensor | None = None) -> Tensor:
-        """``h(x + δ) = h₀ + δ Wᵀ`` for ``δ (M, n, d)``: ``(M, n, m)`` (into ``out`` if given)."""
+        """``h(x + δ) = h₀ + δ Wᵀ`` for ``δ (M, n, d)`` (or ``[x + δ, 1] [W, b]ᵀ`` where ``d + 1 < m``):
+        ``(M, n, m)`` (into ``out`` if given)."""
         self._check(delta)
+        if self._augmented:
+            z = self._z
+            torch.add(self.X, delta, out=z[..., : self.ens.d])
+            return torch.bmm(z, self._Wb) if out is None else torch.bmm(z, self._Wb, out=out)
         if out is None:
             return torch.baddbmm(self.h0, delta, self.ens.W.transpose(1, 2))
         return torch.baddbmm(self.h0, delta, self.ens.W.transpose(1, 2), out=out)
@@ -623,6 +640,12 @@ class Around:
             if need_value:
                 f = torch.bmm(H, self._a)[..., 0]
             D = H.sign_()
+        elif self._t is not None:  # φ_t(h) = h − clamp(h, −t, t); φ_t'(h) = sign(relu(|h| − t))
+            t = self._t
+            if need_value:
+                C = torch.clamp(H, min=-t, max=t)
+                f = torch.bmm(torch.sub(H, C, out=C), self._a)[..., 0]
+            D = H.abs_().sub_(t).clamp_(min=0.0).sign_()
         else:
             if need_value:
                 f = torch.bmm(e._sig(H, 0, e.M), self._a)[..., 0]

@@ -35,6 +35,7 @@ __all__ = [
     "SubspaceSetup",
     "Trained",
     "accuracy",
+    "data_seed",
     "flip_radius",
     "gradient_arrays",
     "nearest_other_class",
@@ -57,7 +58,10 @@ class SubspaceSetup:
     ``at_method="fast"``, :class:`sims.methods.FastAT` with ``α = 1.25ε``), with
     perturbations anywhere (``at_subspace="all"``) or only on the data subspace (``"on"``).
     ``radius`` is the data scale (``E‖x‖² = radius²``, :func:`sims.data.make_subspace_data`);
-    ``train_b=False`` keeps the biases at their initial values.
+    ``train_b=False`` keeps the biases at their initial values. ``per_member_data=True`` gives every
+    member its own draw of the points and labels (:func:`data_seed`) on one shared subspace: members
+    are then independent replicates of the whole experiment, data included, and an interval over
+    members covers the data draw (by default all members train on one draw).
     """
 
     d: int
@@ -93,6 +97,7 @@ class SubspaceSetup:
     n_seeds: int = 8
     seed: int = 0
     dtype: str = "float32"
+    per_member_data: bool = False
 
     def __post_init__(self) -> None:
         check_int("d", self.d, 2)
@@ -184,15 +189,27 @@ class Trained:
     ens0: TwoLayerEnsemble
     result: TrainResult
 
+    @property
+    def per_member(self) -> bool:
+        """Every member has its own data: ``X (M, n, d)``, ``y (M, n)``."""
+        return self.X.ndim == 3
+
     def row(self, i: int, n_seeds: int) -> Trained:
         """Row ``i`` of a group trained by :func:`train_group` (members ``i·n_seeds`` onwards)."""
-        rows = slice(i * n_seeds, (i + 1) * n_seeds)
-        return replace(
+        return self.members(slice(i * n_seeds, (i + 1) * n_seeds))
+
+    def members(self, rows: slice) -> Trained:
+        """The run restricted to some members (with their own data, where they have it)."""
+        out = replace(
             self,
             ens=self.ens.select(rows),
             ens0=self.ens0.select(rows),
             result=self.result.select(rows),
         )
+        if self.per_member:
+            out.X, out.y = self.X[rows], self.y[rows]
+            out.X_test, out.y_test = self.X_test[rows], self.y_test[rows]
+        return out
 
 
 #: Setup fields that may differ between the rows of one batched ensemble (one value per member).
@@ -233,19 +250,29 @@ def train_group(
         return [float(getattr(r, name)) for r in setups for _ in range(k)]
 
     dtype = torch_dtype(s.dtype)
-    data = make_subspace_data(
-        s.n + s.n_test,
-        s.d,
-        s.k,
-        seed=s.seed,
-        labels=s.labels,  # type: ignore[arg-type]
-        radius=s.radius,
-        offset=s.offset,
-        noise=s.noise,
-        axis_aligned=s.axis_aligned,
-    )
+
+    def draw(seed: int, basis: np.ndarray | None = None) -> SubspaceData:
+        return make_subspace_data(
+            s.n + s.n_test,
+            s.d,
+            s.k,
+            seed=seed,
+            basis=basis,
+            labels=s.labels,  # type: ignore[arg-type]
+            radius=s.radius,
+            offset=s.offset,
+            noise=s.noise,
+            axis_aligned=s.axis_aligned,
+        )
+
+    data = draw(s.seed)
     Xall, yall = data.tensors(dtype=dtype, device=device)
     seeds = member_seeds(s.seed, s.n_seeds) * len(setups)
+    if s.per_member_data:  # member j of every row trains on draw j (a paired design across rows)
+        own = [draw(data_seed(s.seed, j), data.basis) for j in range(s.n_seeds)] * len(setups)
+        parts = [d.tensors(dtype=dtype, device=device) for d in own]
+        Xall = torch.stack([p[0] for p in parts])
+        yall = torch.stack([p[1] for p in parts])
     trainable = ("W",) + (("b",) if s.train_b else ()) + (("a",) if s.train_a else ())
     ens = init_ensemble(
         s.d,
@@ -296,9 +323,16 @@ def train_group(
         cfg = replace(cfg, method=at)
     if method is not None:
         cfg = replace(cfg, method=method)
-    X, y = Xall[: s.n], yall[: s.n]
+    X, y = Xall[..., : s.n, :], yall[..., : s.n]
     res = train(ens, X, y, cfg, seeds=seeds)
-    return Trained(data, X, y, Xall[s.n :], yall[s.n :], ens, ens0, res)
+    return Trained(data, X, y, Xall[..., s.n :, :], yall[..., s.n :], ens, ens0, res)
+
+
+def data_seed(seed: int, member: int) -> int:
+    """The seed of member ``member``'s own data draw under ``per_member_data`` (a stream of
+    ``numpy.random.SeedSequence`` keyed on the setup's seed and the member index, distinct from the
+    shared draw of ``seed`` itself)."""
+    return int(np.random.SeedSequence([check_int("seed", seed, 0), member, 1]).generate_state(1)[0])
 
 
 def gradient_arrays(t: Trained) -> dict[str, np.ndarray]:
@@ -377,16 +411,17 @@ def flip_radius(
 
 
 def nearest_other_class(t: Trained) -> np.ndarray:
-    """ℓ2 distance from each test point to the nearest training point of the other class, ``(n_test,)``.
+    """ℓ2 distance from each test point to the nearest training point of the other class: ``(n_test,)``,
+    or ``(M, n_test)`` where every member has its own data.
 
     Half of it bounds the radius at which any classifier that is right on both points can be robust
     (the midpoint is on the boundary or beyond): the scale an adversarial radius is read against."""
     with torch.no_grad():
-        dist = torch.cdist(  # (n_test, n); exact differences, not the |a|²+|b|²−2ab shortcut
+        dist = torch.cdist(  # (…, n_test, n); exact differences, not the |a|²+|b|²−2ab shortcut
             t.X_test.double(), t.X.double(), compute_mode="donot_use_mm_for_euclid_dist"
         )
-        other = torch.sign(t.y_test)[:, None] != torch.sign(t.y)[None, :]
-        nearest = torch.where(other, dist, torch.full_like(dist, float("inf"))).min(dim=1).values
+        other = torch.sign(t.y_test)[..., :, None] != torch.sign(t.y)[..., None, :]
+        nearest = torch.where(other, dist, torch.full_like(dist, float("inf"))).min(dim=-1).values
     return nearest.cpu().numpy()
 
 

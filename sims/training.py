@@ -267,7 +267,8 @@ def train(
     Args:
         ens: the ensemble (its trainable parameters are updated in place).
         X: inputs ``(n, d)``, finite, of a real floating dtype (cast to the ensemble's dtype and moved
-            to its device); y: labels ``(n,)`` in {-1, +1}.
+            to its device), or ``(M, n, d)``: one data set per member (full batch only); y: labels
+            ``(n,)`` in {-1, +1}, or ``(M, n)`` with per-member data.
         cfg: the training configuration.
         seeds: one seed per member for the minibatch order (required when ``batch_size`` is set).
         measure: called on the ensemble at each step of ``measure_at`` (0 = before training); returns
@@ -278,12 +279,18 @@ def train(
     """
     _check_model(ens)
     check_instance("cfg", cfg, TrainConfig, "a TrainConfig")
-    check_tensor("X", X, shapes=[("n", ens.d)], finite=False, nonempty=False)
-    n = int(X.shape[0])
+    check_tensor("X", X, shapes=[("n", ens.d), (ens.M, "n", ens.d)], finite=False, nonempty=False)
+    n = int(X.shape[-2])
     if n < 1:
         raise AdvsimError("X must hold at least one point (n >= 1); got 0 points")
     check_instance("y", y, Tensor, "a torch tensor of labels in {-1, +1}")
-    check_labels("y", y, n)
+    check_labels("y", y, n, members=ens.M if X.ndim == 3 else None)
+    if X.ndim == 3 and cfg.batch_size is not None and cfg.batch_size < n:
+        fail(
+            "batch_size",
+            "None (full batch) when every member has its own data (X of shape (M, n, d))",
+            cfg.batch_size,
+        )
     X = X.to(device=ens.device, dtype=ens.dtype)
     y = y.to(device=ens.device, dtype=ens.dtype)
     check_tensor("X", X)  # finite, also after the cast to the ensemble's dtype
@@ -491,6 +498,6 @@ def _guard_accuracy(
     from sims.attacks import PGD
 
     threat = cfg.method.threat()  # type: ignore[union-attr]
-    Xg, yg = X[: guard.n_points], y[: guard.n_points]
+    Xg, yg = X[..., : guard.n_points, :], y[..., : guard.n_points]
     res = PGD(steps=guard.attack_steps, seed=step)(net, Xg, yg, threat)
     return ((res.margin > 0) & (res.clean_margin > 0)).to(X.dtype).mean(dim=1)

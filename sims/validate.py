@@ -388,22 +388,28 @@ def check_array(
     return arr
 
 
-def check_labels(name: str, y: Any, n: int | None = None) -> None:
-    """Raise unless ``y`` (tensor or array) has shape ``(n,)`` and labels in {-1, +1} (not 0/1)."""
+def check_labels(name: str, y: Any, n: int | None = None, members: int | None = None) -> None:
+    """Raise unless ``y`` (tensor or array) has shape ``(n,)`` — or, where ``members`` is given,
+    ``(n,)`` or ``(members, n)`` (one label set per member: per-member data) — and labels in
+    {-1, +1} (not 0/1)."""
+    shapes = [(n,)] if members is None else [(n,), (members, n)]
+    want = f"shape ({n},) (one label per point)" + (
+        "" if members is None else f" or ({members}, {n}) (one label set per member)"
+    )
     if _is_tensor(y):
         import torch
 
         if y.is_complex() or y.dtype == torch.bool:
             fail(name, "real labels in {-1, +1}", y, verb="hold")
-        if n is not None and tuple(y.shape) != (n,):
-            fail(name, f"shape ({n},) (one label per point)", y, verb="have")
+        if n is not None and tuple(y.shape) not in shapes:
+            fail(name, want, y, verb="have")
         ok = bool(torch.all((y == 1) | (y == -1)))
     else:
         arr = np.asarray(y)
         if arr.dtype.kind not in "iuf":
             fail(name, "real labels in {-1, +1}", arr, verb="hold")
-        if n is not None and arr.shape != (n,):
-            fail(name, f"shape ({n},) (one label per point)", arr, verb="have")
+        if n is not None and arr.shape not in shapes:
+            fail(name, want, arr, verb="have")
         ok = bool(np.all((arr == 1) | (arr == -1)))
     if not ok:
         fail(name, "labels in {-1, +1} (not 0/1)", y, verb="hold")

@@ -462,3 +462,97 @@ def test_zero_one_labels_and_rank_deficient_subspaces_are_rejected() -> None:
         Subspace.atoms(np.eye(4), [0, 0])
     with pytest.raises(AdvsimError, match="full column rank"):
         Subspace.span(np.array([[1.0, 2.0], [1.0, 2.0], [0.0, 0.0], [0.0, 0.0]]))
+
+
+# ----------------------------------------------------------------------------- the fused kernel
+@pytest.mark.parametrize("kind", ["relu", "smooth", "symmetric"])
+@pytest.mark.parametrize("per_member", [False, True])
+def test_around_equals_the_network_at_the_perturbed_points(kind: str, per_member: bool) -> None:
+    """Around: h₀ + δWᵀ and σ'(h)(a⊙W) are the forward pass and the gradient law at x + δ, to float64
+    rounding, for every activation; its buffers are reused without changing the numbers."""
+    from sims.nets import Around, init_ensemble, symmetric_ensemble
+
+    M, n, d, m = 3, 17, 7, 9
+    if kind == "symmetric":
+        ens = symmetric_ensemble(d, m, seeds=range(M), threshold=0.1, dtype=torch.float64)
+    else:
+        act = "relu" if kind == "relu" else "smooth_relu"
+        ens = init_ensemble(
+            d, m, seeds=range(M), bias="normal", bias_std=0.2, act=act, dtype=torch.float64
+        )
+    gen = torch.Generator().manual_seed(0)
+    X = torch.randn((M, n, d) if per_member else (n, d), generator=gen, dtype=torch.float64)
+    at = Around(ens, X)
+    G = torch.empty(M, n, d, dtype=torch.float64)
+    work = torch.empty(M, n, m, dtype=torch.float64)
+    for _ in range(2):
+        delta = 0.3 * torch.randn(M, n, d, generator=gen, dtype=torch.float64)
+        f, g = at.value_and_grad(delta, out=G, work=work)
+        f_ref, g_ref = ens.value_and_grad(X + delta)
+        assert f is not None and g.data_ptr() == G.data_ptr()
+        np.testing.assert_allclose(f.numpy(), f_ref.numpy(), rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(g.numpy(), g_ref.numpy(), rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(at.value(delta)[0].numpy(), f_ref.numpy(), atol=1e-13)
+        np.testing.assert_allclose(at.preact(delta).numpy(), ens.preact(X + delta).numpy(), atol=1e-13)
+    np.testing.assert_allclose(at.clean_value().numpy(), ens.forward(X).numpy(), atol=1e-13)
+
+
+@pytest.mark.parametrize(
+    "threat",
+    [
+        L2Ball(0.5),
+        LinfBall(0.1),
+        L2Ball(np.linspace(0.1, 0.6, 11)),
+        LinfBall(np.array([[0.05], [0.2]])),
+        L2Ball(0.5, restrict=Subspace(np.eye(6)[:, :3])),
+        LinfBall(0.1, restrict=Subspace(np.eye(6)[:, :3])),
+    ],
+    ids=["l2", "linf", "l2-per-point", "linf-per-member", "l2-restricted", "linf-masked"],
+)
+def test_step_is_the_projected_ascent_step(threat: ThreatModel) -> None:
+    """ThreatModel.step equals project(δ + c·ascent_direction(g)) to rounding — with zero gradient
+    rows (dead points) left in place and tiny non-zero rows taken through the safe normalisation."""
+    gen = torch.Generator().manual_seed(2)
+    delta = 0.2 * torch.randn(2, 11, 6, generator=gen, dtype=torch.float32)
+    G = torch.randn(2, 11, 6, generator=gen, dtype=torch.float32)
+    G[0, 3] = 0.0
+    coef = torch.rand(2, 11, 1, generator=gen, dtype=torch.float32) - 0.3
+    for tiny in (False, True):
+        Gt = G.clone()
+        if tiny:
+            Gt[1, 4] = 1e-15  # below the safe norm: the step takes the composed form
+        want = threat.project(delta + coef * threat.ascent_direction(Gt))
+        got = threat.step(delta.clone(), Gt.clone(), coef)
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
+    assert bool((threat.norm_of(got) <= threat.eps_like(got)[..., 0] * (1 + 1e-6)).all())
+
+
+def test_l2_step_leaves_a_row_whose_squares_underflow_in_place() -> None:
+    """The documented limit of the fused ℓ2 step: a gradient row whose every squared entry underflows
+    (float32, entries 1e-30) has norm 0 and is left in place, like an exact zero (the composed form
+    would rescale it to a unit step); every other row moves."""
+    delta = torch.zeros(1, 3, 4)
+    G = torch.ones(1, 3, 4)
+    G[0, 1] = 1e-30
+    out = L2Ball(1.0).step(delta.clone(), G, torch.full((1, 3, 1), 0.5))
+    assert float(out[0, 1].abs().max()) < 1e-20
+    np.testing.assert_allclose(out[0, 0].numpy(), np.full(4, 0.25), rtol=1e-6)
+
+
+def test_pgd_returns_the_pre_activations_for_adversarial_training() -> None:
+    """with_preact: the pre-activations at the returned δ (last iterate), blocks concatenated; none
+    where the attack keeps its best iterate."""
+    from sims import nets
+
+    ens = init_ensemble(5, 6, seeds=range(4), bias="normal", bias_std=0.1, dtype=torch.float64)
+    X = torch.randn(9, 5, dtype=torch.float64)
+    y = torch.where(torch.randn(9, dtype=torch.float64) > 0, 1.0, -1.0)
+    old = nets.BLOCK_BYTES
+    try:
+        nets.BLOCK_BYTES = 9 * 5 * 8 * 4 * 2  # two members per block
+        res = PGD(steps=3, keep_best=False)(ens, X, y, L2Ball(0.4), with_preact=True)
+    finally:
+        nets.BLOCK_BYTES = old
+    assert res.preact is not None
+    np.testing.assert_allclose(res.preact.numpy(), ens.preact(X + res.delta).numpy(), atol=1e-13)
+    assert PGD(steps=3)(ens, X, y, L2Ball(0.4), with_preact=True).preact is None

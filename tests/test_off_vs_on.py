@@ -7,20 +7,37 @@ from typing import cast
 
 import numpy as np
 import pytest
+import torch
 
+from paper_checks import stats
 from paper_checks import subspace as ps
 from sims.records import RunRecord
-from sims.subspace_runs import SubspaceSetup, flip_radius, nearest_other_class, train_setup
+from sims.subspace_runs import (
+    SubspaceSetup,
+    flip_radius,
+    nearest_other_class,
+    train_group,
+    train_setup,
+)
 from tests.pinned import FakeRun
 from theory import subspace as th
 
 
-def _runs(r_off: dict[int, np.ndarray], r_on: float, nn: float, k: int = 5) -> list[RunRecord]:
+def _runs(
+    r_off: dict[int, np.ndarray],
+    r_on: float,
+    nn: float,
+    k: int = 5,
+    f: dict[int, np.ndarray] | None = None,
+    per_member: bool = False,
+) -> list[RunRecord]:
     out = []
     for d, v in r_off.items():
         a = {"r_off": v, "r_on": np.full_like(v, r_on), "nn_other": np.full_like(v, nn)}
         a["r_any"] = np.minimum(a["r_off"], a["r_on"])
-        out.append(FakeRun({"setup": {"d": d, "k": k}, "condition": f"gd-d{d}"}, a))
+        a["f_test"] = np.ones_like(v) if f is None else f[d]
+        setup = {"d": d, "k": k, "per_member_data": per_member}
+        out.append(FakeRun({"setup": setup, "condition": f"gd-d{d}"}, a))
     return cast(list[RunRecord], out)
 
 
@@ -57,6 +74,31 @@ def test_scaling_check_holds_for_a_flat_radius_and_fails_for_one_falling_as_the_
     # flat but not small against the other class: the second part fails
     far = _runs({d: _lognormal(rng, 8.0) for d in (20, 40, 80, 160)}, r_on=5.0, nn=10.0)
     assert ps.off_scaling_check(far).parts[1].status == "fails"
+
+
+def test_scaling_reads_the_radius_per_unit_output() -> None:
+    """The control's premise: a first layer whose variance does not shrink with d makes ‖P⊥∇f‖ grow
+    as √ℓ⊥ but also |f|; the raw radius may stay flat while r_off/|f| falls as ℓ⊥^(−1/2) — the check
+    reads the latter and fails. Conversely a radius that only follows |f| holds."""
+    rng = np.random.default_rng(3)
+    ds = (20, 40, 80, 160)
+    grow = {d: np.sqrt((d - 5) / 15) * np.exp(0.1 * rng.standard_normal((10, 40))) for d in ds}
+    flat_raw = _runs({d: _lognormal(rng, 2.0) for d in ds}, 5.0, 10.0, f=grow)
+    assert ps.off_scaling_check(flat_raw).parts[0].status == "fails"
+    follows = _runs({d: 2.0 * grow[d] for d in ds}, 5.0, 40.0, f=grow)
+    assert ps.off_scaling_check(follows).parts[0].status == "holds"
+
+
+def test_per_member_draws_resample_members_only() -> None:
+    """With one data draw per member the points are not shared: the checks resample members alone
+    (nested=False), which is what stats.median gives for the same values with nested=False."""
+    rng = np.random.default_rng(4)
+    v = {160: _lognormal(rng, 2.0)}
+    shared = ps.off_vs_on_check(_runs(v, 5.0, 10.0))
+    own = ps.off_vs_on_check(_runs(v, 5.0, 10.0, per_member=True))
+    want = stats.median(ps.radius_ratio(v[160], np.full_like(v[160], 5.0)), nested=False)
+    assert own.ci == pytest.approx((want.lo, want.hi))
+    assert shared.ci != own.ci
 
 
 def test_off_vs_on_check_reads_the_largest_d_and_has_teeth() -> None:
@@ -108,3 +150,83 @@ def test_restricted_min_norm_gives_each_member_what_it_gives_the_member_alone() 
                 restarts=1,
             )
             np.testing.assert_allclose(together[i : i + 1], alone, rtol=1e-9, atol=1e-12)
+
+
+def test_per_member_data_members_are_their_own_runs() -> None:
+    """per_member_data: member j draws its own points and labels on the shared subspace; it is the
+    same draw in every row of a group, and its flip radii searched in the ensemble equal those of the
+    member searched alone (training alone: the next test)."""
+    s = SubspaceSetup(
+        d=10, k=3, m=12, n=20, n_test=6, n_seeds=3, steps=80, dtype="float64", per_member_data=True
+    )
+    t = train_setup(s)
+    assert t.X.shape == (3, 20, 10) and t.y.shape == (3, 20) and t.X_test.shape == (3, 6, 10)
+    assert not np.allclose(t.X[0].numpy(), t.X[1].numpy())
+    P = t.data.basis @ t.data.basis.T
+    np.testing.assert_allclose(t.X.numpy() @ P, t.X.numpy(), atol=1e-12)  # on the shared subspace
+    twice = train_group([s, replace(s, first_scale=0.5)])
+    np.testing.assert_array_equal(twice.X[:3].numpy(), twice.X[3:].numpy())
+    np.testing.assert_array_equal(twice.X[:3].numpy(), t.X.numpy())
+    nn = nearest_other_class(t)
+    assert nn.shape == (3, 6)
+    for i in range(3):
+        X, y = t.X[i].numpy(), t.y[i].numpy()
+        for j, (x, yj) in enumerate(zip(t.X_test[i].numpy(), t.y_test[i].numpy(), strict=True)):
+            other = X[np.sign(y) != np.sign(yj)]
+            assert nn[i, j] == pytest.approx(np.linalg.norm(other - x, axis=1).min(), rel=1e-12)
+    radii = flip_radius(t, "off", search_steps=4, pgd_steps=5, restarts=1)
+    for i in range(3):
+        one = t.members(slice(i, i + 1))
+        assert one.X.shape == (1, 20, 10)
+        np.testing.assert_allclose(
+            radii[i : i + 1],
+            flip_radius(one, "off", search_steps=4, pgd_steps=5, restarts=1),
+            rtol=1e-9,
+            atol=1e-12,
+        )
+
+
+def test_training_on_per_member_data_equals_each_member_alone() -> None:
+    """train() with X (M, n, d) and y (M, n): member i ends where it ends trained alone on its own data
+    (the loss, its gradients and the stop rule are per member); minibatches are refused."""
+    from sims.nets import init_ensemble
+    from sims.optim import OptimizerConfig
+    from sims.training import TrainConfig, train
+    from sims.validate import AdvsimError
+
+    gen = torch.Generator().manual_seed(0)
+    X = torch.randn(3, 25, 6, generator=gen, dtype=torch.float64)
+    y = torch.where(torch.randn(3, 25, generator=gen, dtype=torch.float64) > 0, 1.0, -1.0)
+    cfg = TrainConfig(steps=40, optimizer=OptimizerConfig("sgd", lr=0.2), stop_margin=0.05)
+    ens = init_ensemble(6, 8, seeds=[0, 1, 2], dtype=torch.float64)
+    train(ens, X, y, cfg)
+    for i in range(3):
+        one = init_ensemble(6, 8, seeds=[i], dtype=torch.float64)
+        train(one, X[i], y[i], cfg)
+        np.testing.assert_allclose(ens.W[i].numpy(), one.W[0].numpy(), rtol=1e-12, atol=1e-14)
+    with pytest.raises(AdvsimError, match="batch_size"):
+        train(ens, X, y, replace(cfg, batch_size=5), seeds=[0, 1, 2])
+    with pytest.raises(AdvsimError, match="one label set per member"):
+        train(ens, X, y[:2], cfg)
+
+
+def test_attacks_take_one_label_set_per_member() -> None:
+    """PGD and MinNorm with y (M, n): member i's result is its result with its own labels alone."""
+    from sims.attacks import PGD, MinNorm
+    from sims.nets import init_ensemble
+    from sims.threat import L2Ball
+
+    gen = torch.Generator().manual_seed(1)
+    X = torch.randn(3, 15, 6, generator=gen, dtype=torch.float64)
+    y = torch.where(torch.randn(3, 15, generator=gen, dtype=torch.float64) > 0, 1.0, -1.0)
+    ens = init_ensemble(6, 8, seeds=[0, 1, 2], dtype=torch.float64)
+    pgd = PGD(steps=6, restarts=2)(ens, X, y, L2Ball(0.5))
+    mn = MinNorm(max_iter=5, refine_steps=3, search_steps=3, search_attack=PGD(steps=5))(ens, X, y)
+    for i in range(3):
+        one = ens.select([i])
+        alone = PGD(steps=6, restarts=2)(one, X[i : i + 1], y[i], L2Ball(0.5))
+        np.testing.assert_allclose(pgd.delta[i : i + 1].numpy(), alone.delta.numpy(), atol=1e-12)
+        mn1 = MinNorm(max_iter=5, refine_steps=3, search_steps=3, search_attack=PGD(steps=5))(
+            one, X[i : i + 1], y[i]
+        )
+        np.testing.assert_allclose(mn.dist[i : i + 1].numpy(), mn1.dist.numpy(), rtol=1e-9)
