@@ -1434,12 +1434,15 @@ def off_scaling_check(runs: Sequence[RunRecord]) -> Comparison:
     )
     top = rs[-1].arrays()
     shared = all(shared_points(r) for r in rs)
+    raw_iv = stats.slope(codims, raw, log=True, reduce="median", nested=shared)
     parts = [
         judge(
             stats.slope(codims, y, log=True, reduce="median", nested=shared),
             band,
             predicted=pred,
-            detail=f"median r_off/|f| (r_off) per co-dimension: {meds}",
+            detail=f"median r_off/|f| (r_off) per co-dimension: {meds}; exponent of r_off itself "
+            f"{raw_iv.estimate:.3g} [{raw_iv.lo:.3g}, {raw_iv.hi:.3g}] (not judged: the derivation "
+            "holds |f| fixed)",
             label="exponent of r_off/|f| in ℓ⊥",
         ),
         judge(

@@ -144,7 +144,6 @@ def run_group(cfgs: Sequence[Config], ctx: RunContext) -> list[RunOutput]:
     first: Config = first_of_group(searched_group, cfgs, "the init scale β")
     tg = train_group([c.setup for c in cfgs], ctx.device)
     radii = {where: flip_radius(tg, where, **first.search()) for where in FLIP_DIRECTIONS}
-    nn = nearest_other_class(tg)
     k = first.setup.n_seeds
     outs = []
     for i, cfg in enumerate(cfgs):
@@ -152,8 +151,8 @@ def run_group(cfgs: Sequence[Config], ctx: RunContext) -> list[RunOutput]:
         arrays = gradient_arrays(t)
         for where, r in radii.items():
             arrays[f"r_{where}"] = r[i * k : (i + 1) * k]
-        row_nn = nn[i * k : (i + 1) * k]  # every member has its own data draw
-        arrays["nn_other"] = row_nn.copy()
+        row_nn = np.broadcast_to(nearest_other_class(t), arrays["r_off"].shape).copy()
+        arrays["nn_other"] = row_nn
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = arrays["r_off"] / arrays["r_on"]
         metrics = {

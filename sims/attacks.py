@@ -1,7 +1,8 @@
 """Attacks on scalar-output ensembles, batched over members and points.
 
 Every attack takes a :class:`sims.nets.ScalarModel` (``M`` members), inputs ``X`` of shape ``(n, d)``
-(shared by all members) or ``(M, n, d)``, labels ``y (n,)`` in {-1, +1} and, for the ε-ball attacks, a
+(shared by all members) or ``(M, n, d)``, labels ``y`` in {-1, +1} — ``(n,)``, or ``(M, n)`` where every
+member has its own data — and, for the ε-ball attacks, a
 :class:`sims.threat.ThreatModel`. A point is *correct* when ``y f(x) > 0`` and *adversarial* when
 ``y f(x + δ) <= 0``. Attacks use closed-form (or autograd-on-input-only) input gradients, so parameter
 gradients are never computed, and they never modify ``X``.
@@ -138,15 +139,25 @@ def check_attack_call(
             check_fits("bounds", threat.bounds, X.dtype)
     M, n, d = model.M, int(X.shape[-2]), model.d
     check_memory("M x n x d", (M, n, d), copies * M * n * d * X.element_size(), X.device)
+    m = getattr(model, "m", None)
+    if isinstance(m, int):  # a two-layer ensemble: h₀ and the step's (M, n, m) buffer, and h(x + δ)
+        check_memory("M x n x m", (M, n, m), 3 * M * n * m * X.element_size(), X.device)
 
 
 def _prepare(model: ScalarModel, X: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    """``X`` expanded to ``(M, n, d)`` in the model's dtype where it has one (as its forward casts),
+    and ``y`` in that dtype."""
+    dt = getattr(model, "dtype", None)
+    if isinstance(dt, torch.dtype) and X.dtype != dt:
+        X = X.to(dt)
     Xe = X.detach().expand(model.M, *X.shape[-2:]) if X.ndim == 2 else X.detach()
     return Xe, y.to(device=X.device, dtype=X.dtype)
 
 
 def _member_blocks(model: ScalarModel, X: Tensor) -> list[slice]:
-    """Member slices whose ``(n, d)`` working sets fit the engine's block budget."""
+    """Member slices whose ``(n, d)`` working sets (X + δ, δ, ∇f, the step) fit the engine's block
+    budget: a cache heuristic — a two-layer ensemble's ``(n, m)`` pre-activation buffers come on top
+    (:func:`check_attack_call` counts them in its memory check)."""
     from sims import nets
 
     if not hasattr(model, "select") or model.M == 1:

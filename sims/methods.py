@@ -152,8 +152,9 @@ class Method(ABC):
         self, ens: TwoLayerEnsemble, X: Tensor, y: Tensor, step: int = 0
     ) -> tuple[Tensor, dict[str, Tensor]]:
         """The per-member loss ``(M,)`` and its gradients for the trainable parameters, at the
-        method's points for ``X`` (``(n, d)`` or ``(M, n, d)``), labels ``y (n,)`` in {-1, +1} and
-        training step ``step`` (which varies the method's random seed)."""
+        method's points for ``X`` (``(n, d)`` or ``(M, n, d)``), labels ``y`` in {-1, +1} (``(n,)``, or
+        ``(M, n)`` with per-member ``X``) and training step ``step`` (which varies the method's random
+        seed)."""
         if checks_enabled():
             self.check_call(ens, X, y, step)
         with assume_valid():
@@ -176,6 +177,10 @@ class Method(ABC):
         check_memory(
             "M x n x d", (ens.M, n, d), copies * ens.M * n * d * ens.W.element_size(), ens.device
         )
+        # the attack's and the loss' (M, n, m) pre-activations (TRADES and BAT hold one per point)
+        m, M = ens.m, ens.M
+        held = 3 + int(getattr(self, "m", 0))
+        check_memory("M x n x m", (M, n, m), held * M * n * m * ens.W.element_size(), ens.device)
 
     @abstractmethod
     def _loss_grads(

@@ -27,6 +27,7 @@ from sims.optim import OPTIMIZERS, OptimizerConfig
 from sims.simulation import member_seeds, torch_dtype
 from sims.threat import Subspace
 from sims.training import TrainConfig, TrainResult, train
+from sims.validate import check_bool, fail
 
 __all__ = [
     "FLIP_DIRECTIONS",
@@ -126,6 +127,14 @@ class SubspaceSetup:
         check_float("weight_decay", self.weight_decay, 0.0)
         check_int("steps", self.steps, 0)
         check_int("n_seeds", self.n_seeds, 1)
+        check_bool("per_member_data", self.per_member_data)
+        if self.per_member_data and self.offset > 0:
+            fail(
+                "offset",
+                "0 with per_member_data (each draw would pick its own offset direction: the members "
+                "would not share one affine subspace)",
+                self.offset,
+            )
 
     @property
     def sigma_w2(self) -> float:
@@ -332,7 +341,8 @@ def data_seed(seed: int, member: int) -> int:
     """The seed of member ``member``'s own data draw under ``per_member_data`` (a stream of
     ``numpy.random.SeedSequence`` keyed on the setup's seed and the member index, distinct from the
     shared draw of ``seed`` itself)."""
-    return int(np.random.SeedSequence([check_int("seed", seed, 0), member, 1]).generate_state(1)[0])
+    seed, member = check_int("seed", seed, 0), check_int("member", member, 0)
+    return int(np.random.SeedSequence([seed, member, 1]).generate_state(1)[0])
 
 
 def gradient_arrays(t: Trained) -> dict[str, np.ndarray]:

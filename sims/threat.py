@@ -170,6 +170,14 @@ def safe_normalize(G: Tensor) -> Tensor:
     return out
 
 
+def _bshape(a: tuple[int, ...] | torch.Size, b: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The broadcast of shapes ``a`` and ``b``, or ``None`` where they do not broadcast."""
+    try:
+        return tuple(np.broadcast_shapes(tuple(a), b))
+    except ValueError:
+        return None
+
+
 def check_float_arg(name: str, value: object) -> None:
     """Raise unless ``value`` is a finite number > 0."""
     from sims.validate import check_float
@@ -279,13 +287,14 @@ class ThreatModel(ABC):
     def _eps_as(self, dtype: torch.dtype, device: torch.device) -> Tensor:
         """``eps`` in ``dtype`` on ``device``, converted once per (dtype, device) and radius tensor
         (attacks ask at every step)."""
-        cache: dict[tuple[torch.dtype, torch.device], tuple[Tensor, Tensor]]
+        cache: dict[tuple[torch.dtype, torch.device], tuple[Tensor, int, Tensor]]
         cache = self.__dict__.setdefault("_eps_cast", {})
         hit = cache.get((dtype, device))
-        if hit is not None and hit[0] is self.eps:
-            return hit[1]
+        version = self.eps._version  # changes with every in-place update of the radii
+        if hit is not None and hit[0] is self.eps and hit[1] == version:
+            return hit[2]
         e = self.eps.to(dtype=dtype, device=device)
-        cache[(dtype, device)] = (self.eps, e)
+        cache[(dtype, device)] = (self.eps, version, e)
         return e
 
     def with_eps(self, eps: float | Sequence[float] | np.ndarray | Tensor) -> ThreatModel:
@@ -357,7 +366,14 @@ class ThreatModel(ABC):
         if checks_enabled():
             self._check_vectors("delta", delta)
             self._check_vectors("G", G)
+            if G.shape != delta.shape:
+                fail("G", f"the shape of delta {tuple(delta.shape)}", G, verb="have")
+            if not delta.is_contiguous():
+                fail("delta", "a dense (contiguous) tensor: the step updates it in place", delta)
             check_tensor("coef", coef, like=delta)
+            rows = (*delta.shape[:-1], 1)
+            if coef.ndim != delta.ndim or coef.shape[-1] != 1 or _bshape(coef.shape, rows) != rows:
+                fail("coef", f"one step per row, broadcastable to {rows}", coef, verb="be")
         return self._step(delta, G, coef)
 
     def _step(self, delta: Tensor, G: Tensor, coef: Tensor) -> Tensor:

@@ -29,7 +29,7 @@ from sims.nets import TwoLayerEnsemble, init_ensemble, symmetric_ensemble
 from sims.threat import L2Ball, LinfBall, Subspace, ThreatModel
 
 GOLDEN = Path(__file__).parent / "data" / "attack_golden.npz"
-M, N, D, WIDTH = 3, 24, 8, 12
+M, N, D, WIDTH, NARROW = 3, 24, 8, 12, 6
 
 
 def _data(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -44,9 +44,10 @@ def _flat(*arrays: torch.Tensor) -> np.ndarray:
 
 
 def _ens(kind: str = "relu") -> TwoLayerEnsemble:
-    if kind == "relu":
+    if kind in ("relu", "relu_narrow"):  # narrow: m <= d + 1, the kernel's h₀ + δWᵀ branch
+        width = WIDTH if kind == "relu" else NARROW
         return init_ensemble(
-            D, WIDTH, seeds=range(M), bias="normal", bias_std=0.1, dtype=torch.float64
+            D, width, seeds=range(M), bias="normal", bias_std=0.1, dtype=torch.float64
         )
     if kind == "smooth":
         return init_ensemble(
@@ -89,11 +90,13 @@ def _pgd_cases() -> dict[str, Callable[[], np.ndarray]]:
     cases: dict[str, Callable[[], np.ndarray]] = {}
     for tname, threat in threats.items():
         for aname, atk in attacks.items():
-            for kind in ("relu", "smooth", "symmetric"):
+            for kind in ("relu", "relu_narrow", "smooth", "symmetric"):
                 if kind != "relu" and aname not in ("best", "last"):
                     continue
                 for xname, XX in (("shared", X), ("member", Xm)):
-                    if xname == "member" and (kind != "relu" or aname not in ("best", "last")):
+                    if xname == "member" and (
+                        kind not in ("relu", "relu_narrow") or aname not in ("best", "last")
+                    ):
                         continue
 
                     def run(
@@ -194,7 +197,10 @@ def test_matches_previous_implementation(name: str) -> None:
 
 
 if __name__ == "__main__":
+    # ``--add``: compute only the cases not stored yet (run against the previous implementation's
+    # checkout, e.g. a git worktree of c807a88 with this file copied in) and keep the stored ones
     GOLDEN.parent.mkdir(exist_ok=True)
-    outputs: dict[str, np.ndarray] = {k: f() for k, f in CASES.items()}
+    stored = dict(np.load(GOLDEN)) if "--add" in sys.argv and GOLDEN.exists() else {}
+    outputs: dict[str, np.ndarray] = {k: stored[k] if k in stored else f() for k, f in CASES.items()}
     np.savez_compressed(GOLDEN, **outputs)  # type: ignore[arg-type]
-    print(f"wrote {len(CASES)} cases to {GOLDEN}", file=sys.stderr)
+    print(f"wrote {len(CASES)} cases ({len(CASES) - len(stored)} new) to {GOLDEN}", file=sys.stderr)

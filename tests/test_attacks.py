@@ -467,12 +467,16 @@ def test_zero_one_labels_and_rank_deficient_subspaces_are_rejected() -> None:
 # ----------------------------------------------------------------------------- the fused kernel
 @pytest.mark.parametrize("kind", ["relu", "smooth", "symmetric"])
 @pytest.mark.parametrize("per_member", [False, True])
-def test_around_equals_the_network_at_the_perturbed_points(kind: str, per_member: bool) -> None:
-    """Around: h₀ + δWᵀ and σ'(h)(a⊙W) are the forward pass and the gradient law at x + δ, to float64
-    rounding, for every activation; its buffers are reused without changing the numbers."""
+@pytest.mark.parametrize("m", [5, 9])
+def test_around_equals_the_network_at_the_perturbed_points(
+    kind: str, per_member: bool, m: int
+) -> None:
+    """Around: h₀ + δWᵀ (m = 5 <= d + 1) or [x + δ, 1][W, b]ᵀ (m = 9 > d + 1) and σ'(h)(a⊙W) are the
+    forward pass and the gradient law at x + δ, to float64 rounding, for every activation; its buffers
+    are reused without changing the numbers."""
     from sims.nets import Around, init_ensemble, symmetric_ensemble
 
-    M, n, d, m = 3, 17, 7, 9
+    M, n, d = 3, 17, 7
     if kind == "symmetric":
         ens = symmetric_ensemble(d, m, seeds=range(M), threshold=0.1, dtype=torch.float64)
     else:
@@ -556,3 +560,29 @@ def test_pgd_returns_the_pre_activations_for_adversarial_training() -> None:
     assert res.preact is not None
     np.testing.assert_allclose(res.preact.numpy(), ens.preact(X + res.delta).numpy(), atol=1e-13)
     assert PGD(steps=3)(ens, X, y, L2Ball(0.4), with_preact=True).preact is None
+
+
+def test_attacks_cast_the_inputs_to_the_models_dtype() -> None:
+    """A float64 ensemble attacked with float32 inputs works in float64, as its forward pass does (the
+    inputs are cast once): the same perturbations as with the inputs cast by the caller."""
+    ens = init_ensemble(6, 5, seeds=range(2), bias="normal", bias_std=0.1, dtype=torch.float64)
+    X = torch.randn(10, 6)
+    y = torch.where(torch.randn(10) > 0, 1.0, -1.0)
+    for m in (5, 9):
+        e = init_ensemble(6, m, seeds=range(2), bias="normal", bias_std=0.1, dtype=torch.float64)
+        got = PGD(steps=4, random_start=False)(e, X, y, L2Ball(0.3))
+        want = PGD(steps=4, random_start=False)(e, X.double(), y.double(), L2Ball(0.3))
+        assert got.delta.dtype == torch.float64
+        assert torch.equal(got.delta, want.delta)
+    assert ens.dtype == torch.float64
+
+
+def test_step_refuses_what_it_cannot_update_in_place() -> None:
+    delta = torch.zeros(2, 4, 3)
+    G = torch.ones(2, 4, 3)
+    with pytest.raises(AdvsimError, match="coef"):
+        L2Ball(1.0).step(delta, G, torch.ones(2, 4))  # one step per row needs a trailing 1
+    with pytest.raises(AdvsimError, match="delta"):
+        L2Ball(1.0).step(torch.zeros(4, 3).expand(2, 4, 3), G, torch.ones(2, 4, 1))
+    with pytest.raises(AdvsimError, match="G"):
+        LinfBall(1.0).step(delta, G[:, :3], torch.ones(2, 4, 1))

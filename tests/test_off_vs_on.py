@@ -230,3 +230,16 @@ def test_attacks_take_one_label_set_per_member() -> None:
             one, X[i : i + 1], y[i]
         )
         np.testing.assert_allclose(mn.dist[i : i + 1].numpy(), mn1.dist.numpy(), rtol=1e-9)
+
+
+def test_per_member_data_refuses_an_offset_and_checks_its_flag() -> None:
+    from sims.subspace_runs import data_seed
+    from sims.validate import AdvsimError
+
+    with pytest.raises(AdvsimError, match="offset"):
+        SubspaceSetup(d=10, k=3, m=4, offset=0.5, per_member_data=True)
+    with pytest.raises(AdvsimError, match="per_member_data"):
+        SubspaceSetup(d=10, k=3, m=4, per_member_data="no")  # type: ignore[arg-type]
+    with pytest.raises(AdvsimError, match="member"):
+        data_seed(0, -1)
+    assert data_seed(0, 0) != data_seed(0, 1) != data_seed(1, 0)
