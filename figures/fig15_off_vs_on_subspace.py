@@ -17,6 +17,7 @@ import numpy as np
 
 from figures.registry import FigureSpec
 from figures.style import new_figure, save
+from paper_checks.subspace import radius_per_output
 from sims.records import RunRecord, load_records
 from theory import subspace as th
 
@@ -37,13 +38,9 @@ def _median(v: np.ndarray) -> float:
 
 
 def _per_output(r: RunRecord) -> np.ndarray:
-    """``r_off / |f(x)|`` per member and point (what MYV-off-scaling reads)."""
-    a = r.arrays()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out: np.ndarray = np.asarray(a["r_off"], dtype=float) / np.abs(
-            np.asarray(a["f_test"], dtype=float)
-        )
-    return out
+    """``r_off / |f(x)|`` per member and point: what MYV-off-scaling reads, computed by its check's
+    own function."""
+    return radius_per_output(r.arrays())
 
 
 def make(results: Path, out: Path) -> list[Path]:

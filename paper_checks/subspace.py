@@ -1371,6 +1371,12 @@ def radius_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.asarray(a / b)
 
 
+def radius_per_output(a: dict[str, np.ndarray]) -> np.ndarray:
+    """``r_off / |f(x)|`` per member and test point from a simulation-15 record's arrays: the radius per
+    unit of output, what :func:`off_scaling_check` fits (NaN where ``r_off`` is)."""
+    return radius_ratio(a["r_off"], np.abs(np.asarray(a["f_test"], dtype=float)))
+
+
 def _ratio_medians(runs: Sequence[RunRecord], num: str, den: str) -> str:
     meds = []
     for r in sorted(runs, key=_d):
@@ -1426,7 +1432,7 @@ def off_scaling_check(runs: Sequence[RunRecord]) -> Comparison:
     codims = [_d(r) - k for r in rs]
     pred = th.offsubspace_radius_exponent(codims, k)
     band = (pred - RADIUS_EXPONENT_TOL, pred + RADIUS_EXPONENT_TOL)
-    y = np.stack([radius_ratio(r.arrays()["r_off"], np.abs(r.arrays()["f_test"])) for r in rs])
+    y = np.stack([radius_per_output(r.arrays()) for r in rs])
     raw = np.stack([np.asarray(r.arrays()["r_off"], dtype=float) for r in rs])
     meds = ", ".join(
         f"ℓ⊥={c}: {float(_nan_quiet(np.nanmedian, v)):.3g} ({float(_nan_quiet(np.nanmedian, w)):.3g})"

@@ -145,13 +145,16 @@ def run_group(cfgs: Sequence[Config], ctx: RunContext) -> list[RunOutput]:
     tg = train_group([c.setup for c in cfgs], ctx.device)
     radii = {where: flip_radius(tg, where, **first.search()) for where in FLIP_DIRECTIONS}
     k = first.setup.n_seeds
+    # once for the group: member j has the same draw in every row ((M, n_test); (n_test,) if shared)
+    nn = nearest_other_class(tg)
     outs = []
     for i, cfg in enumerate(cfgs):
         t = tg.row(i, k)
         arrays = gradient_arrays(t)
         for where, r in radii.items():
             arrays[f"r_{where}"] = r[i * k : (i + 1) * k]
-        row_nn = np.broadcast_to(nearest_other_class(t), arrays["r_off"].shape).copy()
+        own = nn[i * k : (i + 1) * k] if nn.ndim == 2 else nn
+        row_nn = np.broadcast_to(own, arrays["r_off"].shape).copy()
         arrays["nn_other"] = row_nn
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = arrays["r_off"] / arrays["r_on"]
