@@ -119,7 +119,7 @@ def _nan_reduce(kind: str) -> Callable[..., np.ndarray]:
     """``np.nanmean`` or ``np.nanmedian`` (all-NaN slices give NaN silently)."""
     if kind not in ("mean", "median"):
         raise ValueError(f"reduce must be 'mean' or 'median', got {kind!r}")
-    base = np.nanmean if kind == "mean" else np.nanmedian
+    base = np.nanmean if kind == "mean" else nanmedian
     fast = np.mean if kind == "mean" else np.median
 
     def f(a: np.ndarray, axis: int) -> np.ndarray:
@@ -130,6 +130,26 @@ def _nan_reduce(kind: str) -> Callable[..., np.ndarray]:
             return np.asarray(base(a, axis=axis))
 
     return f
+
+
+def nanmedian(a: np.ndarray, axis: int) -> np.ndarray:
+    """``np.nanmedian(a, axis=axis)``, the same numbers, in one vectorised pass.
+
+    NumPy computes a NaN-aware median along an axis of 600 or more entries one slice at a time (a Python
+    call per slice: per bootstrap resample here, the bulk of a report's time). Sorting moves the NaNs to
+    the end of every slice; the median of a slice's ``c`` finite values is then its entry ``(c − 1)//2``,
+    or the mean ``(u + v)/2`` of its entries ``c/2 − 1`` and ``c/2`` when ``c`` is even — the arithmetic
+    ``np.median`` does, so the results are equal bit for bit (tested). An all-NaN slice gives NaN.
+    """
+    s = np.sort(np.moveaxis(np.asarray(a, dtype=float), axis, -1), axis=-1)
+    count = (~np.isnan(s)).sum(axis=-1)
+    lo_i = np.maximum(count - 1, 0) // 2
+    hi_i = np.maximum(count, 1) // 2
+    hi_i = np.where(count % 2 == 1, lo_i, hi_i)
+    u = np.take_along_axis(s, lo_i[..., None], axis=-1)[..., 0]
+    v = np.take_along_axis(s, hi_i[..., None], axis=-1)[..., 0]
+    med = np.where(count % 2 == 1, u, (u + v) / 2)
+    return np.asarray(np.where(count > 0, med, np.nan))
 
 
 def bootstrap(

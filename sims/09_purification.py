@@ -130,12 +130,18 @@ def _net_arrays(ens: TwoLayerEnsemble, r: CleanRun, prefix: str) -> dict[str, np
     return out
 
 
-def _row(cfg: Config, trained: CleanRun) -> RunOutput:
+def _row(
+    cfg: Config, trained: CleanRun, start_arrays: dict[str, dict[str, np.ndarray]]
+) -> RunOutput:
     """One row from the clean training of its setup: continue from the clean weights (or from the
-    initialisation they were trained from) and measure both nets."""
+    initialisation they were trained from) and measure both nets. ``start_arrays`` holds the
+    measurements of each starting net already made for another row of the group (they are
+    deterministic, so every row records what it would alone)."""
     r = trained if cfg.start == "clean" else replace(trained, ens=trained.ens0.clone())
     ens = continue_at(r, cfg.at[0])
-    arrays = {**data_arrays(r), **_net_arrays(r.ens, r, "clean_"), **_net_arrays(ens, r, "at_")}
+    if cfg.start not in start_arrays:
+        start_arrays[cfg.start] = _net_arrays(r.ens, r, "clean_")
+    arrays = {**data_arrays(r), **start_arrays[cfg.start], **_net_arrays(ens, r, "at_")}
     W_clean, W0 = arrays["W_clean"], arrays["W0"]
     W = ens.W.detach().cpu().numpy()
     arrays["at_W"] = W
@@ -154,7 +160,8 @@ def _row(cfg: Config, trained: CleanRun) -> RunOutput:
 def run_group(cfgs: Sequence[Config], ctx: RunContext) -> list[RunOutput]:
     """Rows sharing a setup (:func:`group`): one clean training, then each row's continued training."""
     trained = train_clean(cfgs[0].setup, ctx.device)
-    return [_row(cfg, trained) for cfg in cfgs]
+    start_arrays: dict[str, dict[str, np.ndarray]] = {}
+    return [_row(cfg, trained, start_arrays) for cfg in cfgs]
 
 
 SIM = Simulation(

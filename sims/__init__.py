@@ -85,7 +85,15 @@ _EXPORTS: dict[str, str] = {
         "sims.measure",
     ),
     **dict.fromkeys(
-        ("Simulation", "RunContext", "RunOutput", "SCALES", "member_seeds", "run_simulation"),
+        (
+            "Simulation",
+            "RunContext",
+            "RunOutput",
+            "SCALES",
+            "member_seeds",
+            "run_simulation",
+            "run_simulations",
+        ),
         "sims.simulation",
     ),
     **dict.fromkeys(("all_simulations", "find_simulation"), "sims.registry"),
@@ -154,6 +162,7 @@ __all__ = [
     "random_basis",
     "robust_accuracy",
     "run_simulation",
+    "run_simulations",
     "skipped_records",
     "symmetric_ensemble",
     "train",
@@ -234,6 +243,7 @@ if TYPE_CHECKING:  # what a type checker and an IDE see; nothing is imported at 
         Simulation,
         member_seeds,
         run_simulation,
+        run_simulations,
     )
     from sims.sparse import SparseCodingData, SparseCodingLaw, make_sparse_data
     from sims.threat import L2Ball, LinfBall, Subspace, ThreatModel

@@ -548,14 +548,24 @@ class MinNorm:
     def _bisect(
         self, model: ScalarModel, Xe: Tensor, y: Tensor, delta: Tensor, ok: Tensor
     ) -> Tensor:
-        """Shrink each adversarial ``δ`` (``ok``) along its ray to just past the boundary."""
-        lo = torch.zeros(delta.shape[:-1], dtype=delta.dtype, device=delta.device)
-        hi = torch.ones_like(lo)
+        """Shrink each adversarial ``δ`` (``ok``) along its ray to just past the boundary.
+
+        Rays that are not adversarial (``~ok``) are returned unchanged, so their bracket starts closed
+        (``lo = hi = 1``). The loop ends early once a step leaves every bracket as it was: a bracket
+        that one step does not move is a fixed point (the next step evaluates the same midpoint), so
+        the result is the one all ``bisection_steps`` give — in float32 a bracket closes after about
+        25 halvings.
+        """
+        hi = torch.ones(delta.shape[:-1], dtype=delta.dtype, device=delta.device)
+        lo = torch.where(ok, torch.zeros_like(hi), hi)
         for _ in range(self.bisection_steps):
             mid = (lo + hi) / 2
             adv = y * model.forward(Xe + mid[..., None] * delta) <= 0
-            hi = torch.where(adv, mid, hi)
-            lo = torch.where(adv, lo, mid)
+            new_hi = torch.where(adv, mid, hi)
+            new_lo = torch.where(adv, lo, mid)
+            if torch.equal(new_hi, hi) and torch.equal(new_lo, lo):
+                break
+            hi, lo = new_hi, new_lo
         return torch.where(ok[..., None], hi[..., None] * delta, delta)
 
     def __call__(self, model: ScalarModel, X: Tensor, y: Tensor) -> MinNormResult:
@@ -594,7 +604,9 @@ class MinNorm:
                         break
                     step = self._to_plane(f, G) * (1 + self.overshoot)
                     delta = torch.where(found[..., None], delta, delta + step)
-                found = y * model.forward(Xe + delta) <= 0
+                # points misclassified already keep distance 0 whatever happens below: leaving them
+                # out of the bisections lets those stop early (see _bisect)
+                found = (y * model.forward(Xe + delta) <= 0) & (clean > 0)
                 delta = self._bisect(model, Xe, y, delta, found)
                 delta = self._refine(model, Xe, y, delta, found)
                 dist = torch.where(found, self._norm(delta), inf)

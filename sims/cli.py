@@ -70,23 +70,13 @@ def _preflight(args: argparse.Namespace) -> None:
 
 
 def _run(sims: Sequence[Simulation], args: argparse.Namespace) -> int:
-    from sims.simulation import run_simulation
+    from sims.simulation import SweepSummary, run_simulations
 
     _preflight(args)
-    status = 0
-    for sim in sims:
-        s = run_simulation(
-            sim,
-            scale=args.scale,
-            out=args.out,
-            n_seeds=args.seeds,
-            device=args.device,
-            force=args.force,
-            progress=False if args.no_progress else None,
-            workers=args.workers,
-            scheduler=args.scheduler,
-            group=not args.no_group,
-        )
+    failed = False
+
+    def report(s: SweepSummary) -> None:
+        nonlocal failed
         extra = "".join(
             f", {n} {what}"
             for n, what in (
@@ -98,15 +88,29 @@ def _run(sims: Sequence[Simulation], args: argparse.Namespace) -> int:
         )
         print(
             f"sim {s.sim}: {s.ran} ran, {s.skipped} already done, {s.failed} failed{extra} "
-            f"({s.seconds:.1f} s) -> {args.out}/{s.sim}"
+            f"({s.seconds:.1f} s) -> {args.out}/{s.sim}",
+            flush=True,
         )
         for f in s.failures:
             print(f"  FAILED {f}", file=sys.stderr)
         for g in s.group_errors:
             print(f"  WARNING {g}", file=sys.stderr)
-        if s.failed:
-            status = 1
-    return status
+        failed = failed or s.failed > 0
+
+    run_simulations(
+        sims,
+        scale=args.scale,
+        out=args.out,
+        n_seeds=args.seeds,
+        device=args.device,
+        force=args.force,
+        progress=False if args.no_progress else None,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        group=not args.no_group,
+        on_finish=report,
+    )
+    return 1 if failed else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -54,6 +54,7 @@ import subprocess
 import tempfile
 import time
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -106,6 +107,42 @@ class SkippedRecordWarning(UserWarning):
 _SKIPPED: dict[Path, str] = {}
 #: Arrays files already checked in this process: (path, mtime_ns, size) -> None (ok) or the reason.
 _ARRAYS_CHECKED: dict[tuple[str, int, int], str | None] = {}
+#: Arrays already read in this process, by file version (path, mtime_ns, size), least recently used
+#: first; read-only, so that every reader sees the file's numbers. Bounded by :data:`ARRAYS_CACHE_BYTES`.
+_ARRAYS_CACHE: OrderedDict[tuple[str, int, int], dict[str, np.ndarray]] = OrderedDict()
+#: The most bytes of arrays :meth:`RunRecord.arrays` keeps in memory (a report reads most records
+#: several times: once to check them, then once per claim or figure that uses them).
+ARRAYS_CACHE_BYTES = 1 << 30
+
+
+def _signature(path: Path) -> tuple[str, int, int]:
+    """``(path, mtime_ns, size)``: one version of a file (raises ``OSError`` when it is missing)."""
+    st = path.stat()
+    return (str(path), st.st_mtime_ns, st.st_size)
+
+
+def _read_arrays(path: Path, sig: tuple[str, int, int] | None = None) -> dict[str, np.ndarray]:
+    """Every array of the ``.npz`` file at ``path`` (no pickle), read-only, through the cache: a file
+    version already read is not read again."""
+    if sig is None:
+        sig = _signature(path)
+    hit = _ARRAYS_CACHE.get(sig)
+    if hit is not None:
+        _ARRAYS_CACHE.move_to_end(sig)
+        return dict(hit)
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}  # reads, decompresses and checks the CRC of every array
+    size = 0
+    for a in arrays.values():
+        a.flags.writeable = False
+        size += a.nbytes
+    if size <= ARRAYS_CACHE_BYTES:
+        _ARRAYS_CACHE[sig] = arrays
+        total = sum(a.nbytes for v in _ARRAYS_CACHE.values() for a in v.values())
+        while total > ARRAYS_CACHE_BYTES:
+            _, old = _ARRAYS_CACHE.popitem(last=False)
+            total -= sum(a.nbytes for a in old.values())
+    return dict(arrays)
 
 
 def skipped_records() -> list[tuple[Path, str]]:
@@ -291,12 +328,11 @@ def _arrays_problem(run: Path, data: Mapping[str, Any]) -> str | None:
         return None
     path = run / ARRAYS_FILE
     try:
-        st = path.stat()
+        sig = _signature(path)
     except OSError as exc:
         return f"{ARRAYS_FILE} is missing ({exc.strerror})"
-    sig = (str(path), st.st_mtime_ns, st.st_size)
     if sig not in _ARRAYS_CHECKED:
-        _ARRAYS_CHECKED[sig] = _load_problem(path)
+        _ARRAYS_CHECKED[sig] = _load_problem(path, sig)
     problem = _ARRAYS_CHECKED[sig]
     if problem is None and isinstance(keys, list):
         with np.load(path, allow_pickle=False) as z:
@@ -306,11 +342,9 @@ def _arrays_problem(run: Path, data: Mapping[str, Any]) -> str | None:
     return problem
 
 
-def _load_problem(path: Path) -> str | None:
+def _load_problem(path: Path, sig: tuple[str, int, int]) -> str | None:
     try:
-        with np.load(path, allow_pickle=False) as z:
-            for k in z.files:
-                z[k]  # reads, decompresses and checks the CRC of every array
+        _read_arrays(path, sig)  # reads, decompresses and checks the CRC of every array
     except Exception as exc:  # any failure to read is a reason to skip, never to crash
         return f"{ARRAYS_FILE} cannot be read ({type(exc).__name__}: {exc})"
     return None
@@ -345,10 +379,10 @@ class RunRecord:
         return str(self.data["status"])
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """All arrays of the run (loaded eagerly; files are small)."""
+        """All arrays of the run, read-only (loaded eagerly; a file version already read in this process
+        comes from memory: :data:`ARRAYS_CACHE_BYTES`). Copy an array before changing it."""
         try:
-            with np.load(self.path / ARRAYS_FILE, allow_pickle=False) as z:
-                return {k: z[k] for k in z.files}
+            return _read_arrays(self.path / ARRAYS_FILE)
         except Exception as exc:
             raise AdvsimError(
                 f"arrays of {self.path} must be readable; got {type(exc).__name__}: {exc}"

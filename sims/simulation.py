@@ -57,8 +57,10 @@ __all__ = [
     "member_seeds",
     "module_of",
     "one_row",
+    "queue_order",
     "resolve_device",
     "run_simulation",
+    "run_simulations",
     "torch_dtype",
 ]
 
@@ -478,6 +480,104 @@ def _record(store: RunStore, key: str, cfg: Any, scale: str, device: str, out: O
         store.write(key, body, None)
 
 
+class _Sweep:
+    """One simulation's sweep: its pending rows, their locks, their records and its summary — the part
+    of :func:`run_simulation` that does not depend on where the rows are computed."""
+
+    def __init__(
+        self,
+        sim: Simulation,
+        *,
+        scale: str,
+        out: str | Path,
+        n_seeds: int | None,
+        force: bool,
+        progress: bool | None,
+    ) -> None:
+        check_instance_sim(sim)
+        check_bool("force", force)
+        if progress is not None:
+            check_bool("progress", progress)
+        self.sim = sim
+        self.force = force
+        cfgs = sim.grid(scale, n_seeds)
+        self.store = RunStore(check_out_dir(out), sim.id)
+        self.summary = SweepSummary(sim=sim.id)
+        self.t_start = time.perf_counter()
+        self.summary.cleaned = self.store.clean_temporary()
+        self.pending: list[tuple[str, Any]] = []
+        for cfg in cfgs:
+            key = sim.key(cfg, scale)
+            if not force and self.store.is_done(key):
+                self.summary.skipped += 1
+            else:
+                self.pending.append((key, cfg))
+        self.bar = tqdm(
+            total=len(self.pending),
+            desc=f"sim {sim.id} [{scale}]",
+            unit="run",
+            disable=None if progress is None else not progress,
+        )
+        self.locks: dict[str, RunLock] = {}
+        self.scale = scale
+        self.device = "cpu"
+
+    def claim(self, batch: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+        """The rows of ``batch`` this sweep may compute: their locks taken; rows another sweep holds
+        (busy) or finished meanwhile (done) dropped."""
+        mine = []
+        for key, cfg in batch:
+            lock = self.store.lock(key)
+            if lock is None:
+                self.summary.busy += 1
+                self.bar.update(1)
+                continue
+            if not self.force and self.store.is_done(key):  # finished by another sweep meanwhile
+                lock.release()
+                self.summary.skipped += 1
+                self.bar.update(1)
+                continue
+            self.locks[key] = lock
+            mine.append((key, cfg))
+        return mine
+
+    def done(self, key: str, cfg: Any, result: Outcome) -> None:
+        """Record one row's outcome (and free its lock)."""
+        summary = self.summary
+        try:
+            _record(self.store, key, cfg, self.scale, self.device, result)
+        finally:
+            lock = self.locks.pop(key, None)
+            if lock is not None:
+                lock.release()
+        if result.diverged and any(any(flags) for flags in result.diverged):
+            summary.diverged += 1
+        if result.group_error is not None:
+            last_line = result.group_error.strip().splitlines()[-1:] or ["failed"]
+            summary.group_errors.append(f"{key}: group failed, reran alone: {last_line[0]}")
+        if result.status == "ok":
+            summary.ran += 1
+        else:
+            summary.failed += 1
+            last = (result.error or "").strip().splitlines()[-1:] or ["failed"]
+            summary.failures.append(f"{key}: {last[0]}")
+        self.bar.update(1)
+
+    def release(self) -> None:
+        """Free the locks of rows not recorded (an interrupted sweep)."""
+        for lock in self.locks.values():
+            lock.release()
+        self.locks.clear()
+
+    def finish(self) -> SweepSummary:
+        """Close the progress bar, rewrite the table and time the sweep."""
+        self.release()
+        self.bar.close()
+        self.store.write_table()
+        self.summary.seconds = time.perf_counter() - self.t_start
+        return self.summary
+
+
 def run_simulation(
     sim: Simulation,
     *,
@@ -503,117 +603,126 @@ def run_simulation(
     (``group``, see the module docstring; ``group=False`` runs every row alone). Ends by rewriting
     the table.
     """
-    check_instance_sim(sim)
+    return run_simulations(
+        [sim],
+        scale=scale,
+        out=out,
+        n_seeds=n_seeds,
+        device=device,
+        force=force,
+        progress=progress,
+        workers=workers,
+        scheduler=scheduler,
+        group=group,
+    )[0]
+
+
+def run_simulations(
+    sims: Sequence[Simulation],
+    *,
+    scale: str = "quick",
+    out: str | Path = "results",
+    n_seeds: int | None = None,
+    device: str = "cpu",
+    force: bool = False,
+    progress: bool | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    group: bool = True,
+    on_finish: Callable[[SweepSummary], None] | None = None,
+) -> list[SweepSummary]:
+    """:func:`run_simulation` for several simulations; their summaries in the order given.
+
+    In-process, one simulation after the other. On a Dask cluster (``workers`` or ``scheduler``) one
+    cluster serves them all and the batches of *every* simulation are queued at once, so the workers
+    stay busy from the first batch to the last instead of idling at the end of each simulation (a
+    simulation with one long row, or fewer batches than workers, no longer holds the others up). The
+    queue runs batches with more rows first (longest-processing-time-first, with rows as the measure
+    of work: a batched group is the longest task of its simulation), then in the order given; groups
+    are split over the workers only where the simulations are fewer than the worker threads. Each
+    simulation's records, table and summary are exactly what it would get alone; ``on_finish`` is
+    called with each summary as soon as its simulation is complete.
+    """
+    if isinstance(sims, Simulation) or not isinstance(sims, Sequence):
+        fail("sims", "a sequence of Simulations", sims)
+    for sim in sims:
+        check_instance_sim(sim)
     device = resolve_device(device)
-    check_bool("force", force)
     check_bool("group", group)
-    if progress is not None:
-        check_bool("progress", progress)
     if workers is not None:
         check_int("workers", workers, 1)
     if scheduler is not None:
         check_scheduler(scheduler)
-    cfgs = sim.grid(scale, n_seeds)
-    store = RunStore(check_out_dir(out), sim.id)
-    summary = SweepSummary(sim=sim.id)
-    t_start = time.perf_counter()
-    summary.cleaned = store.clean_temporary()
-    pending = []
-    for cfg in cfgs:
-        key = sim.key(cfg, scale)
-        if not force and store.is_done(key):
-            summary.skipped += 1
-        else:
-            pending.append((key, cfg))
-    bar = tqdm(
-        total=len(pending),
-        desc=f"sim {sim.id} [{scale}]",
-        unit="run",
-        disable=None if progress is None else not progress,
-    )
-    locks: dict[str, RunLock] = {}
-
-    def claim(batch: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
-        """The rows of ``batch`` this sweep may compute: their locks taken; rows another sweep holds
-        (busy) or finished meanwhile (done) dropped."""
-        mine = []
-        for key, cfg in batch:
-            lock = store.lock(key)
-            if lock is None:
-                summary.busy += 1
-                bar.update(1)
-                continue
-            if not force and store.is_done(key):  # finished by another sweep since we looked
-                lock.release()
-                summary.skipped += 1
-                bar.update(1)
-                continue
-            locks[key] = lock
-            mine.append((key, cfg))
-        return mine
-
-    def done(key: str, cfg: Any, result: Outcome) -> None:
-        try:
-            _record(store, key, cfg, scale, device, result)
-        finally:
-            lock = locks.pop(key, None)
-            if lock is not None:
-                lock.release()
-        if result.diverged and any(any(flags) for flags in result.diverged):
-            summary.diverged += 1
-        if result.group_error is not None:
-            last_line = result.group_error.strip().splitlines()[-1:] or ["failed"]
-            summary.group_errors.append(f"{key}: group failed, reran alone: {last_line[0]}")
-        if result.status == "ok":
-            summary.ran += 1
-        else:
-            summary.failed += 1
-            last = (result.error or "").strip().splitlines()[-1:] or ["failed"]
-            summary.failures.append(f"{key}: {last[0]}")
-        bar.update(1)
-
+    summaries: list[SweepSummary] = []
+    if workers is None and scheduler is None:
+        for sim in sims:
+            sweep = _Sweep(sim, scale=scale, out=out, n_seeds=n_seeds, force=force, progress=progress)
+            sweep.device = device
+            try:
+                for batch in make_batches(sim, sweep.pending, group):
+                    batch = sweep.claim(batch)
+                    if not batch:
+                        continue
+                    outs = execute_group(sim, [cfg for _, cfg in batch], device)
+                    for (key, cfg), result in zip(batch, outs, strict=True):
+                        sweep.done(key, cfg, result)
+            finally:
+                sweep.release()
+            summaries.append(sweep.finish())
+            if on_finish is not None:
+                on_finish(summaries[-1])
+        return summaries
+    sweeps = []
     try:
-        if workers is None and scheduler is None:
-            for batch in make_batches(sim, pending, group):
-                batch = claim(batch)
-                if not batch:
-                    continue
-                outs = execute_group(sim, [cfg for _, cfg in batch], device)
-                for (key, cfg), result in zip(batch, outs, strict=True):
-                    done(key, cfg, result)
-        else:
-            mine = claim(pending)
-            if mine:
-                _run_dask(sim, mine, scale, n_seeds, device, workers, scheduler, group, done)
+        for sim in sims:
+            sweep = _Sweep(sim, scale=scale, out=out, n_seeds=n_seeds, force=force, progress=progress)
+            sweep.device = device
+            sweeps.append(sweep)
+        _run_dask(sweeps, scale, n_seeds, device, workers, scheduler, group, on_finish)
     finally:
-        for lock in locks.values():
-            lock.release()
-        locks.clear()
-    bar.close()
-    store.write_table()
-    summary.seconds = time.perf_counter() - t_start
-    return summary
+        for sweep in sweeps:
+            sweep.release()
+    return [sweep.summary for sweep in sweeps]
+
+
+def queue_order(sizes: Sequence[int]) -> list[int]:
+    """The order in which a packed sweep queues its batches, given their sizes in rows: larger batches
+    first (longest-processing-time-first scheduling, with rows as the measure of work, so that no long
+    batch starts last while the other workers idle), ties in the order given."""
+    return sorted(range(len(sizes)), key=lambda j: (-sizes[j], j))
 
 
 def _run_dask(
-    sim: Simulation,
-    pending: list[tuple[str, Any]],
+    sweeps: Sequence[_Sweep],
     scale: str,
     n_seeds: int | None,
     device: str,
     workers: int | None,
     scheduler: str | None,
     group: bool,
-    done: Callable[[str, Any, Outcome], None],
+    on_finish: Callable[[SweepSummary], None] | None,
 ) -> None:
-    """Submit one task per batch of pending configs (:func:`make_batches`, each group split over the
-    cluster's worker threads) to a Dask cluster and record results as they arrive."""
+    """Submit one task per batch of pending configs of every sweep (:func:`make_batches`) to a Dask
+    cluster, longest batches first, and record results as they arrive; finish each sweep when its last
+    result is in."""
     try:
         import dask
         from distributed import Client, LocalCluster, as_completed
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise AdvsimError("workers/scheduler need Dask: pip install 'dask[distributed]'") from exc
-    module = module_of(sim)  # before starting a cluster: fails fast for a simulation without a module
+    # before starting a cluster: fails fast for a simulation without a module
+    modules = [module_of(sweep.sim) for sweep in sweeps]
+    claimed = [sweep.claim(sweep.pending) for sweep in sweeps]
+    open_sweeps = set()
+    for i, (sweep, mine) in enumerate(zip(sweeps, claimed, strict=True)):
+        if mine:
+            open_sweeps.add(i)
+        else:
+            sweep.finish()
+            if on_finish is not None:
+                on_finish(sweep.summary)
+    if not open_sweeps:
+        return
     cluster = None
     if scheduler is None:
         check_int("workers", workers, 1)
@@ -632,35 +741,53 @@ def _run_dask(
     try:
         client.wait_for_workers(1)
         slots = max(1, sum(client.nthreads().values()))  # type: ignore[no-untyped-call]
+        parts = max(1, slots // len(open_sweeps))
+        left = {i: 0 for i in open_sweeps}
 
-        def submit(batch: list[tuple[str, Any]]) -> Any:
+        def submit(i: int, batch: list[tuple[str, Any]], priority: int) -> Any:
+            left[i] += 1
             return client.submit(
                 _remote,
-                module,
+                modules[i],
                 scale,
                 n_seeds,
                 [key for key, _ in batch],
                 device,
                 pure=False,
-                key=f"{sim.id}-{batch[0][0]}-x{len(batch)}",
+                priority=priority,
+                key=f"{sweeps[i].sim.id}-{batch[0][0]}-x{len(batch)}",
             )
 
-        futures = {submit(b): b for b in make_batches(sim, pending, group, parts=slots)}
+        todo = [
+            (i, b)
+            for i in sorted(open_sweeps)
+            for b in make_batches(sweeps[i].sim, claimed[i], group, parts=parts)
+        ]
+        order = queue_order([len(b) for _, b in todo])
+        futures = {}
+        for rank, j in enumerate(order):
+            i, batch = todo[j]
+            futures[submit(i, batch, len(order) - rank)] = (i, batch)
         queue = as_completed(list(futures))  # type: ignore[no-untyped-call]
         for fut in queue:
-            batch = futures.pop(fut)
+            i, batch = futures.pop(fut)
+            left[i] -= 1
             try:
                 results = fut.result()
             except Exception:  # the task itself could not complete (e.g. its workers kept dying)
                 if len(batch) > 1:  # a row that kills its worker must fail alone: split the batch
                     for row in batch:
-                        new = submit([row])
-                        futures[new] = [row]
+                        new = submit(i, [row], 0)
+                        futures[new] = (i, [row])
                         queue.add(new)  # type: ignore[no-untyped-call]
                     continue
                 results = [Outcome("failed", error=traceback.format_exc(), worker="lost")]
             for (key, cfg), result in zip(batch, results, strict=True):
-                done(key, cfg, result)
+                sweeps[i].done(key, cfg, result)
+            if left[i] == 0:
+                sweeps[i].finish()
+                if on_finish is not None:
+                    on_finish(sweeps[i].summary)
     finally:
         client.close()  # type: ignore[no-untyped-call]
         if cluster is not None:

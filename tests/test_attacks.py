@@ -586,3 +586,38 @@ def test_step_refuses_what_it_cannot_update_in_place() -> None:
         L2Ball(1.0).step(torch.zeros(4, 3).expand(2, 4, 3), G, torch.ones(2, 4, 1))
     with pytest.raises(AdvsimError, match="G"):
         LinfBall(1.0).step(delta, G[:, :3], torch.ones(2, 4, 1))
+
+
+def test_min_norm_bisection_stops_early_with_the_full_bisection_result() -> None:
+    """:meth:`MinNorm._bisect` leaves its loop once a step moves no bracket; in float32 that happens
+    well before ``bisection_steps`` halvings, and the result equals every halving's bit for bit."""
+    from sims.nets import init_ensemble
+
+    torch.manual_seed(0)
+    ens = init_ensemble(6, 32, seeds=[0, 1, 2], dtype=torch.float32)
+    X = torch.randn(40, 6)
+    y = torch.where(torch.randn(40) > 0, 1.0, -1.0)
+    mn = MinNorm(bisection_steps=40)
+    delta = 5.0 * torch.randn(3, 40, 6)
+    # as MinNorm calls it: adversarial rays of points the member classifies correctly
+    ok = (y * ens.forward(X + delta) <= 0) & (y * ens.forward(X) > 0)
+    assert bool(ok.any()) and not bool(ok.all())
+    calls = {"n": 0}
+
+    class Counting:
+        M, d = ens.M, ens.d
+
+        def forward(self, Z: torch.Tensor) -> torch.Tensor:
+            calls["n"] += 1
+            return ens.forward(Z)
+
+    got = mn._bisect(Counting(), X.expand(3, 40, 6), y, delta, ok)  # type: ignore[arg-type]
+    lo = torch.zeros(ok.shape)
+    hi = torch.ones(ok.shape)
+    for _ in range(40):  # the plain bisection, every step
+        mid = (lo + hi) / 2
+        adv = y * ens.forward(X + mid[..., None] * delta) <= 0
+        hi, lo = torch.where(adv, mid, hi), torch.where(adv, lo, mid)
+    want = torch.where(ok[..., None], hi[..., None] * delta, delta)
+    assert torch.equal(got, want)
+    assert calls["n"] < 40

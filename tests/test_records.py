@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sims.errors import AdvsimError
 from sims.records import ARRAYS_FILE, RECORD_FILE, RunStore, run_key
 from sims.simulation import RunContext, RunOutput, Simulation, run_simulation
 
@@ -172,27 +173,22 @@ def test_dask_sweep_survives_a_killed_worker_and_runs_every_config_once(
 
     monkeypatch.setattr(RunStore, "write", counting_write)
     killed: list[int] = []
-    real_run_dask = simmod._run_dask
+    real_done = simmod._Sweep.done
+    state = {"n": 0}
 
-    def run_dask_and_kill(*args: object, **kwargs: object) -> None:
+    def done_and_kill(self: object, key: str, cfg: object, result: object) -> None:
         from distributed import Client
 
-        done = args[-1]
-        state = {"n": 0}
+        real_done(self, key, cfg, result)  # type: ignore[arg-type]
+        state["n"] += 1
+        if state["n"] == 5 and not killed:
+            client = Client.current()
+            pids = client.run(os.getpid)
+            pid = sorted(pids.values())[0]
+            killed.append(pid)
+            threading.Thread(target=os.kill, args=(pid, signal.SIGKILL)).start()
 
-        def done_and_kill(key: str, cfg: object, result: object) -> None:
-            done(key, cfg, result)  # type: ignore[operator]
-            state["n"] += 1
-            if state["n"] == 5 and not killed:
-                client = Client.current()
-                pids = client.run(os.getpid)
-                pid = sorted(pids.values())[0]
-                killed.append(pid)
-                threading.Thread(target=os.kill, args=(pid, signal.SIGKILL)).start()
-
-        real_run_dask(*args[:-1], done_and_kill)  # type: ignore[arg-type,call-arg]
-
-    monkeypatch.setattr(simmod, "_run_dask", run_dask_and_kill)
+    monkeypatch.setattr(simmod._Sweep, "done", done_and_kill)
     sim = find_simulation("01")
     s = run_simulation(sim, out=tmp_path, n_seeds=1, workers=2, progress=False)
     total = len(sim.grid("quick", 1))
@@ -585,3 +581,85 @@ def test_a_run_whose_arrays_cannot_be_recorded_fails_alone(tmp_path: Path) -> No
     assert (s.ran, s.failed) == (1, 1) and "arrays['o'] must be" in s.failures[0]
     failed = [r for r in RunStore(tmp_path, sim.id).records(status=None) if r.status == "failed"]
     assert len(failed) == 1 and not (failed[0].path / ARRAYS_FILE).exists()
+
+
+def test_queue_order_puts_larger_batches_first_and_keeps_ties_in_order() -> None:
+    from sims.simulation import queue_order
+
+    assert queue_order([1, 3, 1, 2, 3]) == [1, 4, 3, 0, 2]
+    assert queue_order([]) == []
+
+
+def test_packed_sweep_of_several_simulations_records_what_each_gets_alone(tmp_path: Path) -> None:
+    """One local cluster for two simulations, their batches queued together: every config recorded
+    once, ok, with the numbers an in-process sweep of each simulation alone records; the summaries come
+    back in the order given and ``on_finish`` sees each simulation once."""
+    pytest.importorskip("distributed")
+    from sims.registry import find_simulation
+    from sims.simulation import run_simulations
+
+    sims = [find_simulation("11"), find_simulation("05")]
+    finished: list[str] = []
+    packed = run_simulations(
+        sims,
+        out=tmp_path / "packed",
+        n_seeds=2,
+        workers=2,
+        progress=False,
+        on_finish=lambda s: finished.append(s.sim),
+    )
+    alone = run_simulations(sims, out=tmp_path / "alone", n_seeds=2, progress=False)
+    assert [s.sim for s in packed] == [s.id for s in sims]
+    assert sorted(finished) == sorted(s.id for s in sims)
+    for sim, p, a in zip(sims, packed, alone, strict=True):
+        total = len(sim.grid("quick", 2))
+        assert p.ran == a.ran == total and p.failed == 0, p.failures
+        got = {r.key: r for r in RunStore(tmp_path / "packed", sim.id).records()}
+        ref = {r.key: r for r in RunStore(tmp_path / "alone", sim.id).records()}
+        assert got.keys() == ref.keys() and len(got) == total
+        assert all(r.data["worker"] != "local" for r in got.values())
+        for key, r in ref.items():
+            assert got[key].metrics.keys() == r.metrics.keys()
+            for name, value in r.metrics.items():
+                assert np.isclose(got[key].metrics[name], value, rtol=1e-6, atol=1e-9), (key, name)
+        assert (tmp_path / "packed" / sim.id / "table.csv").exists()
+
+
+def test_packed_sweep_refuses_a_lone_simulation_object(tmp_path: Path) -> None:
+    from sims.registry import find_simulation
+    from sims.simulation import run_simulations
+
+    with pytest.raises(AdvsimError, match="sims"):
+        run_simulations(find_simulation("01"), out=tmp_path)  # type: ignore[arg-type]
+
+
+def test_arrays_are_read_once_per_file_version_and_read_only(tmp_path: Path) -> None:
+    """A record's arrays come from memory after the first read, read-only (so no reader can change what
+    the next one sees), and a rewritten record is read again."""
+    import sims.records as recmod
+
+    store = RunStore(tmp_path, "00_demo")
+    store.write("k", {"config": {}, "status": "ok", "metrics": {}}, {"x": np.arange(4.0)})
+    first = store.load("k").arrays()
+    with pytest.raises(ValueError, match="read-only"):
+        first["x"][0] = 7.0
+    first["extra"] = np.zeros(1)  # the dict is the caller's own
+    again = store.load("k").arrays()
+    assert "extra" not in again and again["x"] is first["x"]  # from memory
+    time.sleep(0.01)
+    store.write("k", {"config": {}, "status": "ok", "metrics": {}}, {"x": np.arange(4.0) + 1})
+    assert np.array_equal(store.load("k").arrays()["x"], np.arange(4.0) + 1)
+    before = dict(recmod._ARRAYS_CACHE)
+    try:
+        recmod._ARRAYS_CACHE.clear()
+        old_cap = recmod.ARRAYS_CACHE_BYTES
+        recmod.ARRAYS_CACHE_BYTES = 40  # room for one 32-byte array: the older one is evicted
+        store.write("k2", {"config": {}, "status": "ok", "metrics": {}}, {"y": np.ones(4)})
+        store.load("k").arrays()
+        store.load("k2").arrays()
+        assert len(recmod._ARRAYS_CACHE) == 1
+        assert next(iter(recmod._ARRAYS_CACHE))[0].endswith(f"k2/{ARRAYS_FILE}")
+    finally:
+        recmod.ARRAYS_CACHE_BYTES = old_cap
+        recmod._ARRAYS_CACHE.clear()
+        recmod._ARRAYS_CACHE.update(before)
