@@ -97,6 +97,7 @@ _EXPORTS: dict[str, str] = {
         "sims.simulation",
     ),
     **dict.fromkeys(("all_simulations", "find_simulation"), "sims.registry"),
+    **dict.fromkeys(("digits_subspace", "image_patches", "offsubspace_energy"), "sims.real_data"),
     **dict.fromkeys(("RunRecord", "load_records", "skipped_records"), "sims.records"),
 }
 
@@ -143,7 +144,9 @@ __all__ = [
     "bernoulli_kl",
     "checkerboard",
     "diagonal_line",
+    "digits_subspace",
     "find_simulation",
+    "image_patches",
     "init_ensemble",
     "input_grad_split",
     "load_records",
@@ -155,6 +158,7 @@ __all__ = [
     "mixture_correlations",
     "neuron_decomposition",
     "offsubspace_drift",
+    "offsubspace_energy",
     "offsubspace_ratio",
     "perturbation_structure",
     "project",
@@ -234,6 +238,7 @@ if TYPE_CHECKING:  # what a type checker and an IDE see; nothing is imported at 
         weight_arrays,
     )
     from sims.optim import OptimizerConfig
+    from sims.real_data import digits_subspace, image_patches, offsubspace_energy
     from sims.records import RunRecord, load_records, skipped_records
     from sims.registry import all_simulations, find_simulation
     from sims.simulation import (

@@ -1,0 +1,123 @@
+"""Real-data loaders (:mod:`sims.real_data`): offline, deterministic, with the ground truth they claim."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import numpy as np
+import pytest
+
+import sims.real_data as rd
+from sims.errors import AdvsimError
+from sims.real_data import digits_subspace, image_patches, offsubspace_energy
+
+SMALL: dict[str, Any] = {"n": 400, "n_test": 200}
+
+
+def _clear() -> None:
+    rd._digits.cache_clear()
+    rd._patches.cache_clear()
+    rd._dictionary.cache_clear()
+
+
+def test_loading_never_touches_the_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every loader works with sockets refused (the data ship inside scikit-learn's wheel)."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a loader opened a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    _clear()
+    try:
+        digits_subspace(5)
+        image_patches(3, **SMALL)
+        image_patches(3, dictionary="overcomplete", **SMALL)
+    finally:
+        _clear()
+
+
+def test_projected_digits_lie_on_their_pca_subspace_and_raw_ones_near_it() -> None:
+    tr, te = digits_subspace(8)
+    assert tr.n + te.n == 1797  # every digit, split 3:1
+    raw_tr, raw_te = digits_subspace(8, projected=False)
+    U = tr.basis
+    assert tr.d == 64 and tr.k == 8 and np.allclose(U.T @ U, np.eye(8))
+    assert np.array_equal(U, raw_tr.basis)
+    for on, raw in ((tr, raw_tr), (te, raw_te)):
+        assert offsubspace_energy(on) < 1e-12  # exactly on the subspace
+        assert offsubspace_energy(raw) > 0.1  # real digits: only near it
+        assert np.allclose(on.X, raw.X @ U @ U.T)
+        assert set(np.unique(on.y)) == {-1.0, 1.0}
+    # standardised with the training split: mean 0 per pixel, the basis its top principal directions
+    assert np.allclose(raw_tr.X.mean(axis=0), 0.0, atol=1e-12)
+    var = ((raw_tr.X @ np.linalg.svd(raw_tr.X, full_matrices=False)[2].T) ** 2).sum(axis=0)
+    assert np.allclose(((raw_tr.X @ U) ** 2).sum(axis=0), var[:8])
+    assert abs(te.n / (tr.n + te.n) - 0.25) < 0.01
+    again, _ = digits_subspace(8)
+    assert np.array_equal(again.X, tr.X) and np.array_equal(again.y, tr.y)
+    other, _ = digits_subspace(8, seed=1)
+    assert not np.array_equal(other.y, tr.y)  # the split follows the seed
+
+
+def test_digit_groups_choose_the_points_and_their_labels() -> None:
+    tr, te = digits_subspace(4, classes=((3,), (8,)))
+    assert 300 < tr.n + te.n < 400  # about 180 of each digit
+    assert 0.4 < float(np.mean(np.concatenate([tr.y, te.y]) > 0)) < 0.6
+
+
+@pytest.mark.parametrize("dictionary", ["orthonormal", "overcomplete"])
+def test_patches_are_unit_norm_mean_free_with_k_sparse_codes_on_the_learned_dictionary(
+    dictionary: str,
+) -> None:
+    tr, te = image_patches(3, dictionary=dictionary, **SMALL)
+    M = tr.dictionary
+    assert tr.X.shape == (400, 64) and te.X.shape == (200, 64)
+    assert np.allclose(np.linalg.norm(tr.X, axis=1), 1.0) and np.allclose(tr.X.mean(axis=1), 0.0)
+    assert np.allclose(np.linalg.norm(M, axis=0), 1.0)
+    if dictionary == "orthonormal":
+        assert M.shape == (64, 64) and np.allclose(M.T @ M, np.eye(64))
+        C = te.X @ M  # exact k-sparse approximation in an orthonormal basis: the k largest |Mᵀx|
+        kth = -np.sort(-np.abs(C), axis=1)[:, 2]
+        assert np.allclose(te.Z[np.abs(te.Z) > 0], C[np.abs(C) >= kth[:, None]])
+    else:
+        assert M.shape == (64, 128)
+    assert ((np.abs(tr.Z) > 0).sum(axis=1) == 3).all()
+    resid = np.sqrt(((tr.X - tr.Z @ M.T) ** 2).sum(axis=1).mean())
+    assert tr.law.noise == pytest.approx(resid) and 0 < resid < 1
+    assert abs(float(np.mean(np.concatenate([tr.y, te.y]) > 0)) - 0.5) < 0.05  # half per photograph
+
+
+def test_teacher_labels_follow_the_teacher_on_the_codes_and_loading_is_deterministic() -> None:
+    tr, te = image_patches(3, labels="teacher", **SMALL)
+    for part in (tr, te):
+        assert np.array_equal(part.y, np.where(part.Z @ part.w_star >= 0, 1.0, -1.0))
+    assert set(np.unique(tr.w_star)) == {-1.0, 1.0}
+    again, _ = image_patches(3, labels="teacher", **SMALL)
+    assert np.array_equal(again.X, tr.X) and np.array_equal(again.dictionary, tr.dictionary)
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: digits_subspace(0), "k"),
+        (lambda: digits_subspace(64), "k"),
+        (lambda: digits_subspace(4, classes=((1, 2), (2, 3))), "classes"),
+        (lambda: digits_subspace(4, classes=((1,), (12,))), "classes"),
+        (lambda: digits_subspace(4, classes=((1,),)), "classes"),
+        (lambda: digits_subspace(4, test_fraction=1.0), "test_fraction"),
+        (lambda: digits_subspace(4, projected="yes"), "projected"),  # type: ignore[arg-type]
+        (lambda: image_patches(0, **SMALL), "k"),
+        (lambda: image_patches(3, dictionary="random", **SMALL), "dictionary"),
+        (lambda: image_patches(3, atoms=100, **SMALL), "atoms"),
+        (lambda: image_patches(3, dictionary="overcomplete", atoms=64, **SMALL), "atoms"),
+        (lambda: image_patches(3, labels="sky", **SMALL), "labels"),
+        (lambda: image_patches(3, n=60_000), "n"),
+        (lambda: image_patches(3, patch=1, **SMALL), "patch"),
+    ],
+)
+def test_bad_input_names_the_parameter(call: object, name: str) -> None:
+    with pytest.raises(AdvsimError, match=rf"^{name}"):
+        call()  # type: ignore[operator]
