@@ -133,15 +133,19 @@ def _nan_reduce(kind: str) -> Callable[..., np.ndarray]:
 
 
 def nanmedian(a: np.ndarray, axis: int) -> np.ndarray:
-    """``np.nanmedian(a, axis=axis)``, the same numbers, in one vectorised pass.
+    """``np.nanmedian(a, axis=axis)`` for float64 data, in one vectorised pass.
 
     NumPy computes a NaN-aware median along an axis of 600 or more entries one slice at a time (a Python
     call per slice: per bootstrap resample here, the bulk of a report's time). Sorting moves the NaNs to
-    the end of every slice; the median of a slice's ``c`` finite values is then its entry ``(c − 1)//2``,
-    or the mean ``(u + v)/2`` of its entries ``c/2 − 1`` and ``c/2`` when ``c`` is even — the arithmetic
-    ``np.median`` does, so the results are equal bit for bit (tested). An all-NaN slice gives NaN.
+    the end of every slice; the median of a slice's ``c`` non-NaN values is then its entry
+    ``(c − 1)//2``, or the mean ``(u + v)/2`` of its entries ``c/2 − 1`` and ``c/2`` when ``c`` is even —
+    the arithmetic ``np.median`` does, so the values are equal (tested; only the sign of a zero median
+    may differ, as sorting orders ``−0.0`` and ``0.0`` differently). An all-NaN or empty slice gives NaN.
+    Computed in float64 whatever the input dtype.
     """
     s = np.sort(np.moveaxis(np.asarray(a, dtype=float), axis, -1), axis=-1)
+    if s.shape[-1] == 0:
+        return np.full(s.shape[:-1], np.nan)
     count = (~np.isnan(s)).sum(axis=-1)
     lo_i = np.maximum(count - 1, 0) // 2
     hi_i = np.maximum(count, 1) // 2

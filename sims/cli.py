@@ -86,9 +86,14 @@ def _run(sims: Sequence[Simulation], args: argparse.Namespace) -> int:
             )
             if n
         )
+        when = (
+            f"done {s.seconds:.1f} s into the packed sweep, rows {s.row_seconds:.1f} s"
+            if s.packed
+            else f"{s.seconds:.1f} s"
+        )
         print(
             f"sim {s.sim}: {s.ran} ran, {s.skipped} already done, {s.failed} failed{extra} "
-            f"({s.seconds:.1f} s) -> {args.out}/{s.sim}",
+            f"({when}) -> {args.out}/{s.sim}",
             flush=True,
         )
         for f in s.failures:

@@ -16,9 +16,11 @@ advsim (off-subspace weights, neuron decomposition, perturbation structure) runs
   points, which lie only *near* it (:func:`offsubspace_energy` says how near): the control where the
   invariant holds only approximately.
 * **Patches on a learned dictionary** (Allen-Zhu & Li 2020, PAPERS.md §2: natural images are sparse in
-  a learned dictionary): 8×8 grey-level patches of both photographs, each with its mean removed and
-  scaled to unit norm (patches of very low contrast, mostly flat sky, are dropped: their direction is
-  noise), a dictionary learned with ``MiniBatchDictionaryLearning`` on the training patches, and codes
+  a learned dictionary): 8×8 grey-level patches of both photographs — training patches from the top
+  80% of each photograph's rows, test patches from the rest, so none overlaps a training patch — each
+  with its mean removed and scaled to unit norm (patches of very low contrast, mostly flat sky, are
+  dropped: their direction is noise; the level comes from the training patches), a dictionary learned
+  with ``MiniBatchDictionaryLearning`` on the training patches, and codes
   with exactly ``k`` non-zeros by orthogonal matching pursuit. ``dictionary="orthonormal"`` learns a
   complete dictionary and replaces it by the nearest orthonormal matrix (orthogonal Procrustes, the
   polar factor ``U Vᵀ`` of its SVD), where OMP is exact (the ``k`` largest ``|Mᵀx|``);
@@ -27,7 +29,9 @@ advsim (off-subspace weights, neuron decomposition, perturbation structure) runs
   ``‖x − Mz‖``). Labels: ``"image"`` — which photograph the patch comes from (a real attribute; ``w*`` is
   then the least-squares direction of the labels on the codes, the best linear rule on ``z``, not a
   generator), or ``"teacher"`` — ``y = sign⟨w*, z⟩`` with ``w*`` of ±1 entries drawn from ``seed``
-  (the model's labelling rule on real codes).
+  (the model's labelling rule on real codes). The returned law *describes* the data in the model's
+  terms (no generator drew them): ``SparseCodingData.source`` names the data set and ``sample`` refuses
+  real data.
 
 Everything is deterministic for given arguments and cached per process (the dictionary is learned once).
 """
@@ -143,7 +147,9 @@ def digits_subspace(
     Xtr, ytr, Xte, yte, V = _digits(pos, neg, float(test_fraction), seed)
     if len(ytr) < 2 or len(yte) < 1:
         fail("test_fraction", "a split that leaves points on both sides", test_fraction)
-    U = np.ascontiguousarray(V[:, :k])
+    if k > V.shape[1] - 1:
+        fail("k", f"at most {V.shape[1] - 1} (the training split has {len(ytr)} points)", k)
+    U = np.array(V[:, :k])
     kind = "projected" if projected else "raw"
     name = f"digits({'/'.join(map(str, pos))} vs {'/'.join(map(str, neg))}, PCA k={k}, {kind})"
 
@@ -162,44 +168,65 @@ def offsubspace_energy(data: SubspaceData) -> float:
     return 0.0 if total == 0 else max(0.0, 1.0 - float((on * on).sum()) / total)
 
 
+#: The share of each photograph's rows (from the top) that training patches come from; test patches
+#: come from the rows below, so no test patch overlaps a training patch.
+TRAIN_ROWS = 0.8
+
+
 @lru_cache(maxsize=4)
-def _patches(n_total: int, patch: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Unit-norm, mean-free grey-level patches of both sample photographs, shuffled, and their image
-    labels (+1 for the first photograph); read-only arrays."""
+def _patches(
+    n: int, n_test: int, patch: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Unit-norm, mean-free grey-level patches of both sample photographs: ``n`` training patches from
+    the top :data:`TRAIN_ROWS` of each photograph and ``n_test`` test patches from the rest, half from
+    each photograph (the first gets the odd one), shuffled, with their image labels (+1: the first
+    photograph); read-only arrays. The contrast filter's level comes from the training patches."""
     from sklearn.datasets import load_sample_images
     from sklearn.feature_extraction.image import (  # type: ignore[import-untyped]
         extract_patches_2d,
     )
 
     images = load_sample_images().images
-    per = -(-2 * n_total // len(images))  # enough to survive the contrast filter
-    rng = np.random.default_rng(seed)
-    Xs, ys = [], []
+    wants = {"n": (n, True), "n_test": (n_test, False)}
+    drawn: dict[str, list[np.ndarray]] = {"n": [], "n_test": []}
     for i, img in enumerate(images):
         grey = np.asarray(img, dtype=np.float64).mean(axis=2) / 255.0
-        P = extract_patches_2d(grey, (patch, patch), max_patches=per, random_state=seed + i)
-        P = P.reshape(len(P), -1)
-        P = P - P.mean(axis=1, keepdims=True)
-        Xs.append(P)
-        ys.append(np.full(len(P), 1.0 if i == 0 else -1.0))
-    X, y = np.concatenate(Xs), np.concatenate(ys)
-    norms = np.linalg.norm(X, axis=1)
-    keep = norms > MIN_CONTRAST * np.median(norms)
-    X, y, norms = X[keep], y[keep], norms[keep]
-    X = X / norms[:, None]
-    # equal numbers from each photograph, then shuffled
-    per_image = min(int((y > 0).sum()), int((y < 0).sum()), n_total // 2)
-    idx = np.concatenate([np.flatnonzero(y > 0)[:per_image], np.flatnonzero(y < 0)[:per_image]])
-    idx = idx[rng.permutation(len(idx))]
-    out = (np.ascontiguousarray(X[idx]), y[idx])
+        cut = round(TRAIN_ROWS * grey.shape[0])
+        for name, (count, train) in wants.items():
+            region = grey[:cut] if train else grey[cut:]
+            P = extract_patches_2d(
+                region, (patch, patch), max_patches=2 * count, random_state=seed + 2 * i + train
+            )
+            P = P.reshape(len(P), -1)
+            drawn[name].append(P - P.mean(axis=1, keepdims=True))
+    level = MIN_CONTRAST * np.median(np.linalg.norm(np.concatenate(drawn["n"]), axis=1))
+    rng = np.random.default_rng(seed)
+    out: list[np.ndarray] = []
+    for name, (count, _) in wants.items():
+        Xs, ys = [], []
+        for i, P in enumerate(drawn[name]):
+            take = (count + 1) // 2 if i == 0 else count // 2
+            norms = np.linalg.norm(P, axis=1)
+            keep = np.flatnonzero(norms > level)[:take]
+            if len(keep) < take:  # pragma: no cover - the regions hold far more contrasted patches
+                fail(
+                    name,
+                    f"a count the photographs' regions can supply ({len(keep)} per photograph)",
+                    count,
+                )
+            Xs.append(P[keep] / norms[keep, None])
+            ys.append(np.full(take, 1.0 if i == 0 else -1.0))
+        X, y = np.concatenate(Xs), np.concatenate(ys)
+        order = rng.permutation(len(y))
+        out += [np.ascontiguousarray(X[order]), y[order]]
     for a in out:
         a.flags.writeable = False
-    return out
+    return out[0], out[1], out[2], out[3]
 
 
 @lru_cache(maxsize=4)
 def _dictionary(
-    n_total: int, n_test: int, patch: int, atoms: int, k: int, orthonormal: bool, seed: int
+    n: int, n_test: int, patch: int, atoms: int, orthonormal: bool, seed: int
 ) -> np.ndarray:
     """The dictionary ``M (d, D)`` learned on the training patches (read-only)."""
     from sklearn.decomposition import (  # type: ignore[import-untyped]
@@ -207,7 +234,7 @@ def _dictionary(
     )
     from sklearn.exceptions import ConvergenceWarning  # type: ignore[import-untyped]
 
-    X, _ = _patches(n_total, patch, seed)
+    X, *_ = _patches(n, n_test, patch, seed)
     learner = MiniBatchDictionaryLearning(
         n_components=atoms,
         alpha=0.1,
@@ -218,7 +245,7 @@ def _dictionary(
     )
     with warnings.catch_warnings():  # the inner lasso's duality gap of ~1e-5 on some batches
         warnings.simplefilter("ignore", ConvergenceWarning)
-        learner.fit(X[n_test:])
+        learner.fit(X)
     M = np.asarray(learner.components_, dtype=np.float64).T  # (d, D), unit-norm atoms
     if orthonormal:
         u, _, vt = np.linalg.svd(M)
@@ -265,7 +292,7 @@ def image_patches(
         dictionary: ``"orthonormal"`` (``D = d``) or ``"overcomplete"``.
         atoms: ``D`` for the overcomplete dictionary (default ``2d``).
         labels: ``"image"`` (which photograph) or ``"teacher"`` (``sign⟨w*, z⟩``, ``w*`` ±1 from ``seed``).
-        n: training patches; n_test: test patches (half from each photograph in all).
+        n: training patches; n_test: test patches (half from each photograph, the first gets an odd one).
         patch: the patch side (``d = patch²``).
         seed: the seed of the patches, the dictionary learning and the teacher.
     """
@@ -285,21 +312,17 @@ def image_patches(
     n = check_int("n", n, 2, 50_000)
     n_test = check_int("n_test", n_test, 1, 50_000)
     seed = check_int("seed", seed, 0)
-    X, img = _patches(n + n_test, patch, seed)
-    if len(X) < n + n_test:
-        fail("n", f"at most {len(X) - n_test} training patches with n_test = {n_test}", n)
-    M = _dictionary(n + n_test, n_test, patch, D, k, orthonormal, seed)
-    Z = _omp(np.asarray(X), M, k, orthonormal)
+    Xtr, ytr_img, Xte, yte_img = _patches(n, n_test, patch, seed)
+    M = _dictionary(n, n_test, patch, D, orthonormal, seed)
+    Ztr, Zte = _omp(np.asarray(Xtr), M, k, orthonormal), _omp(np.asarray(Xte), M, k, orthonormal)
     if labels == "teacher":
         w_star = np.random.default_rng(seed + 7_919).choice([-1.0, 1.0], size=D)
-        y = np.sign(Z @ w_star)
-        y[y == 0] = 1.0  # a tie (rare: real codes) goes to +1
+        ytr, yte = (np.where(Z @ w_star >= 0, 1.0, -1.0) for Z in (Ztr, Zte))  # a tie (rare) to +1
     else:
-        y = np.array(img)
-        train = slice(n_test, None)
-        w_star, *_ = np.linalg.lstsq(Z[train], y[train], rcond=None)
-    resid = X - Z @ M.T
-    noise = float(np.sqrt(np.mean((resid[n_test:] ** 2).sum(axis=1))))
+        ytr, yte = np.array(ytr_img), np.array(yte_img)
+        w_star, *_ = np.linalg.lstsq(Ztr, ytr, rcond=None)
+    resid = Xtr - Ztr @ M.T
+    noise = float(np.sqrt(np.mean((resid**2).sum(axis=1))))
     law = SparseCodingLaw(
         d=d,
         k=k,
@@ -309,16 +332,18 @@ def image_patches(
         noise=noise,
         teacher="signs" if labels == "teacher" else "gaussian",
     )
+    source = f"sample-image patches ({dictionary} dictionary, {labels} labels)"
 
-    def split(rows: slice) -> SparseCodingData:
+    def split(X: np.ndarray, y: np.ndarray, Z: np.ndarray) -> SparseCodingData:
         return SparseCodingData(
-            X=np.array(X[rows]),
-            y=np.array(y[rows]),
+            X=np.array(X),
+            y=y,
             dictionary=np.array(M),
-            Z=np.array(Z[rows]),
+            Z=Z,
             w_star=np.array(w_star),
             law=law,
             seed=seed,
+            source=source,
         )
 
-    return split(slice(n_test, n_test + n)), split(slice(0, n_test))
+    return split(Xtr, ytr, Ztr), split(Xte, yte, Zte)

@@ -105,43 +105,53 @@ class SkippedRecordWarning(UserWarning):
 
 #: Records skipped by readers in this process: path -> reason, in the order first seen.
 _SKIPPED: dict[Path, str] = {}
-#: Arrays files already checked in this process: (path, mtime_ns, size) -> None (ok) or the reason.
-_ARRAYS_CHECKED: dict[tuple[str, int, int], str | None] = {}
-#: Arrays already read in this process, by file version (path, mtime_ns, size), least recently used
-#: first; read-only, so that every reader sees the file's numbers. Bounded by :data:`ARRAYS_CACHE_BYTES`.
-_ARRAYS_CACHE: OrderedDict[tuple[str, int, int], dict[str, np.ndarray]] = OrderedDict()
+#: Arrays files already checked in this process: file version (:func:`_signature`) -> None (ok) or
+#: the reason.
+_ARRAYS_CHECKED: dict[tuple[str, int, int, int, int, int], str | None] = {}
+#: Arrays already read through :meth:`RunRecord.arrays` in this process, by file version
+#: (:func:`_signature`), least recently used first; read-only, so that every reader sees the file's
+#: numbers. Bounded by :data:`ARRAYS_CACHE_BYTES` (``_CACHED_BYTES`` is what it holds now).
+_ARRAYS_CACHE: OrderedDict[tuple[str, int, int, int, int, int], dict[str, np.ndarray]] = OrderedDict()
+_CACHED_BYTES = 0
 #: The most bytes of arrays :meth:`RunRecord.arrays` keeps in memory (a report reads most records
-#: several times: once to check them, then once per claim or figure that uses them).
+#: several times: once per claim or figure that uses them).
 ARRAYS_CACHE_BYTES = 1 << 30
 
 
-def _signature(path: Path) -> tuple[str, int, int]:
-    """``(path, mtime_ns, size)``: one version of a file (raises ``OSError`` when it is missing)."""
+def _signature(path: Path) -> tuple[str, int, int, int, int, int]:
+    """One version of a file: its resolved path, device, inode, size and modification and change times
+    (an atomic rewrite makes a new inode; raises ``OSError`` when the file is missing)."""
     st = path.stat()
-    return (str(path), st.st_mtime_ns, st.st_size)
+    return (
+        str(path.resolve()),
+        st.st_dev,
+        st.st_ino,
+        st.st_size,
+        st.st_mtime_ns,
+        st.st_ctime_ns,
+    )
 
 
-def _read_arrays(path: Path, sig: tuple[str, int, int] | None = None) -> dict[str, np.ndarray]:
-    """Every array of the ``.npz`` file at ``path`` (no pickle), read-only, through the cache: a file
-    version already read is not read again."""
-    if sig is None:
-        sig = _signature(path)
-    hit = _ARRAYS_CACHE.get(sig)
-    if hit is not None:
+def _read_arrays(path: Path, *, cache: bool) -> dict[str, np.ndarray]:
+    """Every array of the ``.npz`` file at ``path`` (no pickle; reading checks each array's CRC),
+    read-only; through the cache when ``cache`` (a file version already read is not read again)."""
+    global _CACHED_BYTES
+    sig = _signature(path) if cache else None
+    if sig is not None and sig in _ARRAYS_CACHE:
         _ARRAYS_CACHE.move_to_end(sig)
-        return dict(hit)
+        return dict(_ARRAYS_CACHE[sig])
     with np.load(path, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}  # reads, decompresses and checks the CRC of every array
+        arrays = {k: z[k] for k in z.files}
     size = 0
     for a in arrays.values():
         a.flags.writeable = False
         size += a.nbytes
-    if size <= ARRAYS_CACHE_BYTES:
+    if sig is not None and size <= ARRAYS_CACHE_BYTES:
         _ARRAYS_CACHE[sig] = arrays
-        total = sum(a.nbytes for v in _ARRAYS_CACHE.values() for a in v.values())
-        while total > ARRAYS_CACHE_BYTES:
+        _CACHED_BYTES += size
+        while _CACHED_BYTES > ARRAYS_CACHE_BYTES:
             _, old = _ARRAYS_CACHE.popitem(last=False)
-            total -= sum(a.nbytes for a in old.values())
+            _CACHED_BYTES -= sum(a.nbytes for a in old.values())
     return dict(arrays)
 
 
@@ -332,7 +342,7 @@ def _arrays_problem(run: Path, data: Mapping[str, Any]) -> str | None:
     except OSError as exc:
         return f"{ARRAYS_FILE} is missing ({exc.strerror})"
     if sig not in _ARRAYS_CHECKED:
-        _ARRAYS_CHECKED[sig] = _load_problem(path, sig)
+        _ARRAYS_CHECKED[sig] = _load_problem(path)
     problem = _ARRAYS_CHECKED[sig]
     if problem is None and isinstance(keys, list):
         with np.load(path, allow_pickle=False) as z:
@@ -342,9 +352,9 @@ def _arrays_problem(run: Path, data: Mapping[str, Any]) -> str | None:
     return problem
 
 
-def _load_problem(path: Path, sig: tuple[str, int, int]) -> str | None:
+def _load_problem(path: Path) -> str | None:
     try:
-        _read_arrays(path, sig)  # reads, decompresses and checks the CRC of every array
+        _read_arrays(path, cache=False)  # reads, decompresses and checks the CRC of every array
     except Exception as exc:  # any failure to read is a reason to skip, never to crash
         return f"{ARRAYS_FILE} cannot be read ({type(exc).__name__}: {exc})"
     return None
@@ -382,7 +392,7 @@ class RunRecord:
         """All arrays of the run, read-only (loaded eagerly; a file version already read in this process
         comes from memory: :data:`ARRAYS_CACHE_BYTES`). Copy an array before changing it."""
         try:
-            return _read_arrays(self.path / ARRAYS_FILE)
+            return _read_arrays(self.path / ARRAYS_FILE, cache=True)
         except Exception as exc:
             raise AdvsimError(
                 f"arrays of {self.path} must be readable; got {type(exc).__name__}: {exc}"

@@ -243,7 +243,13 @@ class Simulation:
 class SweepSummary:
     """Counts of one :func:`run_simulation` call: runs computed (``ran``), already done
     (``skipped``), failed, ``busy`` (being computed by another sweep on the same folder, left to it),
-    runs with a ``diverged`` training member, and temporary files ``cleaned`` up at the start."""
+    runs with a ``diverged`` training member, and temporary files ``cleaned`` up at the start.
+
+    ``seconds`` is the sweep's wall time; in a packed sweep of several simulations
+    (:func:`run_simulations` on Dask, ``packed=True``) it is the wall time from the start of the packed
+    sweep to this simulation's last result (the simulations share the workers, so their times overlap),
+    and ``row_seconds`` adds up the rows' own times (each group's time shared by its rows).
+    """
 
     sim: str
     ran: int = 0
@@ -253,6 +259,8 @@ class SweepSummary:
     diverged: int = 0
     cleaned: int = 0
     seconds: float = 0.0
+    row_seconds: float = 0.0
+    packed: bool = False
     failures: list[str] = field(default_factory=list)
     group_errors: list[str] = field(default_factory=list)
 
@@ -555,6 +563,7 @@ class _Sweep:
         if result.group_error is not None:
             last_line = result.group_error.strip().splitlines()[-1:] or ["failed"]
             summary.group_errors.append(f"{key}: group failed, reran alone: {last_line[0]}")
+        summary.row_seconds += float(result.timings.get("seconds", 0.0))
         if result.status == "ok":
             summary.ran += 1
         else:
@@ -640,8 +649,9 @@ def run_simulations(
     queue runs batches with more rows first (longest-processing-time-first, with rows as the measure
     of work: a batched group is the longest task of its simulation), then in the order given; groups
     are split over the workers only where the simulations are fewer than the worker threads. Each
-    simulation's records, table and summary are exactly what it would get alone; ``on_finish`` is
-    called with each summary as soon as its simulation is complete.
+    simulation gets the records it would get alone up to float rounding (how rows are batched may
+    differ, and with it ``group_size``, ``timings`` and ``worker``); ``on_finish`` is called with each
+    summary as soon as its simulation is complete (see :class:`SweepSummary` for ``seconds``).
     """
     if isinstance(sims, Simulation) or not isinstance(sims, Sequence):
         fail("sims", "a sequence of Simulations", sims)
@@ -677,6 +687,7 @@ def run_simulations(
         for sim in sims:
             sweep = _Sweep(sim, scale=scale, out=out, n_seeds=n_seeds, force=force, progress=progress)
             sweep.device = device
+            sweep.summary.packed = len(sims) > 1
             sweeps.append(sweep)
         _run_dask(sweeps, scale, n_seeds, device, workers, scheduler, group, on_finish)
     finally:

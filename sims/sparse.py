@@ -30,6 +30,7 @@ from sims.validate import (
     check_int,
     check_labels,
     check_memory,
+    fail,
 )
 
 __all__ = [
@@ -108,8 +109,10 @@ class SparseCodingData:
         dictionary: the paper's ``M``, ``(d, D)`` (orthonormal or unit-norm columns).
         Z: the codes ``(n, D)``.
         w_star: the labelling vector ``w* (D,)``.
-        law: the law the points were drawn from.
+        law: the law the points were drawn from (for real data, :mod:`sims.real_data`, a description of
+            them in the law's terms: no generator drew them).
         seed: the seed of the dictionary and ``w*``.
+        source: ``"generated"`` (drawn from ``law``), or the name of a real data set.
     """
 
     X: np.ndarray
@@ -119,9 +122,12 @@ class SparseCodingData:
     w_star: np.ndarray
     law: SparseCodingLaw
     seed: int
+    source: str = "generated"
 
     def __post_init__(self) -> None:
         law = check_instance("law", self.law, SparseCodingLaw, "a SparseCodingLaw")
+        if not isinstance(self.source, str) or not self.source:
+            fail("source", '"generated" or the name of a real data set', self.source)
         d, D = law.d, law.atoms
         X = check_array("X", self.X, shapes=[("n", d)])
         n = X.shape[0]
@@ -151,7 +157,13 @@ class SparseCodingData:
         return np.asarray(v / np.linalg.norm(v))
 
     def sample(self, n: int, seed: int) -> SparseCodingData:
-        """``n`` fresh points of the same law, dictionary and ``w*`` (e.g. a test set)."""
+        """``n`` fresh points of the same law, dictionary and ``w*`` (e.g. a test set); generated data
+        only (real data have no generator to draw from)."""
+        if self.source != "generated":
+            raise AdvsimError(
+                f"sample needs generated data; these points are real ({self.source}): load more "
+                "with the loader of sims.real_data instead"
+            )
         return _draw(self.law, self.dictionary, self.w_star, n, seed, self.seed)
 
 

@@ -87,7 +87,19 @@ def test_patches_are_unit_norm_mean_free_with_k_sparse_codes_on_the_learned_dict
     assert ((np.abs(tr.Z) > 0).sum(axis=1) == 3).all()
     resid = np.sqrt(((tr.X - tr.Z @ M.T) ** 2).sum(axis=1).mean())
     assert tr.law.noise == pytest.approx(resid) and 0 < resid < 1
-    assert abs(float(np.mean(np.concatenate([tr.y, te.y]) > 0)) - 0.5) < 0.05  # half per photograph
+    assert float(np.mean(tr.y > 0)) == float(np.mean(te.y > 0)) == 0.5  # half per photograph
+    # test patches come from other rows of the photographs than training patches: none repeats
+    seen = {row.tobytes() for row in tr.X}
+    assert not any(row.tobytes() in seen for row in te.X)
+    with pytest.raises(AdvsimError, match="sample needs generated data"):
+        tr.sample(10, seed=0)
+
+
+def test_patch_counts_may_be_odd_and_digits_k_is_bounded_by_the_training_points() -> None:
+    tr, te = image_patches(2, n=401, n_test=201)
+    assert (tr.n, te.n) == (401, 201) and int((tr.y > 0).sum()) == 201
+    with pytest.raises(AdvsimError, match="^k must be at most"):
+        digits_subspace(40, classes=((3,), (8,)), test_fraction=0.9)
 
 
 def test_teacher_labels_follow_the_teacher_on_the_codes_and_loading_is_deterministic() -> None:

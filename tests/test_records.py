@@ -649,17 +649,24 @@ def test_arrays_are_read_once_per_file_version_and_read_only(tmp_path: Path) -> 
     time.sleep(0.01)
     store.write("k", {"config": {}, "status": "ok", "metrics": {}}, {"x": np.arange(4.0) + 1})
     assert np.array_equal(store.load("k").arrays()["x"], np.arange(4.0) + 1)
-    before = dict(recmod._ARRAYS_CACHE)
+    before, before_bytes = dict(recmod._ARRAYS_CACHE), recmod._CACHED_BYTES
+    old_cap = recmod.ARRAYS_CACHE_BYTES
     try:
         recmod._ARRAYS_CACHE.clear()
-        old_cap = recmod.ARRAYS_CACHE_BYTES
+        recmod._CACHED_BYTES = 0
         recmod.ARRAYS_CACHE_BYTES = 40  # room for one 32-byte array: the older one is evicted
         store.write("k2", {"config": {}, "status": "ok", "metrics": {}}, {"y": np.ones(4)})
         store.load("k").arrays()
         store.load("k2").arrays()
-        assert len(recmod._ARRAYS_CACHE) == 1
+        assert len(recmod._ARRAYS_CACHE) == 1 and recmod._CACHED_BYTES == 32
         assert next(iter(recmod._ARRAYS_CACHE))[0].endswith(f"k2/{ARRAYS_FILE}")
+        # checking a record (RunStore.records, is_done) reads its arrays without caching them
+        recmod._ARRAYS_CACHE.clear()
+        recmod._CACHED_BYTES = 0
+        recmod._ARRAYS_CHECKED.clear()
+        assert len(store.records()) == 2 and not recmod._ARRAYS_CACHE
     finally:
         recmod.ARRAYS_CACHE_BYTES = old_cap
         recmod._ARRAYS_CACHE.clear()
         recmod._ARRAYS_CACHE.update(before)
+        recmod._CACHED_BYTES = before_bytes
