@@ -17,7 +17,9 @@ advsim (off-subspace weights, neuron decomposition, perturbation structure) runs
   invariant holds only approximately.
 * **Patches on a learned dictionary** (Allen-Zhu & Li 2020, PAPERS.md §2: natural images are sparse in
   a learned dictionary): 8×8 grey-level patches of both photographs — training patches from the top
-  80% of each photograph's rows, test patches from the rest, so none overlaps a training patch — each
+  80% of each photograph's rows, test patches from the rest, so none overlaps a training patch (the
+  bottom rows hold other content — in the first photograph the test patches' median contrast is several
+  times the training patches' — so test numbers measure transfer to unseen parts of the images) — each
   with its mean removed and scaled to unit norm (patches of very low contrast, mostly flat sky, are
   dropped: their direction is noise; the level comes from the training patches), a dictionary learned
   with ``MiniBatchDictionaryLearning`` on the training patches, and codes

@@ -331,7 +331,7 @@ def _arrays_problem(run: Path, data: Mapping[str, Any]) -> str | None:
 
     A record with ``array_keys: null`` (or a failed one without the field) has no arrays; otherwise
     ``arrays.npz`` must load completely without pickle and hold the listed keys. Checked once per file
-    version (path, modification time, size) in this process.
+    version (:func:`_signature`) in this process.
     """
     keys = data.get("array_keys", "legacy")
     if keys is None or (keys == "legacy" and data.get("status") != "ok"):

@@ -683,10 +683,12 @@ def run_simulations(
                 on_finish(summaries[-1])
         return summaries
     sweeps = []
+    t0 = time.perf_counter()  # one start for every sweep of the packed run (see SweepSummary)
     try:
         for sim in sims:
             sweep = _Sweep(sim, scale=scale, out=out, n_seeds=n_seeds, force=force, progress=progress)
             sweep.device = device
+            sweep.t_start = t0
             sweep.summary.packed = len(sims) > 1
             sweeps.append(sweep)
         _run_dask(sweeps, scale, n_seeds, device, workers, scheduler, group, on_finish)

@@ -160,9 +160,10 @@ class SparseCodingData:
         """``n`` fresh points of the same law, dictionary and ``w*`` (e.g. a test set); generated data
         only (real data have no generator to draw from)."""
         if self.source != "generated":
-            raise AdvsimError(
-                f"sample needs generated data; these points are real ({self.source}): load more "
-                "with the loader of sims.real_data instead"
+            fail(
+                "source",
+                '"generated" to draw more points (real data: load more with sims.real_data)',
+                self.source,
             )
         return _draw(self.law, self.dictionary, self.w_star, n, seed, self.seed)
 

@@ -91,7 +91,7 @@ def test_patches_are_unit_norm_mean_free_with_k_sparse_codes_on_the_learned_dict
     # test patches come from other rows of the photographs than training patches: none repeats
     seen = {row.tobytes() for row in tr.X}
     assert not any(row.tobytes() in seen for row in te.X)
-    with pytest.raises(AdvsimError, match="sample needs generated data"):
+    with pytest.raises(AdvsimError, match="^source must be"):
         tr.sample(10, seed=0)
 
 

@@ -610,6 +610,8 @@ def test_packed_sweep_of_several_simulations_records_what_each_gets_alone(tmp_pa
     )
     alone = run_simulations(sims, out=tmp_path / "alone", n_seeds=2, progress=False)
     assert [s.sim for s in packed] == [s.id for s in sims]
+    assert all(s.packed and s.row_seconds > 0 for s in packed)
+    assert not any(s.packed for s in alone)
     assert sorted(finished) == sorted(s.id for s in sims)
     for sim, p, a in zip(sims, packed, alone, strict=True):
         total = len(sim.grid("quick", 2))
