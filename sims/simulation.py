@@ -501,6 +501,8 @@ class _Sweep:
         n_seeds: int | None,
         force: bool,
         progress: bool | None,
+        device: str,
+        start: float | None = None,
     ) -> None:
         check_instance_sim(sim)
         check_bool("force", force)
@@ -511,7 +513,7 @@ class _Sweep:
         cfgs = sim.grid(scale, n_seeds)
         self.store = RunStore(check_out_dir(out), sim.id)
         self.summary = SweepSummary(sim=sim.id)
-        self.t_start = time.perf_counter()
+        self.t_start = time.perf_counter() if start is None else start
         self.summary.cleaned = self.store.clean_temporary()
         self.pending: list[tuple[str, Any]] = []
         for cfg in cfgs:
@@ -528,7 +530,7 @@ class _Sweep:
         )
         self.locks: dict[str, RunLock] = {}
         self.scale = scale
-        self.device = "cpu"
+        self.device = device
 
     def claim(self, batch: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
         """The rows of ``batch`` this sweep may compute: their locks taken; rows another sweep holds
@@ -666,8 +668,9 @@ def run_simulations(
     summaries: list[SweepSummary] = []
     if workers is None and scheduler is None:
         for sim in sims:
-            sweep = _Sweep(sim, scale=scale, out=out, n_seeds=n_seeds, force=force, progress=progress)
-            sweep.device = device
+            sweep = _Sweep(
+                sim, scale=scale, out=out, n_seeds=n_seeds, force=force, progress=progress, device=device
+            )
             try:
                 for batch in make_batches(sim, sweep.pending, group):
                     batch = sweep.claim(batch)
@@ -686,9 +689,16 @@ def run_simulations(
     t0 = time.perf_counter()  # one start for every sweep of the packed run (see SweepSummary)
     try:
         for sim in sims:
-            sweep = _Sweep(sim, scale=scale, out=out, n_seeds=n_seeds, force=force, progress=progress)
-            sweep.device = device
-            sweep.t_start = t0
+            sweep = _Sweep(
+                sim,
+                scale=scale,
+                out=out,
+                n_seeds=n_seeds,
+                force=force,
+                progress=progress,
+                device=device,
+                start=t0,
+            )
             sweep.summary.packed = len(sims) > 1
             sweeps.append(sweep)
         _run_dask(sweeps, scale, n_seeds, device, workers, scheduler, group, on_finish)
