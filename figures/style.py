@@ -27,11 +27,13 @@ def new_figure(ncols: int = 1, *, width: float = 5.0, height: float = 3.6) -> tu
     return fig, list(axes[0])
 
 
-def save(fig: Figure, out: Path, stem: str) -> list[Path]:
-    """Write ``stem.png`` and ``stem.pdf`` under ``out`` without timestamps (same data, same bytes)."""
+def save(fig: Figure, out: Path, stem: str, *, tight: bool = True) -> list[Path]:
+    """Write ``stem.png`` and ``stem.pdf`` under ``out`` without timestamps (same data, same bytes);
+    ``tight=False`` keeps a layout the figure set itself (nested grids of pictures)."""
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{stem}.png", out / f"{stem}.pdf"]
-    fig.tight_layout()
+    if tight:
+        fig.tight_layout()
     fig.savefig(paths[0], dpi=130, metadata={"Software": None})
     fig.savefig(paths[1], metadata={"Creator": None, "Producer": None, "CreationDate": None})
     plt.close(fig)

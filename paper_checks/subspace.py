@@ -79,6 +79,11 @@ def _nan_quiet(f: Callable[..., np.ndarray], *args: Any, **kw: Any) -> np.ndarra
         return np.asarray(f(*args, **kw))
 
 
+def _dtype(r: RunRecord) -> object:
+    """A run's dtype: in its config, or in its setup's."""
+    return r.config.get("dtype", r.config.get("setup", {}).get("dtype"))
+
+
 def frozen_weights_check(runs: Sequence[RunRecord]) -> Comparison:
     """Invariant 1 (an identity): ``max ‖P⊥(W_t − W_0)‖_F/‖P⊥W_0‖_F`` over runs, members and measured
     steps is 0 up to float64 rounding.
@@ -88,7 +93,7 @@ def frozen_weights_check(runs: Sequence[RunRecord]) -> Comparison:
     float64 rounding).
     """
     band = (0.0, DRIFT_TOL)
-    if any(r.config.get("dtype") != "float64" for r in runs):
+    if any(_dtype(r) != "float64" for r in runs):
         return missing("the exact check needs float64 runs", band, len(runs))
     worst, where = 0.0, ""
     for r in runs:
@@ -1155,7 +1160,9 @@ def dose_response_check(runs: Sequence[RunRecord]) -> Comparison:
         ys.append(np.where(fit_s & fit_v, np.log(med_s / med_v), np.nan))
     y = np.stack(ys)  # (L, S)
     if int(np.isfinite(y).sum(axis=1).min()) < MIN_FITTED:  # the pair rule, at every level
-        return missing("a jitter level has fewer than three members fitted in both rows", band, len(runs))
+        return missing(
+            "a jitter level has fewer than three members fitted in both rows", band, len(runs)
+        )
     curve = ", ".join(
         f"{j:g}: {float(np.exp(_nan_quiet(np.nanmean, v))):.2f}"
         for j, v in zip(levels, y, strict=True)

@@ -24,21 +24,18 @@ import sys
 from dataclasses import replace
 
 import numpy as np
-import torch
 
 from sims.cli import main_for
-from sims.measure import project_perp
 from sims.simulation import RunContext, RunOutput, Simulation
 from sims.subspace_runs import (
+    UNIVERSAL_MULTIPLES,
     Condition,
     SubspaceSetup,
     gradient_arrays,
     summary_metrics,
     train_setup,
+    universal_arrays,
 )
-
-MULTIPLES = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
-
 
 Config = Condition
 
@@ -61,43 +58,15 @@ def configs(scale: str) -> list[Config]:
 
 
 def run(cfg: Config, ctx: RunContext) -> RunOutput:
-    """Train; build ``g_univ`` from the initial weights; sweep the universal perturbation."""
+    """Train; build ``g_univ`` from the initial weights; sweep the universal perturbation
+    (:func:`sims.subspace_runs.universal_arrays`)."""
     t = train_setup(cfg.setup, ctx.device)
-    arrays = gradient_arrays(t)
-    U = torch.as_tensor(t.data.basis, dtype=t.ens.dtype, device=t.ens.device)
-    with torch.no_grad():
-        g_univ = torch.einsum("Mm,Mmd->Md", t.ens.a, project_perp(t.ens0.W, U))
-        ghat = g_univ / g_univ.norm(dim=1, keepdim=True)
-        G_off = project_perp(t.ens.input_grad(t.X_test), U)
-        cos = (G_off * ghat[:, None, :]).sum(-1) / G_off.norm(dim=-1).clamp_min(1e-30)
-        f = t.ens.forward(t.X_test)
-        rstar = f.abs() / G_off.norm(dim=-1).clamp_min(1e-30)
-        correct = t.y_test * f > 0
-        rstar_med = torch.stack([rstar[i][correct[i]].median() for i in range(t.ens.M)])
-        frac = torch.zeros(t.ens.M, len(MULTIPLES), 2, dtype=torch.float64)
-        per_point = torch.full((t.ens.M, len(MULTIPLES), t.X_test.shape[0]), float("nan"))
-        for c, mult in enumerate(MULTIPLES):
-            radius = (mult * rstar_med)[:, None, None]
-            delta = -t.y_test[None, :, None] * radius * ghat[:, None, :]
-            flipped = t.y_test * t.ens.forward(t.X_test[None] + delta) <= 0
-            per_point[:, c] = torch.where(correct, flipped.double(), float("nan")).float().cpu()
-            for k, cls in enumerate((1.0, -1.0)):
-                pick = correct & (t.y_test == cls)
-                frac[:, c, k] = (flipped & pick).sum(1).double() / pick.sum(1).clamp_min(1).double()
-    arrays.update(
-        {
-            "g_univ": g_univ.cpu().numpy(),
-            "cos_univ": cos.cpu().numpy(),
-            "rstar_median": rstar_med.cpu().numpy(),
-            "multiples": np.asarray(MULTIPLES),
-            "flip_frac": frac.numpy(),
-            "flipped": per_point.numpy(),
-        }
-    )
+    arrays = {**gradient_arrays(t), **universal_arrays(t)}
+    frac = arrays["flip_frac"]
     metrics = {
         **summary_metrics(arrays),
         "cos_univ_median": float(np.median(arrays["cos_univ"])),
-        "flip_frac_at_3rstar_min": float(frac[:, MULTIPLES.index(3.0), :].min()),
+        "flip_frac_at_3rstar_min": float(frac[:, UNIVERSAL_MULTIPLES.index(3.0), :].min()),
     }
     return RunOutput(metrics=metrics, arrays=arrays)
 

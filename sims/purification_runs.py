@@ -36,12 +36,15 @@ from sims.nets import (
     symmetric_ensemble,
 )
 from sims.optim import OptimizerConfig
+from sims.real_data import PATCH_DICTIONARIES, image_patches
 from sims.simulation import member_seeds, torch_dtype
 from sims.sparse import SparseCodingData, SparseCodingLaw, make_sparse_data
 from sims.threat import L2Ball, LinfBall, ThreatModel
 from sims.training import TrainConfig, train
+from sims.validate import fail
 
 __all__ = [
+    "PURIFICATION_SOURCES",
     "ATSpec",
     "CleanRun",
     "Condition",
@@ -53,11 +56,26 @@ __all__ = [
     "correct_points",
     "data_arrays",
     "neuron_arrays",
+    "setup_data",
     "threat",
     "train_clean",
     "train_linear",
     "train_ntk",
 ]
+
+
+#: Where a purification run's data come from: the generator, or image patches labelled by a teacher on
+#: their codes or by their photograph.
+PURIFICATION_SOURCES = ("synthetic", "patches_teacher", "patches_image")
+#: The dimension of the patches (8×8 pixels).
+PATCH_D = 64
+#: The law's generator fields that real patches leave at their defaults.
+_LAW_DEFAULTS: dict[str, object] = {
+    "support": "exact",
+    "magnitude": "sign",
+    "noise": 0.0,
+    "teacher": "signs",
+}
 
 
 @dataclass(frozen=True)
@@ -71,6 +89,14 @@ class PurificationSetup:
     ``lr`` on ``loss`` — full-batch GD, or SGD on minibatches of ``batch_size`` (drawn per member from
     its seed). Adversarial training (:class:`ATSpec`) is full-batch. ``shuffle_labels`` permutes the
     training labels (a control: labels unrelated to the codes).
+
+    ``source`` chooses the data: ``"synthetic"`` (the generator, from the law's fields) or 8×8 patches
+    of scikit-learn's sample photographs on a dictionary learned from them
+    (:func:`sims.real_data.image_patches`, ``d = 64``; ``dictionary`` ``"orthonormal"`` or
+    ``"overcomplete"`` with ``D`` atoms, codes with ``k`` non-zeros): ``"patches_teacher"`` labels a
+    patch by a teacher on its code, ``"patches_image"`` by the photograph it comes from. Real data are
+    described, not drawn: the law's ``support``, ``magnitude``, ``noise`` and ``teacher`` keep their
+    defaults (the loader measures the noise), and ``seed`` seeds the patches and the dictionary.
     """
 
     d: int = 64
@@ -97,8 +123,21 @@ class PurificationSetup:
     n_seeds: int = 2
     seed: int = 0
     dtype: str = "float64"
+    source: str = "synthetic"
 
     def __post_init__(self) -> None:
+        check_choice("source", self.source, PURIFICATION_SOURCES)
+        if self.source != "synthetic":
+            check_int("d", self.d, PATCH_D, PATCH_D)
+            check_choice("dictionary", self.dictionary, PATCH_DICTIONARIES)
+            for name, default in _LAW_DEFAULTS.items():
+                if getattr(self, name) != default:
+                    fail(
+                        name,
+                        f"its default {default!r} with source={self.source!r} (real data are not "
+                        "generated)",
+                        getattr(self, name),
+                    )
         self.law()
         check_int("n", self.n, 1)
         check_int("n_test", self.n_test, 1)
@@ -229,11 +268,28 @@ def _tensors(data: SparseCodingData, dtype: torch.dtype, device: str) -> tuple[T
     )
 
 
-def train_clean(s: PurificationSetup, device: str = "cpu") -> CleanRun:
-    """Draw the data, initialise the symmetric ensemble and train it clean (full-batch GD)."""
-    dtype = torch_dtype(s.dtype)
+def setup_data(s: PurificationSetup) -> tuple[SparseCodingData, SparseCodingData]:
+    """The training and test data of a setup: drawn from its law, or the image patches of ``source``
+    (:func:`sims.real_data.image_patches`)."""
+    if s.source != "synthetic":
+        return image_patches(
+            s.k,
+            dictionary=s.dictionary,
+            atoms=s.D,
+            labels=s.source.removeprefix("patches_"),
+            n=s.n,
+            n_test=s.n_test,
+            seed=s.seed,
+        )
     data = make_sparse_data(s.law(), s.n, s.seed)
-    test = data.sample(s.n_test, s.seed + 1_000_003)
+    return data, data.sample(s.n_test, s.seed + 1_000_003)
+
+
+def train_clean(s: PurificationSetup, device: str = "cpu") -> CleanRun:
+    """Get the data (:func:`setup_data`), initialise the symmetric ensemble and train it clean
+    (full-batch GD)."""
+    dtype = torch_dtype(s.dtype)
+    data, test = setup_data(s)
     X, y = _tensors(data, dtype, device)
     if s.shuffle_labels:
         perm = np.random.default_rng([s.seed, 2]).permutation(s.n)

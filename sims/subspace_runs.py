@@ -20,10 +20,11 @@ from sims.attacks import PGD, MinNorm
 from sims.data import SubspaceData, make_subspace_data
 from sims.errors import AdvsimError, check_choice, check_float, check_int
 from sims.losses import LOSSES
-from sims.measure import accuracy, input_grad_split
+from sims.measure import accuracy, input_grad_split, project_perp
 from sims.methods import PGDAT, FastAT, Method
 from sims.nets import TwoLayerEnsemble, init_ensemble, weight_arrays
 from sims.optim import OPTIMIZERS, OptimizerConfig
+from sims.real_data import digits_subspace
 from sims.simulation import member_seeds, torch_dtype
 from sims.threat import Subspace
 from sims.training import TrainConfig, TrainResult, train
@@ -31,13 +32,17 @@ from sims.validate import check_bool, fail
 
 __all__ = [
     "FLIP_DIRECTIONS",
+    "SUBSPACE_SOURCES",
+    "UNIVERSAL_MULTIPLES",
     "Condition",
     "SearchedCondition",
     "SubspaceSetup",
     "Trained",
     "accuracy",
     "data_seed",
+    "digits_data",
     "flip_radius",
+    "flip_search",
     "gradient_arrays",
     "nearest_other_class",
     "searched_group",
@@ -46,7 +51,23 @@ __all__ = [
     "train_group",
     "train_setup",
     "training_metrics",
+    "universal_arrays",
 ]
+
+
+#: Where an off-subspace run's data come from: the generator or real digits (projected or raw).
+SUBSPACE_SOURCES = ("synthetic", "digits", "digits_raw")
+#: The dimension of the digits (8×8 pixels).
+DIGITS_D = 64
+#: The generator's fields that real data leave at their defaults.
+_GENERATOR_DEFAULTS: dict[str, object] = {
+    "labels": "linear",
+    "radius": 1.0,
+    "offset": 0.0,
+    "noise": 0.0,
+    "axis_aligned": False,
+    "per_member_data": False,
+}
 
 
 @dataclass(frozen=True)
@@ -63,6 +84,14 @@ class SubspaceSetup:
     member its own draw of the points and labels (:func:`data_seed`) on one shared subspace: members
     are then independent replicates of the whole experiment, data included, and an interval over
     members covers the data draw (by default all members train on one draw).
+
+    ``source`` chooses the data: ``"synthetic"`` (the generator, above) or handwritten digits on a PCA
+    subspace of dimension ``k`` (:func:`sims.real_data.digits_subspace`, ``d = 64``): ``"digits"``
+    projected onto it (exactly on the subspace: the theorem's condition) or ``"digits_raw"`` (near it).
+    Real data use the first ``n`` points of the training split and the first ``n_test`` of the test
+    split (``seed`` chooses the split); members then differ only by their initialisation, and the
+    generator's fields (``labels``, ``radius``, ``offset``, ``noise``, ``axis_aligned``,
+    ``per_member_data``) must keep their defaults.
     """
 
     d: int
@@ -99,8 +128,20 @@ class SubspaceSetup:
     seed: int = 0
     dtype: str = "float32"
     per_member_data: bool = False
+    source: str = "synthetic"
 
     def __post_init__(self) -> None:
+        check_choice("source", self.source, SUBSPACE_SOURCES)
+        if self.source != "synthetic":
+            check_int("d", self.d, DIGITS_D, DIGITS_D)
+            for name, default in _GENERATOR_DEFAULTS.items():
+                if getattr(self, name) != default:
+                    fail(
+                        name,
+                        f"its default {default!r} with source={self.source!r} (real data are not "
+                        "generated)",
+                        getattr(self, name),
+                    )
         check_int("d", self.d, 2)
         check_int("k_P", self.k, 1, self.d - 1)
         check_int("m", self.m, 1)
@@ -261,6 +302,8 @@ def train_group(
     dtype = torch_dtype(s.dtype)
 
     def draw(seed: int, basis: np.ndarray | None = None) -> SubspaceData:
+        if s.source != "synthetic":
+            return digits_data(s)
         return make_subspace_data(
             s.n + s.n_test,
             s.d,
@@ -337,6 +380,26 @@ def train_group(
     return Trained(data, X, y, Xall[..., s.n :, :], yall[..., s.n :], ens, ens0, res)
 
 
+def digits_data(s: SubspaceSetup) -> SubspaceData:
+    """The digits of a setup with ``source`` ``"digits"`` or ``"digits_raw"``: the first ``n`` training
+    points followed by the first ``n_test`` test points of :func:`sims.real_data.digits_subspace` (split
+    by ``seed``), on the training split's PCA basis of dimension ``k``."""
+    check_choice("source", s.source, SUBSPACE_SOURCES[1:])
+    train, test = digits_subspace(s.k, projected=s.source == "digits", seed=s.seed)
+    for name, want, have, part in (
+        ("n", s.n, train.n, "training"),
+        ("n_test", s.n_test, test.n, "test"),
+    ):
+        if want > have:
+            fail(name, f"at most {have} (the size of the digits' {part} split)", want)
+    return SubspaceData(
+        X=np.concatenate([train.X[: s.n], test.X[: s.n_test]]),
+        y=np.concatenate([train.y[: s.n], test.y[: s.n_test]]),
+        basis=train.basis,
+        name=train.name.removesuffix(" train"),
+    )
+
+
 def data_seed(seed: int, member: int) -> int:
     """The seed of member ``member``'s own data draw under ``per_member_data`` (a stream of
     ``numpy.random.SeedSequence`` keyed on the setup's seed and the member index, distinct from the
@@ -385,7 +448,7 @@ def gradient_arrays(t: Trained) -> dict[str, np.ndarray]:
 FLIP_DIRECTIONS = ("off", "on", "any")
 
 
-def flip_radius(
+def flip_search(
     t: Trained,
     where: str = "off",
     *,
@@ -393,13 +456,15 @@ def flip_radius(
     pgd_steps: int = 20,
     restarts: int = 2,
     max_dist: float = 1e3,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Minimal ℓ2 perturbation that flips each test point, restricted to ``P⊥`` (``where="off"``), to
-    the data subspace ``P`` (``"on"``) or not restricted (``"any"``).
+    the data subspace ``P`` (``"on"``) or not restricted (``"any"``): ``(dist, delta)``.
 
     :class:`sims.attacks.MinNorm` with the restriction (an upper bound of the exact value; the same
-    search effort in every direction, so the three radii are comparable). Returns ``(M, n_test)``: NaN
-    for points the member misclassifies, ``inf`` where nothing was found within ``max_dist``.
+    search effort in every direction, so the three radii are comparable). ``dist (M, n_test)``: NaN
+    for points the member misclassifies, ``inf`` where nothing was found within ``max_dist``;
+    ``delta (M, n_test, d)``: the perturbations (zero where none was found or the point is
+    misclassified).
     """
     check_choice("where", where, FLIP_DIRECTIONS)
     restrict = {
@@ -417,7 +482,79 @@ def flip_radius(
     res = attack(t.ens, t.X_test, t.y_test)
     with torch.no_grad():
         correct = (t.y_test * t.ens.forward(t.X_test)) > 0
-    return torch.where(correct, res.dist, torch.full_like(res.dist, float("nan"))).cpu().numpy()
+        dist = torch.where(correct, res.dist, torch.full_like(res.dist, float("nan")))
+        delta = torch.where(correct[..., None], res.delta, torch.zeros_like(res.delta))
+    return dist.cpu().numpy(), delta.cpu().numpy()
+
+
+def flip_radius(
+    t: Trained,
+    where: str = "off",
+    *,
+    search_steps: int = 10,
+    pgd_steps: int = 20,
+    restarts: int = 2,
+    max_dist: float = 1e3,
+) -> np.ndarray:
+    """The distances of :func:`flip_search` alone: ``(M, n_test)``, NaN for points the member
+    misclassifies, ``inf`` where nothing was found within ``max_dist``."""
+    return flip_search(
+        t,
+        where,
+        search_steps=search_steps,
+        pgd_steps=pgd_steps,
+        restarts=restarts,
+        max_dist=max_dist,
+    )[0]
+
+
+#: Radii of the universal perturbation, in multiples of each member's median first-order radius.
+UNIVERSAL_MULTIPLES = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
+
+
+def universal_arrays(
+    t: Trained, multiples: Sequence[float] = UNIVERSAL_MULTIPLES
+) -> dict[str, np.ndarray]:
+    """The universal off-subspace direction ``g_univ = Σ_j a_j P⊥w_j(0)`` built from the initial weights
+    and what one perturbation along it does (Melamed, Yehudai & Vardi 2023, universal perturbation;
+    PAPERS.md §1, derived: with ``P⊥W`` frozen every point's ``P⊥∇f`` is a sum over its active units of
+    the same vectors, so it shares this direction).
+
+    Returns ``g_univ (M, d)``, ``cos_univ (M, n_test)`` (cosine of ``P⊥∇f(x)`` with it),
+    ``rstar_median (M,)`` (each member's median first-order radius ``|f|/‖P⊥∇f‖`` over the points it
+    classifies correctly), ``multiples (C,)``, ``flip_frac (M, C, 2)`` (share of the correctly
+    classified points of class +1, −1 flipped by ``−y·r·ĝ_univ`` at ``r`` = multiple × median radius)
+    and the per-point ``flipped (M, C, n_test)`` (1 flipped, 0 not, NaN: misclassified to begin with).
+    """
+    U = torch.as_tensor(t.data.basis, dtype=t.ens.dtype, device=t.ens.device)
+    mults = tuple(float(x) for x in multiples)
+    with torch.no_grad():
+        g_univ = torch.einsum("Mm,Mmd->Md", t.ens.a, project_perp(t.ens0.W, U))
+        ghat = g_univ / g_univ.norm(dim=1, keepdim=True)
+        G_off = project_perp(t.ens.input_grad(t.X_test), U)
+        cos = (G_off * ghat[:, None, :]).sum(-1) / G_off.norm(dim=-1).clamp_min(1e-30)
+        f = t.ens.forward(t.X_test)
+        rstar = f.abs() / G_off.norm(dim=-1).clamp_min(1e-30)
+        correct = t.y_test * f > 0
+        rstar_med = torch.stack([rstar[i][correct[i]].median() for i in range(t.ens.M)])
+        frac = torch.zeros(t.ens.M, len(mults), 2, dtype=torch.float64)
+        per_point = torch.full((t.ens.M, len(mults), t.X_test.shape[-2]), float("nan"))
+        for c, mult in enumerate(mults):
+            radius = (mult * rstar_med)[:, None, None]
+            delta = -t.y_test[..., None] * radius * ghat[:, None, :]
+            flipped = t.y_test * t.ens.forward(t.X_test + delta) <= 0
+            per_point[:, c] = torch.where(correct, flipped.double(), float("nan")).float().cpu()
+            for k, cls in enumerate((1.0, -1.0)):
+                pick = correct & (t.y_test == cls)
+                frac[:, c, k] = (flipped & pick).sum(1).double() / pick.sum(1).clamp_min(1).double()
+    return {
+        "g_univ": g_univ.cpu().numpy(),
+        "cos_univ": cos.cpu().numpy(),
+        "rstar_median": rstar_med.cpu().numpy(),
+        "multiples": np.asarray(mults),
+        "flip_frac": frac.numpy(),
+        "flipped": per_point.numpy(),
+    }
 
 
 def nearest_other_class(t: Trained) -> np.ndarray:

@@ -95,6 +95,29 @@ def test_patches_are_unit_norm_mean_free_with_k_sparse_codes_on_the_learned_dict
         tr.sample(10, seed=0)
 
 
+def test_the_orthonormal_dictionary_is_learned_not_a_random_basis() -> None:
+    """The refinement within the orthonormal matrices lowers the reconstruction error from its
+    Procrustes start, and the learned basis captures far more of the patches' energy with k atoms than
+    a random orthonormal basis (the Procrustes step alone did not: 38% against 31% at k = 4)."""
+    from sims import real_data as rd
+
+    k = 4
+    tr, te = image_patches(k, **SMALL)
+    X = np.asarray(tr.X)
+
+    def captured(M: np.ndarray, pts: np.ndarray) -> float:
+        Z = rd._omp(pts, M, k, orthonormal=True)
+        return 1.0 - float(((pts - Z @ M.T) ** 2).sum() / (pts**2).sum())
+
+    rng = np.random.default_rng(0)
+    start = rd._polar(rng.standard_normal((64, 64)))
+    refined = rd._orthonormal_refine(X, start, k)
+    assert np.allclose(refined.T @ refined, np.eye(64))
+    assert captured(refined, X) > captured(start, X) + 0.2
+    random = rd._polar(rng.standard_normal((64, 64)))
+    assert captured(tr.dictionary, np.asarray(te.X)) > captured(random, np.asarray(te.X)) + 0.2
+
+
 def test_patch_counts_may_be_odd_and_digits_k_is_bounded_by_the_training_points() -> None:
     tr, te = image_patches(2, n=401, n_test=201)
     assert (tr.n, te.n) == (401, 201) and int((tr.y > 0).sum()) == 201

@@ -73,7 +73,9 @@ SIM01_IDS = {"MYV-frozen", "MYV-decay-sgd", "MYV-decay-momentum", "MYV-adam-axis
 
 
 def test_every_subspace_claim_is_pinned() -> None:
-    assert pinned_claim_ids("MYV-") | pinned_claim_ids("AT-") == set(VERDICTS) | SIM01_IDS
+    # the real-data claims (MYV-digits-*) are pinned in tests/test_real_data_sims.py
+    mine = (pinned_claim_ids("MYV-") - pinned_claim_ids("MYV-digits-")) | pinned_claim_ids("AT-")
+    assert mine == set(VERDICTS) | SIM01_IDS
 
 
 @pytest.mark.parametrize("cid", tiered(VERDICTS))
@@ -341,4 +343,6 @@ def test_long_decay_law_tells_the_discrete_law_from_gradient_flow_and_needs_dept
     res = ps.long_decay_check([run(flow)])
     assert res.status == "fails" and res.measured == pytest.approx(1.0, rel=1e-6)
     short = np.full(6, 400)
-    assert ps.long_decay_check([run(th.weight_decay_factor(lr, lam, short), short)]).measured is None
+    assert (
+        ps.long_decay_check([run(th.weight_decay_factor(lr, lam, short), short)]).measured is None
+    )
