@@ -91,7 +91,7 @@ class _Grid:
 _GRIDS = {
     "quick": _Grid(m=100, n_test=100, n_seeds=8, steps=1000, lr=0.1),
     "medium": _Grid(m=200, n_test=200, n_seeds=12, steps=4000, lr=0.05),
-    "paper": _Grid(m=500, n_test=450, n_seeds=16, steps=10000, lr=0.05),
+    "paper": _Grid(m=500, n_test=449, n_seeds=16, steps=10000, lr=0.05),
 }
 
 #: Training points: the whole training split of digits 0–9 at the loader's default test share 0.25.

@@ -97,7 +97,9 @@ _EXPORTS: dict[str, str] = {
         "sims.simulation",
     ),
     **dict.fromkeys(("all_simulations", "find_simulation"), "sims.registry"),
-    **dict.fromkeys(("digits_subspace", "image_patches", "offsubspace_energy"), "sims.real_data"),
+    **dict.fromkeys(
+        ("digits_pixels", "digits_subspace", "image_patches", "offsubspace_energy"), "sims.real_data"
+    ),
     **dict.fromkeys(("RunRecord", "load_records", "skipped_records"), "sims.records"),
 }
 
@@ -144,6 +146,7 @@ __all__ = [
     "bernoulli_kl",
     "checkerboard",
     "diagonal_line",
+    "digits_pixels",
     "digits_subspace",
     "find_simulation",
     "image_patches",
@@ -238,7 +241,7 @@ if TYPE_CHECKING:  # what a type checker and an IDE see; nothing is imported at 
         weight_arrays,
     )
     from sims.optim import OptimizerConfig
-    from sims.real_data import digits_subspace, image_patches, offsubspace_energy
+    from sims.real_data import digits_pixels, digits_subspace, image_patches, offsubspace_energy
     from sims.records import RunRecord, load_records, skipped_records
     from sims.registry import all_simulations, find_simulation
     from sims.simulation import (

@@ -69,6 +69,8 @@ __all__ = [
 PURIFICATION_SOURCES = ("synthetic", "patches_teacher", "patches_image")
 #: The dimension of the patches (8×8 pixels).
 PATCH_D = 64
+#: The most patches :func:`sims.real_data.image_patches` draws per split.
+MAX_PATCHES = 50_000
 #: The law's generator fields that real patches leave at their defaults.
 _LAW_DEFAULTS: dict[str, object] = {
     "support": "exact",
@@ -97,6 +99,8 @@ class PurificationSetup:
     patch by a teacher on its code, ``"patches_image"`` by the photograph it comes from. Real data are
     described, not drawn: the law's ``support``, ``magnitude``, ``noise`` and ``teacher`` keep their
     defaults (the loader measures the noise), and ``seed`` seeds the patches and the dictionary.
+    ``dictionary_k`` is the sparsity an orthonormal dictionary is learned for (default ``k``): dense
+    codes on the dictionary of 4-sparse ones are ``k = d, dictionary_k = 4``.
     """
 
     d: int = 64
@@ -124,12 +128,28 @@ class PurificationSetup:
     seed: int = 0
     dtype: str = "float64"
     source: str = "synthetic"
+    dictionary_k: int | None = None
 
     def __post_init__(self) -> None:
         check_choice("source", self.source, PURIFICATION_SOURCES)
+        if self.source == "synthetic" and self.dictionary_k is not None:
+            fail(
+                "dictionary_k",
+                "None for generated data (it chooses a learned dictionary)",
+                self.dictionary_k,
+            )
         if self.source != "synthetic":
             check_int("d", self.d, PATCH_D, PATCH_D)
             check_choice("dictionary", self.dictionary, PATCH_DICTIONARIES)
+            if self.D is not None:
+                if self.dictionary == "orthonormal":
+                    check_int("D", self.D, PATCH_D, PATCH_D)
+                else:
+                    check_int("D", self.D, PATCH_D + 1, 16 * PATCH_D)
+            check_int("n", self.n, 2, MAX_PATCHES)
+            check_int("n_test", self.n_test, 1, MAX_PATCHES)
+            if self.dictionary_k is not None:
+                check_int("dictionary_k", self.dictionary_k, 1, self.D or PATCH_D)
             for name, default in _LAW_DEFAULTS.items():
                 if getattr(self, name) != default:
                     fail(
@@ -280,6 +300,7 @@ def setup_data(s: PurificationSetup) -> tuple[SparseCodingData, SparseCodingData
             n=s.n,
             n_test=s.n_test,
             seed=s.seed,
+            learn_k=s.dictionary_k,
         )
     data = make_sparse_data(s.law(), s.n, s.seed)
     return data, data.sample(s.n_test, s.seed + 1_000_003)

@@ -186,7 +186,10 @@ def digits_pixels(
     check_float("test_fraction", test_fraction, 0.0, 1.0, lo_open=True, hi_open=True)
     check_int("seed", seed, 0)
     *_, mu, sd = _digits(pos, neg, float(test_fraction), seed)
-    return np.asarray(np.asarray(X, dtype=np.float64) * sd + mu)
+    pts = np.asarray(X, dtype=np.float64)
+    if pts.ndim == 0 or pts.shape[-1] != len(mu):
+        fail("X", f"shape (..., {len(mu)}) (8×8 pixels on the last axis)", X, verb="have")
+    return np.asarray(pts * sd + mu)
 
 
 def offsubspace_energy(data: SubspaceData) -> float:
@@ -299,8 +302,8 @@ REFINE_STEPS = 500
 def _orthonormal_refine(X: np.ndarray, M: np.ndarray, k: int) -> np.ndarray:
     """Orthonormal dictionary learning for ``k``-sparse codes from ``M``: alternately the exact codes
     ``Z`` (the ``k`` largest ``|Mᵀx|``) and ``M = polar(Xᵀ Z)``, the orthonormal minimiser of
-    ``‖X − Z Mᵀ‖_F`` given ``Z``; both steps lower that error, which is monotone and stops improving
-    within :data:`REFINE_STEPS`."""
+    ``‖X − Z Mᵀ‖_F`` given ``Z``; neither step raises that error. The loop ends when a step lowers it
+    by less than :data:`REFINE_TOL` of itself, or after :data:`REFINE_STEPS` steps."""
     err = np.inf
     for _ in range(REFINE_STEPS):
         Z = _omp(X, M, k, orthonormal=True)
@@ -339,6 +342,7 @@ def image_patches(
     n_test: int = 1000,
     patch: int = 8,
     seed: int = 0,
+    learn_k: int | None = None,
 ) -> tuple[SparseCodingData, SparseCodingData]:
     """Grey-level patches of scikit-learn's two sample photographs on a dictionary learned from them:
     ``(train, test)`` as :class:`~sims.sparse.SparseCodingData` whose ``dictionary`` is the learned
@@ -352,6 +356,10 @@ def image_patches(
         n: training patches; n_test: test patches (half from each photograph, the first gets an odd one).
         patch: the patch side (``d = patch²``).
         seed: the seed of the patches, the dictionary learning and the teacher.
+        learn_k: the sparsity the orthonormal dictionary is learned for (default ``k``; ignored by
+            the overcomplete one): dense codes on the dictionary learned for sparse ones are
+            ``k = d, learn_k = 4`` (at ``k = d`` every orthonormal basis codes exactly, so learning
+            for ``k = d`` would leave the Procrustes start).
     """
     _need_sklearn()
     check_choice("dictionary", dictionary, PATCH_DICTIONARIES)
@@ -369,8 +377,9 @@ def image_patches(
     n = check_int("n", n, 2, 50_000)
     n_test = check_int("n_test", n_test, 1, 50_000)
     seed = check_int("seed", seed, 0)
+    learn = k if learn_k is None else check_int("learn_k", learn_k, 1, D)
     Xtr, ytr_img, Xte, yte_img = _patches(n, n_test, patch, seed)
-    M = _dictionary(n, n_test, patch, D, orthonormal, k if orthonormal else 0, seed)
+    M = _dictionary(n, n_test, patch, D, orthonormal, learn if orthonormal else 0, seed)
     Ztr, Zte = _omp(np.asarray(Xtr), M, k, orthonormal), _omp(np.asarray(Xte), M, k, orthonormal)
     if labels == "teacher":
         w_star = np.random.default_rng(seed + 7_919).choice([-1.0, 1.0], size=D)

@@ -55,7 +55,7 @@ def _digits(**kw: Any) -> SubspaceSetup:
     ("kw", "name"),
     [
         ({"source": "mnist"}, "source"),
-        ({"d": 32}, "d"),
+        ({"d": 32}, r"^d must"),
         ({"noise": 0.1}, "noise"),
         ({"labels": "teacher"}, "labels"),
         ({"radius": 8.0}, "radius"),
@@ -71,16 +71,51 @@ def test_digits_setups_refuse_generator_fields(kw: dict[str, Any], name: str) ->
     ("kw", "name"),
     [
         ({"source": "patches"}, "source"),
-        ({"d": 32}, "d"),
-        ({"dictionary": "identity"}, "dictionary"),
-        ({"magnitude": "gaussian"}, "magnitude"),
-        ({"noise": 0.2}, "noise"),
+        ({"d": 32}, r"^d must"),
+        ({"dictionary": "identity"}, "^dictionary must"),
+        ({"magnitude": "gaussian"}, "^magnitude must"),
+        ({"noise": 0.2}, "^noise must"),
+        ({"D": 100}, "^D must"),
+        ({"dictionary": "overcomplete", "D": 2000}, "^D must"),
+        ({"n": 1}, "^n must"),
+        ({"n_test": 60_000}, "^n_test must"),
+        ({"dictionary_k": 65}, "^dictionary_k must"),
+        ({"source": "synthetic", "dictionary_k": 4}, "^dictionary_k must"),
     ],
 )
 def test_patch_setups_refuse_generator_fields(kw: dict[str, Any], name: str) -> None:
     base = {"source": "patches_teacher", "dictionary": "orthonormal"}
     with pytest.raises(AdvsimError, match=name):
         PurificationSetup(**{**base, **kw})
+
+
+SIM16 = importlib.import_module("sims.16_digits_subspace")
+
+
+@pytest.mark.parametrize("scale", ["quick", "medium", "paper"])
+def test_every_rung_of_both_grids_fits_the_data(scale: str) -> None:
+    """Every row of simulations 16 and 17 asks for no more points than the data sets have (the digits'
+    splits: 1348 and 449 points), and the dense control shares the sparse rows' dictionary."""
+    train, test = digits_subspace(10)
+    for cfg in SIM16.configs(scale):
+        assert cfg.setup.n <= train.n and cfg.setup.n_test <= test.n, cfg.condition
+    rows = {c.condition: c for c in SIM17.configs(scale)}
+    dense, law = rows["dense-pgd_linf"].setup, rows["teacher-pgd_linf"].setup
+    assert dense.k == 64 and dense.dictionary_k == law.k == 4
+
+
+def test_digits_pixels_undo_the_standardisation_and_name_a_bad_shape() -> None:
+    from sklearn.datasets import load_digits  # type: ignore[import-untyped]
+
+    from sims.real_data import digits_pixels
+
+    raw = digits_subspace(10, projected=False)[0]
+    pix = digits_pixels(raw.X)
+    assert pix.min() >= -1e-9 and pix.max() <= 16 + 1e-9
+    rows = {tuple(r) for r in np.asarray(load_digits().data)}
+    assert all(tuple(np.round(p, 9)) in rows for p in pix[:20])
+    with pytest.raises(AdvsimError, match="^X must have shape"):
+        digits_pixels(np.zeros((64, 1)))
 
 
 def test_digits_data_are_the_loaders_first_points_and_too_many_are_refused() -> None:
@@ -127,6 +162,12 @@ def test_patch_setups_train_on_the_loaders_patches() -> None:
     np.testing.assert_array_equal(test.Z, ref_test.Z)
     run = train_clean(s)
     assert run.X.shape == (200, 64) and run.ens.W.shape == (2, 16, 64)
+    # image labels: the photograph each patch comes from; dense codes on the 4-sparse dictionary
+    image, _ = setup_data(replace(s, source="patches_image"))
+    np.testing.assert_array_equal(image.y, image_patches(4, n=200, n_test=50)[0].y)
+    dense, _ = setup_data(replace(s, k=64, dictionary_k=4))
+    np.testing.assert_array_equal(dense.dictionary, train.dictionary)
+    np.testing.assert_allclose(dense.Z, dense.X @ dense.dictionary, atol=1e-12)
 
 
 def test_radii_come_from_the_nearest_other_class_distances() -> None:
