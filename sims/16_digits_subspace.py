@@ -14,21 +14,21 @@ training split as the subspace ``P``. Two versions of the same points:
   off it at ``k = 10``): the control where the invariant holds only approximately — how far does the
   mechanism survive?
 
-Setting (the gradient-law setting of simulations 02 and 15): first layer ``N(0, β²/d)``, fixed output
-weights ``±1/√m``, biases fixed at 0, full-batch GD on the logistic loss for a fixed number of steps
-(digits 0–4 vs 5–9 are not separable by these nets in reasonable time, so no stop rule), in float64 (the
-frozen-weights identity is checked at float64 rounding). Standardised pixels have unit variance, so the
-data sit at the standard scale ``‖x‖ ≈ √d`` the initialisation is designed for (simulation 15's law
-rows). Rows: GD at β = 1 (the law) and β = 1/16 (the paper's remedy), on both versions; Adam on the
-projected digits (a control: Adam's per-coordinate steps move ``P⊥W``). Members differ by their
-initialisation only (one data set, one split): the claims' intervals resample members and test points
-within members.
+Setting (the gradient-law setting of simulations 02 and 15): first layer ``N(0, β²/d)``, fixed
+output weights ``±1/√m``, biases fixed at 0, full-batch GD on the logistic loss for a fixed number
+of steps (digits 0–4 vs 5–9 are not separable by these nets in reasonable time, so no stop rule), in
+float64 (the frozen-weights identity is checked at float64 rounding; the Adam control runs in
+float32). Standardised pixels have unit variance, so the data sit at the standard scale ``‖x‖ ≈ √d``
+the initialisation is designed for (simulation 15's law rows). Rows: GD at β = 1 (the law) and β =
+1/16 (the paper's remedy), on both versions; Adam on the projected digits (a control: Adam's
+per-coordinate steps move ``P⊥W``). Members differ by their initialisation only (one data set, one
+split): the claims' intervals resample members and test points within members.
 
 Measured per member and test point: the gradient law's arrays (:func:`sims.subspace_runs.
 gradient_arrays`), the universal direction (:func:`sims.subspace_runs.universal_arrays`), the minimal
 ℓ2 flip radius off the subspace, inside it and unrestricted (``r_off``, ``r_on``, ``r_any``,
-:func:`sims.subspace_runs.flip_search`; not on the Adam row), the distance to the nearest training
-point of the other class (``nn_other``) and, for the pictures, the minimal off- and on-subspace
+:func:`sims.subspace_runs.flip_search`) and the distance to the nearest training point of the other
+class (``nn_other``) — neither on the Adam row — and, for the pictures, the minimal off- and on-subspace
 perturbations of the first :data:`N_PICTURED` test points (``delta_off``, ``delta_on``, ``(M, 8, 64)``).
 ``drift (M,)`` is the final ``‖P⊥(W − W0)‖_F / ‖P⊥W0‖_F``.
 """

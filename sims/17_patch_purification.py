@@ -4,25 +4,24 @@ Paper: Allen-Zhu & Li (2020), PAPERS.md §2, whose model ``x = Mz + ξ`` stands 
 sparse in a learned dictionary. Data: :func:`sims.real_data.image_patches` — 8×8 grey-level patches of
 scikit-learn's two sample photographs (``d = 64``, unit norm, mean removed), an orthonormal dictionary
 ``M`` learned from the training patches, codes ``z`` with ``k = 4`` non-zeros; the residual ``x − Mz``
-is the model's noise (RMS ≈ 0.55 of ``‖x‖`` at ``k = 4``: real patches are only approximately sparse).
-Labels: a teacher on the codes (``y = sign⟨w*, z⟩``, the model's rule on real codes — the law rows) and
+is the model's noise (RMS 0.54–0.56 of ``‖x‖`` at ``k = 4``, for 1 000–4 000 training patches: real
+patches are only approximately sparse). Labels: a teacher on the codes (``y = sign⟨w*, z⟩``, the model's rule on real codes — the law rows) and
 which photograph a patch comes from (a real attribute; test patches come from the photographs' bottom
 rows, which hold other content, so its test accuracy is near chance and only its neurons are read;
 these rows run from the ``medium`` rung on).
 
-Setting: simulation 09's network and clean training (the symmetric two-layer ReLU net of width 256,
-init scale 0.01, the noise threshold rule, full-batch GD), then training *continued from the clean
-weights* with PGD-AT or FGM-AT, or continued clean training (the control that never sees adversarial
-points). Radii come from the data's geometry, never from a prediction: ``ε = ¼`` of the median distance
-from a training patch to the nearest training patch of the other class, in the attack's norm (ℓ∞ and ℓ2
-separately; :data:`EPS_SHARE`) — half of the largest radius at which any classifier right on both
-points can be robust for the median point. Controls: continued clean training; dense codes (``k = d``:
-nothing sparse to purify: the same dictionary with all ``d`` coefficients, radii by the same rule on
-its own data); adversarial training from the
-initialisation instead of from clean weights, for the same number of steps (as in simulation 09; on
-patches it does not reach the clean-started net's accuracy — in a trial it did not even with the clean
-training's steps added — so the report marks it invalid: a control that did not train is not a
-control).
+Setting: simulation 09's network and clean training (the symmetric two-layer ReLU net of width 256 —
+1 024 at the paper rung — init scale 0.01, the noise threshold rule, full-batch GD), then training
+*continued from the clean weights* with PGD-AT or FGM-AT, or continued clean training (the control
+that never sees adversarial points). Radii come from the data's geometry, never from a prediction:
+``ε = ¼`` of the median distance from a training patch to the nearest training patch of the other
+class, in the attack's norm (ℓ∞ and ℓ2 separately; :data:`EPS_SHARE`) — half of the largest radius
+at which any classifier right on both points can be robust for the median point. Controls: continued
+clean training; dense codes (``k = d``: nothing sparse to purify: the same dictionary with all ``d``
+coefficients, radii by the same rule on its own data); adversarial training from the initialisation
+instead of from clean weights, for the same number of steps (as in simulation 09; on patches it does
+not reach the clean-started net's accuracy — in a trial it did not even with the clean training's
+steps added — so the report marks it invalid: a control that did not train is not a control).
 
 Measured for the clean net (prefix ``clean_``) and the continued one (prefix ``at_``): the neuron
 decomposition on the learned dictionary (:func:`sims.purification_runs.neuron_arrays`), accuracies,

@@ -149,7 +149,14 @@ class PurificationSetup:
             check_int("n", self.n, 2, MAX_PATCHES)
             check_int("n_test", self.n_test, 1, MAX_PATCHES)
             if self.dictionary_k is not None:
-                check_int("dictionary_k", self.dictionary_k, 1, self.D or PATCH_D)
+                if self.dictionary != "orthonormal":
+                    fail(
+                        "dictionary_k",
+                        "None with the overcomplete dictionary (only an orthonormal one is learned "
+                        "for a sparsity)",
+                        self.dictionary_k,
+                    )
+                check_int("dictionary_k", self.dictionary_k, 1, PATCH_D)
             for name, default in _LAW_DEFAULTS.items():
                 if getattr(self, name) != default:
                     fail(

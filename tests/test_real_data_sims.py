@@ -81,6 +81,7 @@ def test_digits_setups_refuse_generator_fields(kw: dict[str, Any], name: str) ->
         ({"n_test": 60_000}, "^n_test must"),
         ({"dictionary_k": 65}, "^dictionary_k must"),
         ({"source": "synthetic", "dictionary_k": 4}, "^dictionary_k must"),
+        ({"dictionary": "overcomplete", "dictionary_k": 4}, "^dictionary_k must"),
     ],
 )
 def test_patch_setups_refuse_generator_fields(kw: dict[str, Any], name: str) -> None:
