@@ -317,6 +317,20 @@ def rho_free_ratio(a: dict[str, np.ndarray], s: dict[str, Any]) -> stats.Interva
     )
 
 
+def rho_free_part(r: RunRecord) -> Comparison:
+    """One run's ρ-free size (:func:`rho_free_ratio`) judged against ``1 ±`` :data:`RATIO_TOL`."""
+    a = r.arrays()
+    return judge(
+        rho_free_ratio(a, _setup(r)),
+        (1 - RATIO_TOL, 1 + RATIO_TOL),
+        predicted=1.0,
+        detail=f"{_name(r)}: active share p̄ {float(np.mean(a['active_share'])):.3f}, median "
+        f"‖P⊥∇f‖ {float(np.median(a['grad_off'])):.3g}",
+        n_runs=1,
+        label=f"ρ-free size, {_name(r)}",
+    )
+
+
 def _halved(iv: stats.Interval) -> stats.Interval:
     """An exponent of ``‖·‖`` from the slope of ``‖·‖²``."""
     return stats.Interval(
@@ -415,18 +429,8 @@ def gradient_law_check(runs: Sequence[RunRecord]) -> Comparison:
     ratio_parts, law_parts, ks_parts, rows = [], [], [], []
     for r in ordered:
         a, s = r.arrays(), _setup(r)
-        share = float(np.mean(a["active_share"]))
         rows.append((s, a["grad_off"]))
-        ratio_parts.append(
-            judge(
-                rho_free_ratio(a, s),
-                band,
-                predicted=1.0,
-                detail=f"{_name(r)}: active share p̄ {share:.3f}",
-                n_runs=1,
-                label=f"ρ-free size, {_name(r)}",
-            )
-        )
+        ratio_parts.append(rho_free_part(r))
         meas, pred, _ = _law_inputs(a, s)
         law_parts.append(
             judge(

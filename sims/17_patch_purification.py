@@ -45,7 +45,12 @@ import torch
 from sims.attacks import PGD, MinNorm
 from sims.cli import main_for
 from sims.errors import check_choice, check_float
-from sims.measure import abs_cosine, accuracy, perturbation_structure
+from sims.measure import (
+    abs_cosine,
+    accuracy,
+    nearest_other_class_distance,
+    perturbation_structure,
+)
 from sims.nets import TwoLayerEnsemble
 from sims.purification_runs import (
     ATSpec,
@@ -53,6 +58,7 @@ from sims.purification_runs import (
     PurificationSetup,
     attack_points,
     continue_at,
+    correct_points,
     data_arrays,
     neuron_arrays,
     train_clean,
@@ -132,19 +138,19 @@ def configs(scale: str) -> list[Config]:
     return out
 
 
-def nearest_other(X: np.ndarray, y: np.ndarray, p: float) -> np.ndarray:
-    """Per point, the ``ℓ_p`` distance (``p = 2`` or ``inf``) to the nearest point of the other class."""
-    Xt = torch.as_tensor(X, dtype=torch.float64)
-    dist = torch.cdist(Xt, Xt, p=p, compute_mode="donot_use_mm_for_euclid_dist")
-    other = torch.as_tensor(y[:, None] != y[None, :])
-    return torch.where(other, dist, torch.full_like(dist, float("inf"))).min(dim=1).values.numpy()
+def group(cfg: Config) -> tuple[object, ...]:
+    """Rows that share a clean training and a radius rule: their setup and ``eps_share``."""
+    return (cfg.setup, cfg.eps_share)
 
 
 def radii(run: CleanRun, share: float) -> tuple[dict[str, float], dict[str, np.ndarray]]:
     """The training radii ``share × median nearest other-class distance`` over the training points, per
     norm, and those distances (``nn_other_linf``, ``nn_other_l2``, ``(n,)``)."""
-    X, y = run.data.X, run.data.y
-    nn = {"linf": nearest_other(X, y, float("inf")), "l2": nearest_other(X, y, 2.0)}
+    X, y = torch.as_tensor(run.data.X), torch.as_tensor(run.data.y)  # float64, as the data are
+    nn = {
+        norm: nearest_other_class_distance(X, y, X, y, p).numpy()
+        for norm, p in (("linf", float("inf")), ("l2", 2.0))
+    }
     eps = {norm: share * float(np.median(v)) for norm, v in nn.items()}
     return eps, {f"nn_other_{norm}": v for norm, v in nn.items()}
 
@@ -166,8 +172,7 @@ def _net_arrays(
         search_steps=8,
         search_attack=PGD(steps=10, restarts=1, schedule="linear"),
     )(ens, Xa, ya)
-    with torch.no_grad():
-        correct = (ya * ens.forward(Xa) > 0).cpu().numpy()
+    correct = correct_points(ens, Xa, ya)
     dist = found.dist.cpu().numpy()
     ok = correct & np.isfinite(dist)
     ps = perturbation_structure(found.delta.cpu().numpy(), r.test.Z[:N_ATTACKED], r.data.dictionary)
@@ -181,7 +186,7 @@ def run_group(cfgs: Sequence[Config], ctx: RunContext) -> list[RunOutput]:
     """Rows sharing a setup and a radius rule (the group key): one clean training, then each row's continued
     training; the starting nets are measured once per group (deterministic, so every row records
     what it would alone)."""
-    first: Config = first_of_group(lambda c: (c.setup, c.eps_share), cfgs, "the continued training")
+    first: Config = first_of_group(group, cfgs, "the continued training")
     trained = train_clean(first.setup, ctx.device)
     eps, nn = radii(trained, first.eps_share)
     starts: dict[str, dict[str, np.ndarray]] = {}
@@ -226,7 +231,7 @@ SIM = Simulation(
     configs=configs,
     run=one_row(run_group),
     label=lambda c: c.condition,
-    group=lambda c: (c.setup, c.eps_share),
+    group=group,
     run_group=run_group,
 )
 

@@ -42,6 +42,7 @@ __all__ = [
     "as_basis",
     "input_grad_split",
     "mixture_correlations",
+    "nearest_other_class_distance",
     "neuron_decomposition",
     "offsubspace_drift",
     "offsubspace_ratio",
@@ -349,3 +350,21 @@ def perturbation_structure(
             "support_share": on / total,
             "participation": total**2 / (C2**2).sum(axis=-1),
         }
+
+
+def nearest_other_class_distance(
+    X: Tensor, y: Tensor, X_ref: Tensor, y_ref: Tensor, p: float = 2.0
+) -> Tensor:
+    """For each point of ``X (..., n, d)`` (labels ``y (..., n)``), the ``ℓ_p`` distance (``p = 2`` or
+    ``inf``) to the nearest point of ``X_ref (..., n_ref, d)`` of the other class: ``(..., n)``, in
+    float64 (``inf`` where ``X_ref`` has no point of the other class).
+
+    Half of it bounds the radius at which any classifier right on both points can be robust (the
+    midpoint is on the boundary or beyond): the scale an adversarial radius is read against. Exact
+    differences, not the ``|a|² + |b|² − 2ab`` shortcut."""
+    with torch.no_grad():
+        dist = torch.cdist(
+            X.double(), X_ref.double(), p=p, compute_mode="donot_use_mm_for_euclid_dist"
+        )
+        other = torch.sign(y)[..., :, None] != torch.sign(y_ref)[..., None, :]
+        return torch.where(other, dist, torch.full_like(dist, float("inf"))).min(dim=-1).values

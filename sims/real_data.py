@@ -281,7 +281,7 @@ def _dictionary(
         learner.fit(X)
     M = np.asarray(learner.components_, dtype=np.float64).T  # (d, D), unit-norm atoms
     if orthonormal:
-        M = _orthonormal_refine(np.asarray(X), _polar(M), k)
+        M = _canonical_unused(np.asarray(X), _orthonormal_refine(np.asarray(X), _polar(M), k), k)
     M = np.ascontiguousarray(M)
     M.flags.writeable = False
     return M
@@ -297,6 +297,19 @@ def _polar(A: np.ndarray) -> np.ndarray:
 REFINE_TOL = 1e-6
 #: ... or after this many steps.
 REFINE_STEPS = 500
+
+
+def _canonical_unused(X: np.ndarray, M: np.ndarray, k: int) -> np.ndarray:
+    """``M`` with every atom that no training code uses given a fixed sign (its largest-magnitude
+    entry, the first on ties, positive). Such atoms span directions the mean-free patches do not reach
+    (the constant patch, at least), where the polar factor's sign follows the rounding of the SVD — it
+    differed between thread counts; codes, labels and every measurement are unchanged by it."""
+    unused = ~(_omp(X, M, k, orthonormal=True) != 0).any(axis=0)
+    cols = M[:, unused]
+    lead = cols[np.abs(cols).argmax(axis=0), np.arange(cols.shape[1])]
+    out = M.copy()
+    out[:, unused] = cols * np.where(lead < 0, -1.0, 1.0)
+    return out
 
 
 def _orthonormal_refine(X: np.ndarray, M: np.ndarray, k: int) -> np.ndarray:

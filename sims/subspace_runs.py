@@ -20,7 +20,12 @@ from sims.attacks import PGD, MinNorm
 from sims.data import SubspaceData, make_subspace_data
 from sims.errors import AdvsimError, check_choice, check_float, check_int
 from sims.losses import LOSSES
-from sims.measure import accuracy, input_grad_split, project_perp
+from sims.measure import (
+    accuracy,
+    input_grad_split,
+    nearest_other_class_distance,
+    project_perp,
+)
 from sims.methods import PGDAT, FastAT, Method
 from sims.nets import TwoLayerEnsemble, init_ensemble, weight_arrays
 from sims.optim import OPTIMIZERS, OptimizerConfig
@@ -559,17 +564,9 @@ def universal_arrays(
 
 def nearest_other_class(t: Trained) -> np.ndarray:
     """ℓ2 distance from each test point to the nearest training point of the other class: ``(n_test,)``,
-    or ``(M, n_test)`` where every member has its own data.
-
-    Half of it bounds the radius at which any classifier that is right on both points can be robust
-    (the midpoint is on the boundary or beyond): the scale an adversarial radius is read against."""
-    with torch.no_grad():
-        dist = torch.cdist(  # (…, n_test, n); exact differences, not the |a|²+|b|²−2ab shortcut
-            t.X_test.double(), t.X.double(), compute_mode="donot_use_mm_for_euclid_dist"
-        )
-        other = torch.sign(t.y_test)[..., :, None] != torch.sign(t.y)[..., None, :]
-        nearest = torch.where(other, dist, torch.full_like(dist, float("inf"))).min(dim=-1).values
-    return nearest.cpu().numpy()
+    or ``(M, n_test)`` where every member has its own data
+    (:func:`sims.measure.nearest_other_class_distance`)."""
+    return nearest_other_class_distance(t.X_test, t.y_test, t.X, t.y).cpu().numpy()
 
 
 def training_metrics(t: Trained) -> dict[str, float]:

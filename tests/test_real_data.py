@@ -116,6 +116,15 @@ def test_the_orthonormal_dictionary_is_learned_not_a_random_basis() -> None:
     assert captured(refined, X) > captured(start, X) + 0.2
     random = rd._polar(rng.standard_normal((64, 64)))
     assert captured(tr.dictionary, np.asarray(te.X)) > captured(random, np.asarray(te.X)) + 0.2
+    # atoms no training code uses (the constant patch direction) have a fixed sign, whatever the SVD
+    M = tr.dictionary
+    unused = ~(rd._omp(X, M, k, orthonormal=True) != 0).any(axis=0)
+    assert unused.any()
+    cols = M[:, unused]
+    assert (cols[np.abs(cols).argmax(axis=0), np.arange(cols.shape[1])] > 0).all()
+    flipped = M.copy()
+    flipped[:, unused] *= -1
+    np.testing.assert_array_equal(rd._canonical_unused(X, flipped, k), M)
 
 
 def test_patch_counts_may_be_odd_and_digits_k_is_bounded_by_the_training_points() -> None:

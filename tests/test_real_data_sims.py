@@ -14,7 +14,7 @@ import torch
 
 from paper_checks import real_data as pr
 from sims.errors import AdvsimError
-from sims.measure import offsubspace_drift
+from sims.measure import nearest_other_class_distance, offsubspace_drift
 from sims.purification_runs import PurificationSetup, setup_data, train_clean
 from sims.real_data import digits_subspace, image_patches
 from sims.records import RunRecord
@@ -182,7 +182,9 @@ def test_radii_come_from_the_nearest_other_class_distances() -> None:
                 for i in range(40)
             ]
         )
-        np.testing.assert_allclose(SIM17.nearest_other(X, y, p), brute, rtol=1e-12)
+        Xt, yt = torch.as_tensor(X), torch.as_tensor(y)
+        got = nearest_other_class_distance(Xt, yt, Xt, yt, p).numpy()
+        np.testing.assert_allclose(got, brute, rtol=1e-12)
 
 
 # --------------------------------------------------------------------------- the checks' teeth
