@@ -22,6 +22,7 @@ from torch import Tensor
 
 from sims.nets import ScalarModel, TwoLayerEnsemble, check_inputs
 from sims.perf import memory_budget
+from sims.threat import ThreatModel
 from sims.validate import (
     AdvsimError,
     assume_valid,
@@ -40,6 +41,8 @@ __all__ = [
     "abs_cosine",
     "accuracy",
     "as_basis",
+    "end_below_peak",
+    "gradient_alignment",
     "input_grad_split",
     "mixture_correlations",
     "nearest_other_class_distance",
@@ -49,6 +52,7 @@ __all__ = [
     "perturbation_structure",
     "project",
     "project_perp",
+    "trained_peak",
     "weight_split",
 ]
 
@@ -157,6 +161,90 @@ def input_grad_split(
             parts["grad_off"].append((G - on).norm(dim=-1))
             parts["rho"].append(ens.active_weight(Xc))
     return {k: torch.cat(v, dim=-1) for k, v in parts.items()}
+
+
+def trained_peak(
+    acc: np.ndarray,
+    end: np.ndarray | None = None,
+    clean: np.ndarray | None = None,
+    clean_min: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per member, the peak of an accuracy trajectory ``acc (C, M)`` and the check where it is reached
+    (the first, on ties): ``(peak (M,), check (M,))``.
+
+    ``end (M,)``: the check at which each member's run ends (default: the last; a guarded run ends
+    where the guard stopped it, :func:`sims.training.guard_replay`); only checks up to it count.
+    ``clean (C, M)``: the clean accuracy at the same checks — then only checks where it is at least
+    ``clean_min`` count (the net had trained: an untrained net that puts every point in one class is
+    trivially robust on that class), and the end check always counts.
+    """
+    a = np.asarray(acc, dtype=np.float64)
+    if a.ndim != 2 or a.shape[0] < 1:
+        fail("acc", "an array (checks, members)", acc, verb="be")
+    cols = np.arange(a.shape[1])
+    last = np.full(a.shape[1], a.shape[0] - 1) if end is None else np.asarray(end, dtype=np.int64)
+    if last.shape != (a.shape[1],) or bool(np.any((last < 0) | (last >= a.shape[0]))):
+        fail("end", f"one check index in [0, {a.shape[0] - 1}] per member", end, verb="be")
+    check_float("clean_min", clean_min, 0.0, 1.0)
+    ok = np.arange(a.shape[0])[:, None] <= last[None, :]
+    if clean is not None:
+        c = np.asarray(clean, dtype=np.float64)
+        if c.shape != a.shape:
+            fail("clean", f"an array of acc's shape {a.shape}", clean, verb="be")
+        ok &= c >= clean_min
+        ok[last, cols] = True
+    masked = np.where(ok, a, -np.inf)
+    idx = masked.argmax(axis=0)
+    return masked[idx, cols], idx
+
+
+def end_below_peak(
+    acc: np.ndarray,
+    end: np.ndarray | None = None,
+    peak_min: float = 0.0,
+    clean: np.ndarray | None = None,
+    clean_min: float = 0.0,
+) -> np.ndarray:
+    """Per member, how far an accuracy trajectory ``acc (C, M)`` ends below its peak
+    (:func:`trained_peak`, same arguments): catastrophic overfitting's size (Wong, Rice & Kolter 2020:
+    PGD robust accuracy rises, then collapses and stays down); ``>= 0``. A member whose peak is below
+    ``peak_min`` never became robust and cannot collapse: 0.
+    """
+    check_float("peak_min", peak_min, 0.0, 1.0)
+    peak, _ = trained_peak(acc, end, clean, clean_min)
+    a = np.asarray(acc, dtype=np.float64)
+    cols = np.arange(a.shape[1])
+    last = np.full(a.shape[1], a.shape[0] - 1) if end is None else np.asarray(end, dtype=np.int64)
+    return np.asarray(np.where(peak >= peak_min, peak - a[last, cols], 0.0))
+
+
+def gradient_alignment(
+    ens: TwoLayerEnsemble, X: Tensor, threat: ThreatModel, seed: int = 0
+) -> Tensor:
+    """Andriushchenko & Flammarion's (2020) diagnostic of catastrophic overfitting: per member, the
+    mean over points of ``cos(∇_x f(x), ∇_x f(x + η))`` with ``η`` a random start of ``threat``
+    (uniform in the ℓ∞ box; :meth:`sims.threat.ThreatModel.random_start`, keyed by ``seed``): ``(M,)``.
+
+    For a binary logistic loss ``∇_x ℓ = −y σ(−y f) ∇_x f``, and the positive factor and the shared
+    sign cancel in the cosine, so this is the alignment of the loss gradients the authors measure.
+    Points where either gradient is zero (every unit inactive) have no direction and are left out of
+    the mean (``nan`` for a member with none left). Near 1: the loss is close to linear in the ball,
+    so one gradient step finds what many would; its fall is the authors' sign of the local
+    nonlinearity that lets a single step miss the ball's worst point.
+    """
+    _check_ens(ens)
+    check_inputs("X", X, ens.M, ens.d, ens.W)
+    check_instance("threat", threat, ThreatModel, "a threat model of sims.threat")
+    check_int("seed", seed, 0)
+    with torch.no_grad(), assume_valid():
+        Xe = X.expand(ens.M, *X.shape[-2:]) if X.ndim == 2 else X
+        G0 = ens.input_grad(Xe)
+        G1 = ens.input_grad(Xe + threat.random_start(Xe, seed))
+        n0, n1 = G0.norm(dim=-1), G1.norm(dim=-1)
+        ok = (n0 > 0) & (n1 > 0)
+        cos = (G0 * G1).sum(dim=-1) / torch.where(ok, n0 * n1, torch.ones_like(n0))
+        cos = torch.where(ok, cos, torch.full_like(cos, float("nan")))
+        return cos.nanmean(dim=-1)
 
 
 def boundary_distance_along(

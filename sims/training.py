@@ -50,7 +50,19 @@ from sims.validate import (
     fail,
 )
 
-__all__ = ["Measure", "TrainConfig", "TrainResult", "divergence_log", "train"]
+__all__ = [
+    "LR_SCHEDULES",
+    "Measure",
+    "TrainConfig",
+    "TrainResult",
+    "cyclic_factor",
+    "divergence_log",
+    "guard_replay",
+    "train",
+]
+
+#: Learning-rate schedules of :class:`TrainConfig`.
+LR_SCHEDULES = ("constant", "cyclic")
 
 Measure = Callable[[Any], Mapping[str, Tensor]]
 
@@ -114,7 +126,11 @@ class TrainConfig:
         stop_accuracy: stop a member once its training accuracy reaches this (``None``: never).
         check_every: evaluate the stop rules every this many steps (>= 1).
         method: a training method of :mod:`sims.methods` (adversarial training, TRADES, BAT);
-            ``None`` trains on the clean loss ``loss``. Methods train full-batch.
+            ``None`` trains on the clean loss ``loss``. With ``batch_size`` a method sees each member's
+            own minibatch (``(M, b, d)``), as a per-member data set.
+        lr_schedule: ``'constant'``, or ``'cyclic'``: the learning rate rises linearly from 0 to
+            ``optimizer.lr`` at 2/5 of the run and falls back to 0 at its end (the cyclic schedule of
+            Wong, Rice & Kolter's fast adversarial training code: :func:`cyclic_factor`).
         threshold_rule: for symmetric networks (``ens.threshold`` set), how the threshold moves; applied
             before every step and once at the end.
         guard: the catastrophic-overfitting guard (needs an adversarial ``method``).
@@ -130,9 +146,11 @@ class TrainConfig:
     method: Method | None = None
     threshold_rule: ThresholdRule | None = None
     guard: OverfitGuard | None = None
+    lr_schedule: str = "constant"
 
     def __post_init__(self) -> None:
         check_int("steps", self.steps, 0)
+        check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         check_choice("loss", self.loss, LOSSES)
         check_instance("optimizer", self.optimizer, OptimizerConfig, "an OptimizerConfig")
         if self.method is not None:
@@ -152,8 +170,6 @@ class TrainConfig:
         if self.stop_accuracy is not None:
             check_float("stop_accuracy", self.stop_accuracy, 0.0, 1.0)
         check_int("check_every", self.check_every, 1)
-        if self.method is not None and self.batch_size is not None:
-            fail("batch_size", "None (full batch) when a training method is set", self.batch_size)
         if self.guard is not None and not hasattr(self.method, "threat"):
             fail(
                 "guard",
@@ -353,6 +369,8 @@ def train(
 
     params = {k: v for k, v in ens.params().items() if k in ens.trainable}
     opt = Optimizer(cfg.optimizer, params)
+    cyclic = cfg.lr_schedule == "cyclic"
+    base_lr = opt.lr.clone()
     active = torch.ones(M, dtype=torch.bool, device=ens.device)
     steps_taken = torch.zeros(M, dtype=torch.long, device=ens.device)
     check_stop = cfg.stop_margin is not None or cfg.stop_accuracy is not None
@@ -409,7 +427,7 @@ def train(
                 break
             f_full: Tensor | None = None
             grads: dict[str, Tensor] | None = None
-            if cfg.method is not None and net is not None:
+            if cfg.method is not None and net is not None and batch is None:
                 _, grads = cfg.method.loss_grads(net, X, y, step)
             elif batch is None:  # full batch: the stop rule reuses the outputs of the gradient pass
                 f_full, grads = ens.loss_grads(X, y, cfg.loss)
@@ -432,7 +450,12 @@ def train(
                     perms = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(X.device)
                 assert perms is not None and batch is not None
                 idx = perms[:, j * batch : (j + 1) * batch]
-                _, grads = ens.loss_grads(X[idx], y[idx], cfg.loss)
+                if cfg.method is not None and net is not None:
+                    _, grads = cfg.method.loss_grads(net, X[idx], y[idx], step)
+                else:
+                    _, grads = ens.loss_grads(X[idx], y[idx], cfg.loss)
+            if cyclic:
+                opt.lr = base_lr * cyclic_factor(step, cfg.steps)
             bad = opt.step(params, grads, None if bool(active.all()) else active)
             if bad is not None:  # divergence: those members keep their last finite parameters
                 diverged |= bad
@@ -471,6 +494,47 @@ def train(
         diverged=diverged.cpu().numpy(),
         diverged_step=diverged_step.cpu().numpy(),
     )
+
+
+#: Where the cyclic schedule peaks, as a share of the run (Wong, Rice & Kolter's code: 2/5).
+CYCLIC_PEAK = 0.4
+
+
+def cyclic_factor(step: int, steps: int) -> float:
+    """The multiplier of the learning rate at step ``step`` (0-based) of ``steps`` under
+    ``lr_schedule='cyclic'``: piecewise linear in ``u = (step + 1)/steps`` from 0 at ``u = 0`` to 1 at
+    ``u =`` :data:`CYCLIC_PEAK` and back to 0 at ``u = 1`` (Wong, Rice & Kolter's cyclic schedule),
+    floored at ``1/steps`` so that no step is skipped."""
+    steps = check_int("steps", steps, 1)
+    step = check_int("step", step, 0, steps - 1)
+    u = (step + 1) / steps
+    tri = u / CYCLIC_PEAK if u <= CYCLIC_PEAK else (1.0 - u) / (1.0 - CYCLIC_PEAK)
+    return max(tri, 1.0 / steps)
+
+
+def guard_replay(guard_acc: np.ndarray, drop: float) -> np.ndarray:
+    """Where the overfitting guard of :func:`train` would stop each member, read from the guard's
+    accuracies of a run in which it never acted (``drop`` out of reach): ``(M,)`` check indices, −1
+    where it would not fire.
+
+    The guard compares each check ``c >= 2`` with the previous one and, on a fall of more than
+    ``drop``, stops the member with the weights of check ``c − 1``. Members train independently, so a
+    guarded run is the unguarded one cut there (tested against :func:`train` with the guard): the
+    guarded member's final weights — and whatever was measured on them — are those of check
+    ``fired − 1``.
+
+    Args:
+        guard_acc: the guard's robust accuracy at each check ``(C, M)``
+            (:attr:`TrainResult.guard_acc` of a run with an unreachable ``drop``).
+        drop: the guard's tolerated fall (>= 0).
+    """
+    acc = np.asarray(guard_acc, dtype=np.float64)
+    if acc.ndim != 2:
+        fail("guard_acc", "an array (checks, members)", guard_acc, verb="be")
+    drop = check_float("drop", drop, 0.0)
+    fell = np.zeros(acc.shape, dtype=bool)
+    fell[2:] = acc[1:-1] - acc[2:] > drop
+    return np.where(fell.any(axis=0), fell.argmax(axis=0), -1)
 
 
 def _check_model(ens: object) -> None:

@@ -446,7 +446,7 @@ ROWS: list[Row] = [
     ("TrainConfig threshold_rule", lambda: cfg(threshold_rule=0.5), "threshold_rule"),
     ("TrainConfig guard type", lambda: cfg(guard=True), "guard"),
     ("TrainConfig guard without AT", lambda: cfg(guard=TR.OverfitGuard()), "guard"),
-    ("TrainConfig method with batches", lambda: cfg(method=MT.Clean(), batch_size=2), "batch_size"),
+    ("TrainConfig lr_schedule", lambda: cfg(lr_schedule="cosine"), "lr_schedule"),
     ("OverfitGuard every", lambda: TR.OverfitGuard(every=0), "every"),
     ("OverfitGuard drop", lambda: TR.OverfitGuard(drop=-1.0), "drop"),
     ("train X NaN", lambda: TR.train(ens(), with_nan(X()), y(), cfg()), "X"),

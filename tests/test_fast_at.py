@@ -13,12 +13,21 @@ from scipy import stats
 
 from sims.attacks import PGD
 from sims.errors import AdvsimError
+from sims.measure import end_below_peak, gradient_alignment, trained_peak
 from sims.methods import FastAT
 from sims.nets import LinearEnsemble, TwoLayerEnsemble, init_ensemble
 from sims.optim import OptimizerConfig
+from sims.records import RunStore
 from sims.simulation import SCALES
 from sims.threat import L2Ball, LinfBall
-from sims.training import OverfitGuard, TrainConfig, train
+from sims.training import (
+    OverfitGuard,
+    TrainConfig,
+    TrainResult,
+    cyclic_factor,
+    guard_replay,
+    train,
+)
 from tests.pinned import (
     QuickRuns,
     check_pinned,
@@ -86,6 +95,120 @@ def test_guard_restores_the_previous_weights_and_stops_the_member() -> None:
     ok = PGD(steps=10)(ens2, X, y, LinfBall(eps=0.05)).margin > 0
     ok_guarded = PGD(steps=10)(ens, X, y, LinfBall(eps=0.05)).margin > 0
     assert bool(torch.all(ok.double().mean(1) < ok_guarded.double().mean(1)))
+
+
+def test_guard_replay_is_the_guarded_run_cut_at_the_first_fall() -> None:
+    """Simulation 13 runs the guard out of reach and replays it (:func:`guard_replay`): on minibatch
+    training with the cyclic schedule, the guarded run stops each member at the replayed check, with
+    the unguarded run's weights of the check before — bit for bit."""
+    X, y = _problem()
+    method = Sabotage(norm="linf", eps=0.05, turn=12, seed=0)
+    steps, every = 48, 4
+
+    def keep(e: TwoLayerEnsemble) -> dict[str, torch.Tensor]:
+        return {"W": e.W.clone(), "b": e.b.clone(), "a": e.a.clone()}
+
+    def run(drop: float) -> tuple[TwoLayerEnsemble, TrainResult]:
+        ens = init_ensemble(6, 16, seeds=[0, 1, 2], dtype=D64)
+        cfg = TrainConfig(
+            steps=steps,
+            optimizer=OptimizerConfig(name="heavy_ball", lr=0.3),
+            batch_size=32,
+            lr_schedule="cyclic",
+            method=method,
+            guard=OverfitGuard(every=every, drop=drop, n_points=80),
+        )
+        res = train(
+            ens, X, y, cfg, seeds=[0, 1, 2], measure=keep, measure_at=range(0, steps + 1, every)
+        )
+        return ens, res
+
+    guarded, g = run(0.2)
+    free_ens, free = run(2.0)
+    assert free.guard_acc is not None and free.guard_checks is not None and g.guard_step is not None
+    assert np.all(free.guard_step == -1)
+    fired = guard_replay(free.guard_acc, 0.2)
+    assert np.all(fired >= 2), fired  # the sabotage makes every member collapse
+    for i, c in enumerate(fired):
+        assert g.guard_step[i] == free.guard_checks[c]
+        for name in ("W", "b", "a"):
+            got = getattr(guarded, name)[i].numpy()
+            np.testing.assert_array_equal(got, free.history[name][c - 1, i])
+    # with a drop out of reach of every member, the replay never fires and the weights are the run's
+    assert np.all(guard_replay(free.guard_acc, 5.0) == -1)
+    np.testing.assert_array_equal(free_ens.W.numpy(), free.history["W"][-1])
+    # the guarded run's own record agrees up to the firing check
+    assert g.guard_acc is not None
+    c0 = int(fired.min())
+    np.testing.assert_array_equal(g.guard_acc[:c0], free.guard_acc[:c0])
+
+
+def test_guard_replay_and_end_below_peak_by_hand() -> None:
+    acc = np.array([[0.1, 0.0, 0.6], [0.5, 0.2, 0.3], [0.2, 0.25, 0.3], [0.6, 0.1, 0.3]])
+    # member 0 falls 0.3 at check 2; member 1 never by more than 0.15; member 2 falls 0.3 from check 0
+    # to check 1, which the guard does not compare (training began after check 0)
+    np.testing.assert_array_equal(guard_replay(acc, 0.2), [2, -1, -1])
+    np.testing.assert_array_equal(guard_replay(acc, 0.0), [2, 3, -1])
+    np.testing.assert_allclose(end_below_peak(acc), [0.0, 0.15, 0.3])
+    np.testing.assert_allclose(end_below_peak(acc, np.array([2, 3, 3])), [0.3, 0.15, 0.3])
+    # a peak below peak_min never collapses
+    np.testing.assert_allclose(
+        end_below_peak(acc, np.array([2, 3, 3]), peak_min=0.3), [0.3, 0.0, 0.3]
+    )
+    # only trained checks hold the peak; the end always counts, so a fall is never negative
+    clean = np.array([[0.5, 0.5, 0.5], [0.5, 0.9, 0.9], [0.9, 0.9, 0.9], [0.9, 0.7, 0.9]])
+    peak, at = trained_peak(acc, clean=clean, clean_min=0.8)
+    np.testing.assert_allclose(peak, [0.6, 0.25, 0.3])
+    np.testing.assert_array_equal(at, [3, 2, 1])
+    np.testing.assert_allclose(end_below_peak(acc, clean=clean, clean_min=0.8), [0.0, 0.15, 0.0])
+    np.testing.assert_allclose(
+        end_below_peak(acc, np.array([2, 1, 1]), clean=clean, clean_min=0.95), 0.0
+    )
+    # a textbook collapse: clean accuracy rises while the robust accuracy falls
+    pgd = np.array([[0.1], [0.5], [0.55], [0.05], [0.04]])
+    rising = np.array([[0.5], [0.7], [0.75], [0.9], [0.93]])
+    np.testing.assert_allclose(end_below_peak(pgd, clean=rising, clean_min=0.6), [0.51])
+    with pytest.raises(AdvsimError, match="end"):
+        end_below_peak(acc, np.array([4, 0, 0]))
+    with pytest.raises(AdvsimError, match="clean"):
+        trained_peak(acc, clean=clean[:2])
+    with pytest.raises(AdvsimError, match="guard_acc"):
+        guard_replay(np.zeros(3), 0.2)
+
+
+def test_cyclic_schedule_peaks_at_two_fifths_with_no_zero_step() -> None:
+    f = [cyclic_factor(t, 10) for t in range(10)]
+    assert (
+        f[3] == pytest.approx(1.0) and f[0] == pytest.approx(0.25) and f[-1] == pytest.approx(0.1)
+    )
+    assert all(v > 0 for v in f) and f[:4] == sorted(f[:4]) and f[3:] == sorted(f[3:], reverse=True)
+    with pytest.raises(AdvsimError, match="lr_schedule"):
+        TrainConfig(steps=1, lr_schedule="cosine")
+    with pytest.raises(AdvsimError, match="step"):
+        cyclic_factor(10, 10)
+
+
+def test_gradient_alignment_is_one_for_a_linear_net_and_matches_autograd() -> None:
+    gen = torch.Generator().manual_seed(3)
+    X = torch.randn(20, 5, dtype=D64, generator=gen)
+    ens = init_ensemble(5, 8, seeds=[0, 1], dtype=D64)
+    ball = LinfBall(eps=0.3)
+    # every unit active on the whole ball: f is linear there, the gradients are equal
+    lin = TwoLayerEnsemble(ens.W, ens.b + 100.0, ens.a)
+    np.testing.assert_allclose(gradient_alignment(lin, X, ball).numpy(), 1.0, rtol=0, atol=1e-12)
+    got = gradient_alignment(ens, X, ball, seed=5)
+    eta = ball.random_start(X.expand(2, 20, 5), 5)
+    want = []
+    for i in range(2):
+        net = TwoLayerEnsemble(ens.W[i : i + 1], ens.b[i : i + 1], ens.a[i : i + 1])
+        gs = []
+        for pts in (X, X + eta[i]):
+            x = pts.clone().requires_grad_(True)
+            (g,) = torch.autograd.grad(net.forward(x[None]).sum(), x)
+            gs.append(g)
+        cos = torch.nn.functional.cosine_similarity(gs[0], gs[1], dim=-1)
+        want.append(float(cos.mean()))
+    np.testing.assert_allclose(got.numpy(), want, rtol=0, atol=1e-12)
 
 
 def test_guard_never_fires_on_healthy_training_and_needs_an_adversarial_method() -> None:
@@ -187,10 +310,13 @@ def test_fast_and_pgd_rows_share_data_and_member_seeds() -> None:
 #: Verdicts at quick scale under the interval rule (8 members, 300 attacked points). FAST-vs-PGD-linf:
 #: on the sparse codes FGSM-RS trails PGD-10 AT by 6.0 points, 95% interval [4.3, 7.9] — it straddles
 #: the 5-point band edge, so inconclusive (the subspace part holds). FAST-vs-PGD-l2: on the subspace data
-#: fast ℓ2 AT trails by 3.9 points, interval [2.0, 6.0], inconclusive (the sparse part holds). No
-#: catastrophic overfitting anywhere on the map (FAST-overfitting fails: largest cell's mean fall 0.024,
-#: interval [0.019, 0.031], far below 0.2), so the guard has nothing to prevent and its check cannot be
-#: told from its control (FAST-guard, inconclusive).
+#: fast ℓ2 AT trails by 3.9 points, interval [2.0, 6.0], inconclusive (the sparse part holds). The map
+#: (simulation 13, digits): no cell's test PGD accuracy falls from a trained peak (FAST-overfitting
+#: fails: largest cell mean 0.006, interval [0.003, 0.013]); the radii split into robust (ε ≤ 0.35 cap:
+#: PGD 0.78–0.92 to the end) and never robust (ε ≥ 0.5 cap: PGD ≤ 0.1 from the start while FGSM
+#: accuracy reaches 0.36–0.46, the end state of a collapse without the collapse). With nothing
+#: collapsing, the guard, the random start and the alignment have nothing to act on (inconclusive);
+#: ``test_map_checks_judge_a_collapse_and_their_controls_flip`` shows those checks on a collapse.
 VERDICTS = {
     "FAST-clip-share": "holds",
     "FAST-l2-sphere": "holds",
@@ -201,6 +327,8 @@ VERDICTS = {
     "FAST-aligned-l2-sparse": "holds",
     "FAST-overfitting": "fails",
     "FAST-guard": "inconclusive",
+    "FAST-random-start": "inconclusive",
+    "FAST-alignment": "inconclusive",
 }
 
 
@@ -219,3 +347,103 @@ def test_fast_verdicts_and_every_negative_control_flips(quick: QuickRuns, cid: s
 )
 def test_fast_figures_draw(quick: QuickRuns, tmp_path: Path, stem: str) -> None:
     assert draw_quick(quick, stem, tmp_path) == "drawn"
+
+
+# ----------------------------------------------------------------------------- the map's checks, by hand
+def _map_cell(
+    root: Path,
+    method: str,
+    frac: float,
+    pgd: list[float],
+    *,
+    clean: float | np.ndarray = 0.9,
+    fired: int = -1,
+) -> None:
+    """A fake simulation-13 cell of 8 members: the members' test PGD trajectory ``pgd`` (one value per
+    check, plus a little member noise), FGSM rising where PGD falls, the alignment following PGD."""
+    rng = np.random.default_rng(len(pgd) + int(100 * frac) + len(method))
+    C, M = len(pgd), 8
+    p = np.clip(np.asarray(pgd)[:, None] + rng.uniform(-0.02, 0.02, (C, M)), 0, 1)
+    peak = np.maximum.accumulate(p, axis=0)
+    arrays = {
+        "checks": np.arange(C) * 10,
+        "pgd": p,
+        "clean": np.broadcast_to(np.asarray(clean, dtype=float).reshape(-1, 1), (C, M)).copy()
+        if np.ndim(clean)
+        else np.full((C, M), clean),
+        "fgsm": np.clip(p + (peak - p), 0, 1),
+        "align": 0.98 - (peak - p),
+        "guard_acc": p,
+        "guard_fired": np.full(M, fired),
+        "pgd_guarded": p[fired - 1 if fired >= 0 else -1],
+        "train_acc": np.full(M, 0.9),
+        "test_acc": np.full(M, 0.9),
+    }
+    cond = f"digits-{method}-f{frac:g}"
+    config = {"condition": cond, "data": "digits", "method": method, "frac": frac}
+    RunStore(root, "13_overfitting_map").write(
+        cond,
+        {
+            "config": config,
+            "metrics": {"eps": frac * 0.375, "clean_min": 0.6},
+            "scale": "quick",
+            "status": "ok",
+        },
+        arrays,
+    )
+
+
+RISE_AND_COLLAPSE = [0.1, 0.4, 0.6, 0.62, 0.3, 0.05, 0.04, 0.05]
+STEADY = [0.1, 0.4, 0.6, 0.62, 0.62, 0.63, 0.62, 0.63]
+
+
+@pytest.mark.parametrize("case", ["collapse", "clean_rises", "untrained_peak", "guard_late"])
+def test_map_checks_judge_a_collapse_and_their_controls_flip(tmp_path: Path, case: str) -> None:
+    """The four map claims on hand-made cells: a rise-and-collapse of zero-init FGSM and FGSM-RS with
+    α = 2ε at half the cap, FGSM-RS α = 1.25ε steady, nothing at the smallest radius. The guard fires
+    at the fall (or, ``guard_late``, only after the collapse has ended the run); ``clean_rises``: the
+    clean accuracy climbs from 0.65 to 0.95 through the collapse (it still counts); ``untrained_peak``:
+    the clean accuracy stays at the level of one class for every point until the end — an untrained
+    net's robustness, which must not count."""
+    from paper_checks.claims import evaluate
+    from paper_checks.registry import CLAIMS
+
+    fired = 7 if case == "guard_late" else 4
+    for method in ("fgsm", "rs1.25", "rs2"):
+        _map_cell(tmp_path, method, 0.2, [0.1, 0.7, 0.8, 0.8, 0.8, 0.81, 0.8, 0.8])
+        traj = STEADY if method == "rs1.25" else RISE_AND_COLLAPSE
+        clean = np.linspace(0.65, 0.95, len(traj)) if case == "clean_rises" else 0.9
+        _map_cell(
+            tmp_path, method, 0.5, traj, clean=clean, fired=-1 if method == "rs1.25" else fired
+        )
+    if case == "untrained_peak":  # clean accuracy 0.5 (one class) until the end, then 0.9
+        for r in RunStore(tmp_path, "13_overfitting_map").records():
+            a = {k: np.array(v) for k, v in r.arrays().items()}
+            a["clean"][:-1] = 0.5
+            RunStore(tmp_path, "13_overfitting_map").write(r.key, dict(r.data), a)
+    got = {
+        c.id: evaluate(c, tmp_path, scale="quick") for c in CLAIMS if c.sim == "13_overfitting_map"
+    }
+    assert set(got) == {"FAST-overfitting", "FAST-guard", "FAST-random-start", "FAST-alignment"}
+    if case == "untrained_peak":
+        assert got["FAST-overfitting"].verdict == "fails", got["FAST-overfitting"].main
+        assert {got[c].verdict for c in got if c != "FAST-overfitting"} == {"inconclusive"}
+        return
+    assert got["FAST-overfitting"].verdict == "holds", got["FAST-overfitting"].note
+    assert got["FAST-random-start"].verdict == "holds", got["FAST-random-start"].note
+    assert got["FAST-alignment"].verdict == "holds", got["FAST-alignment"].note
+    for cid in ("FAST-overfitting", "FAST-random-start", "FAST-alignment", "FAST-guard"):
+        assert all(cmp.status == "fails" for _, cmp in got[cid].controls), (cid, got[cid].controls)
+    assert got["FAST-guard"].verdict == ("fails" if case == "guard_late" else "holds"), got[
+        "FAST-guard"
+    ].note
+
+
+def test_map_constants_agree_between_simulation_checks_and_figure() -> None:
+    from figures import fig13_overfitting_map as fig
+    from paper_checks import fast_at as checks
+
+    sim = importlib.import_module("sims.13_overfitting_map")
+    assert checks.PEAK_MIN == sim.PEAK_MIN == fig.PEAK_MIN
+    assert checks.SMALLEST_FRAC == sim.FRACTIONS[0] == sim.QUICK_FRACTIONS[0]
+    assert checks.COLLAPSE == sim.DROP

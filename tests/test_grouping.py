@@ -6,6 +6,7 @@ independent, so a member of a group must give what it gives alone.
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -253,15 +254,18 @@ def test_group_needs_both_hooks_and_run_group_must_return_one_output_per_row() -
 
 
 def test_simulation_13_rows_give_the_same_records_grouped_and_alone() -> None:
-    """The real thing: two rows of the overfitting map (different ε and α/ε) as one ensemble."""
+    """The real thing: two rows of the overfitting map (different ε and α/ε, minibatch fast AT with
+    the cyclic schedule) as one ensemble."""
     from sims.registry import find_simulation
 
     sim = find_simulation("13")
     assert sim.run_group is not None and sim.group is not None
+    mod = importlib.import_module("sims.13_overfitting_map")
+    steps = 2 * mod.CHECK_EPOCHS * -(-len(mod.map_data("digits")[1]) // mod.BATCH)  # two checks
     cfgs = [
-        replace(c, steps=20, n_seeds=2)
+        replace(c, steps=steps, n_seeds=2, m=32)
         for c in sim.grid("quick")
-        if c.condition in ("noguard-rs-a1.25-eps0.05", "noguard-rs-a2-eps0.1")
+        if c.condition in ("digits-rs1.25-f0.35", "digits-rs2-f0.5")
     ]
     assert len(cfgs) == 2 and sim.group(cfgs[0]) == sim.group(cfgs[1])
     together = sim.run_group(cfgs, RunContext())
@@ -270,7 +274,8 @@ def test_simulation_13_rows_give_the_same_records_grouped_and_alone() -> None:
         assert json.dumps(out.metrics) == json.dumps(alone.metrics)
         for name, arr in alone.arrays.items():
             np.testing.assert_allclose(out.arrays[name], arr, rtol=0, atol=1e-6, err_msg=name)
-    assert together[0].arrays["guard_acc"].shape == (3, 2)  # checks at 0, 10 and 20 steps
+    assert together[0].arrays["guard_acc"].shape == (3, 2)  # checks at 0, steps/2 and steps
+    assert together[0].arrays["pgd"].shape == (3, 2)
 
 
 def test_subspace_rows_train_as_one_ensemble_exactly_as_alone() -> None:
@@ -346,6 +351,7 @@ def test_run_group_refuses_rows_of_different_groups() -> None:
     sim = find_simulation("13")
     assert sim.run_group is not None
     grid = sim.grid("quick")
-    mixed = [c for c in grid if c.condition in ("noguard-rs-a2-eps0.1", "guard-rs-a2-eps0.1")]
+    mixed = [c for c in grid if c.condition in ("digits-fgsm-f0.5", "digits-rs2-f0.5")]
+    assert len(mixed) == 2  # zero and random start: two groups
     with pytest.raises(AdvsimError, match=r"one group \(equal but for ε and α/ε\)"):
         sim.run_group(mixed, RunContext())

@@ -177,5 +177,3 @@ def test_bad_input() -> None:
         BAT(reduction="max")
     with pytest.raises(AdvsimError, match="^steps must be 1 for FastAT"):
         FastAT(steps=3)
-    with pytest.raises(AdvsimError, match="batch_size must be None"):
-        TrainConfig(steps=1, batch_size=4, method=Clean())
