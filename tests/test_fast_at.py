@@ -312,10 +312,11 @@ def test_fast_and_pgd_rows_share_data_and_member_seeds() -> None:
 #: the 5-point band edge, so inconclusive (the subspace part holds). FAST-vs-PGD-l2: on the subspace data
 #: fast ℓ2 AT trails by 3.9 points, interval [2.0, 6.0], inconclusive (the sparse part holds). The map
 #: (simulation 13, digits): no cell's test PGD accuracy falls from a trained peak (FAST-overfitting
-#: fails: largest cell mean 0.006, interval [0.003, 0.013]); the radii split into robust (ε ≤ 0.35 cap:
-#: PGD 0.78–0.92 to the end) and never robust (ε ≥ 0.5 cap: PGD ≤ 0.1 from the start while FGSM
-#: accuracy reaches 0.36–0.46, the end state of a collapse without the collapse). With nothing
-#: collapsing, the guard, the random start and the alignment have nothing to act on (inconclusive);
+#: fails: largest cell mean 0.008, interval [0.001, 0.018]); the radii split into robust (0.35 of the
+#: cap: fast AT 0.74–0.78 to the end, PGD-AT 0.66) and never robust (half the cap: test PGD ≤ 0.08 at
+#: the trained peak for every method, PGD-AT included, while FGSM accuracy ends at 0.30–0.35 — the end
+#: state of a collapse without the collapse). With nothing collapsing, the guard, the random start and
+#: the alignment have nothing to act on (inconclusive);
 #: ``test_map_checks_judge_a_collapse_and_their_controls_flip`` shows those checks on a collapse.
 VERDICTS = {
     "FAST-clip-share": "holds",
