@@ -380,7 +380,7 @@ def case_sim01() -> Result:
 
 
 def case_sweep_workers(worker_counts: tuple[int, ...] = (1, 2, 4)) -> Result:
-    """A fixed fast-AT sweep (simulation 13's quick grid: 36 FGSM-RS trainings of 4 networks each)
+    """A fixed fast-AT sweep (simulation 13's quick grid: minibatch fast AT and PGD-AT on the digits)
     run row by row in-process (the naive way: one ensemble per row), grouped in-process (rows that
     share shapes batched into one ensemble, per-member ``ε`` and ``α``; the default), and grouped on a
     local Dask cluster of 1, 2, 4 single-threaded workers (each group split over the workers) — our

@@ -9,8 +9,9 @@ shared/PAPERS.md §3. Three kinds of claim:
   (simulation 12): the paired per-seed difference of robust accuracy, and of the feature measures, with
   the 95% interval of :mod:`paper_checks.stats`;
 * *existence* — catastrophic overfitting somewhere on the map of published recipes (simulation 13),
-  read on test-set PGD accuracy, with the guard, the random start and the gradient alignment judged
-  where the collapse happens (inconclusive where nothing collapses).
+  read on test-set PGD accuracy; beside it three *comparisons* on the same map — the guard, the random
+  start and the gradient alignment — judged where the collapse happens (inconclusive where nothing
+  collapses).
 
 The cost of fast AT (two gradient evaluations per step against PGD-10's eleven: 2/11 by construction)
 cannot fail, so it is reported as a measured fact — gradient evaluations and the training wall-time ratio
@@ -385,10 +386,17 @@ NOTHING_TO_GUARD = "no cell collapses without the guard: there is nothing to gua
 def _guard_loss(r: RunRecord) -> np.ndarray:
     """Per member, how far the guarded run's final test PGD accuracy lies below the *unguarded* run's
     trained peak over the whole run (0 where that peak stayed below :data:`PEAK_MIN`): a guard that
-    stops at the collapse keeps it small; one that fires too late, or never, does not."""
+    stops at the collapse keeps it small; one that fires too late, or never, does not. A guard that
+    keeps an untrained net (clean accuracy below the trained level at its stop: its robustness is one
+    class's share) has kept nothing: the whole peak is lost."""
     peak, _ = _peak(r)
-    kept = np.asarray(r.arrays()["pgd_guarded"], dtype=float)
-    return np.asarray(np.where(peak >= PEAK_MIN, peak - kept, 0.0))
+    a = r.arrays()
+    kept = np.asarray(a["pgd_guarded"], dtype=float)
+    stop = _guard_end(r)
+    trained = np.asarray(a["clean"], dtype=float)[stop, np.arange(stop.size)] >= float(
+        r.metrics["clean_min"]
+    )
+    return np.asarray(np.where(peak >= PEAK_MIN, np.where(trained, peak - kept, peak), 0.0))
 
 
 def guarded_check(runs: Sequence[RunRecord]) -> Comparison:
@@ -495,10 +503,15 @@ def _alignment_excess(cells: Sequence[RunRecord], runs: Sequence[RunRecord]) -> 
         used.append(r)
         for j in np.flatnonzero(_collapse(r) >= COLLAPSE):
             n_coll += 1
-            fall = np.flatnonzero((np.arange(len(pgd)) > at[j]) & (pgd[:, j] <= peak[j] - COLLAPSE))
-            before += int(align[at[j], j] - align[fall[0] - 1, j] >= ALIGN_FALL)
+            fall = np.flatnonzero((np.arange(len(pgd)) > at[j]) & (peak[j] - pgd[:, j] >= COLLAPSE))
+            if fall.size:  # the end itself fell this far, so there is one
+                before += int(align[at[j], j] - align[fall[0] - 1, j] >= ALIGN_FALL)
     if not used:
-        return missing("no smallest-radius cell to pair with", (ALIGN_FALL, INF), len(runs))
+        return missing(
+            "no cell above the smallest radius with a smallest-radius cell to pair with",
+            (ALIGN_FALL, INF),
+            len(runs),
+        )
     cmp = _largest_cell(excess, used, (ALIGN_FALL, INF), "alignment fall beyond the small radius's")
     note = (
         f"collapsing members whose alignment had fallen >= {ALIGN_FALL} by the check before their "
@@ -670,7 +683,8 @@ CLAIMS: tuple[Claim, ...] = (
         statement=(
             "Fast AT overfits catastrophically somewhere on the map of published recipes (zero-init "
             "FGSM, FGSM-RS with α = 1.25ε and 2ε; minibatch SGD with the cyclic learning rate; digits, "
-            "teacher labels, an injected non-robust feature) at radii above the smallest: in some cell "
+            "teacher labels, an injected non-robust feature, linear labels) at radii above the "
+            "smallest: in some cell "
             f"the test PGD accuracy ends, on average over members, >= {COLLAPSE} below its peak "
             f"(a peak of at least {PEAK_MIN}, at a check where the net had trained: clean accuracy "
             "at least 0.1 above the more frequent class's share)."

@@ -33,10 +33,13 @@ training points. The guard runs with its drop out of reach, and its effect is re
 (:func:`sims.training.guard_replay`: members train independently, so a guarded member is the unguarded
 one stopped at the first fall, with the previous check's weights; the authors check every epoch).
 
+The threat model is the unbounded ℓ∞ ball, as everywhere in advsim: perturbed digits are not clipped
+to ``[0, 1]``.
+
 All cells of one data set seed member ``i`` alike (:func:`sims.simulation.member_seeds`, the same
 minibatch order), so the cells are paired by member and the checks resample members jointly.
 
-Scales: ``quick`` — 8 members, :data:`STEPS` steps (57 epochs of the digits), the digits only, the
+Scales: ``quick`` — 8 members, :data:`STEPS` steps (54 epochs of the digits, 11 steps each), the digits only, the
 three smaller radii; ``medium`` — 12 members, 2.5× the steps, all four data sets and radii; ``paper`` —
 16 members, 5× the steps; width :data:`WIDTH` throughout.
 
@@ -159,8 +162,9 @@ class Config:
 
 #: Per scale: training steps and members.
 SIZES = {"quick": (STEPS, 8), "medium": (STEPS * 5 // 2, 12), "paper": (5 * STEPS, 16)}
-#: Data sets per scale: the quick rung maps the real digits (where the collapse appears); the teacher
-#: labels, the injected feature and the earlier linear labels join from medium.
+#: Data sets per scale: the quick rung maps the real digits (the cheapest real data, with radii where
+#: every method is robust and radii where none is); the teacher labels, the injected feature and the
+#: earlier linear labels join from medium.
 SCALE_DATA = {
     "quick": ("digits",),
     "medium": DATA,

@@ -89,8 +89,8 @@ def divergence_log() -> Iterator[list[np.ndarray]]:
 @dataclass(frozen=True)
 class OverfitGuard:
     """The catastrophic-overfitting guard of fast adversarial training (Wong, Rice & Kolter 2020;
-    PAPERS.md §3): every ``every`` steps (an epoch; full-batch training makes one step an epoch) run
-    PGD on a fixed training batch; a member whose robust accuracy fell by more than ``drop`` since the
+    PAPERS.md §3): every ``every`` steps (the authors check every epoch: ``n / batch_size`` steps, one
+    step in full-batch training) run PGD on a fixed training batch; a member whose robust accuracy fell by more than ``drop`` since the
     previous check is stopped and gets back the weights of that previous check. The event is recorded
     (:attr:`TrainResult.guard_step`).
 

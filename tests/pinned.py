@@ -27,7 +27,7 @@ from sims.simulation import run_simulation
 
 #: Simulations whose quick run is too slow for the default tier (quick main-job wall times on the
 #: 2-core machine, seconds: 02 47, 04 54, 06 ≈ 210, 08 119–150, 09 151–165, 10 85–122, 12 79–94,
-#: 13 72–89, 14 155–240, 15 ≈ 150, 16 ≈ 80, 17 ≈ 90; the others take 2–25 s). Tests that need one of
+#: 13 ≈ 110, 14 155–300, 15 ≈ 150, 16 ≈ 80, 17 ≈ 90; the others take 2–25 s). Tests that need one of
 #: these are in the slow tier (``-m slow``), which ``.ci/main`` runs on the main job's records; the
 #: properties they rest on (identities, attacks, training methods, statistics) are proved by cheaper
 #: tests in the default tier.

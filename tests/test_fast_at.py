@@ -45,16 +45,21 @@ D64 = torch.float64
 @dataclass(frozen=True, kw_only=True)
 class Sabotage(FastAT):
     """FastAT whose update is reversed from step ``turn`` on: it climbs the adversarial loss, so
-    robust accuracy collapses — a controlled stand-in for catastrophic overfitting."""
+    robust accuracy collapses — a controlled stand-in for catastrophic overfitting. Member ``spare``
+    (−1: none) is left to train normally."""
 
     turn: int = 10
+    spare: int = -1
 
     def loss_grads(
         self, ens: TwoLayerEnsemble, X: torch.Tensor, y: torch.Tensor, step: int = 0
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         loss, grads = super().loss_grads(ens, X, y, step)
         if step >= self.turn:
-            grads = {k: -5.0 * v for k, v in grads.items()}
+            flip = torch.full((ens.M,), -5.0, dtype=ens.W.dtype)
+            if self.spare >= 0:
+                flip[self.spare] = 1.0
+            grads = {k: flip.view(-1, *([1] * (v.ndim - 1))) * v for k, v in grads.items()}
         return loss, grads
 
 
@@ -100,16 +105,17 @@ def test_guard_restores_the_previous_weights_and_stops_the_member() -> None:
 def test_guard_replay_is_the_guarded_run_cut_at_the_first_fall() -> None:
     """Simulation 13 runs the guard out of reach and replays it (:func:`guard_replay`): on minibatch
     training with the cyclic schedule, the guarded run stops each member at the replayed check, with
-    the unguarded run's weights of the check before — bit for bit."""
+    the unguarded run's weights of the check before — bit for bit; a member left to train normally
+    goes on while the others are stopped, exactly as in the unguarded run."""
     X, y = _problem()
-    method = Sabotage(norm="linf", eps=0.05, turn=12, seed=0)
+    method = Sabotage(norm="linf", eps=0.05, turn=12, seed=0, spare=3)
     steps, every = 48, 4
 
     def keep(e: TwoLayerEnsemble) -> dict[str, torch.Tensor]:
         return {"W": e.W.clone(), "b": e.b.clone(), "a": e.a.clone()}
 
     def run(drop: float) -> tuple[TwoLayerEnsemble, TrainResult]:
-        ens = init_ensemble(6, 16, seeds=[0, 1, 2], dtype=D64)
+        ens = init_ensemble(6, 16, seeds=[0, 1, 2, 3], dtype=D64)
         cfg = TrainConfig(
             steps=steps,
             optimizer=OptimizerConfig(name="heavy_ball", lr=0.3),
@@ -119,7 +125,7 @@ def test_guard_replay_is_the_guarded_run_cut_at_the_first_fall() -> None:
             guard=OverfitGuard(every=every, drop=drop, n_points=80),
         )
         res = train(
-            ens, X, y, cfg, seeds=[0, 1, 2], measure=keep, measure_at=range(0, steps + 1, every)
+            ens, X, y, cfg, seeds=[0, 1, 2, 3], measure=keep, measure_at=range(0, steps + 1, every)
         )
         return ens, res
 
@@ -128,18 +134,22 @@ def test_guard_replay_is_the_guarded_run_cut_at_the_first_fall() -> None:
     assert free.guard_acc is not None and free.guard_checks is not None and g.guard_step is not None
     assert np.all(free.guard_step == -1)
     fired = guard_replay(free.guard_acc, 0.2)
-    assert np.all(fired >= 2), fired  # the sabotage makes every member collapse
+    assert np.all(fired[:3] >= 2), fired  # the sabotage makes every sabotaged member collapse
+    assert fired[3] == -1 and g.guard_step[3] == -1, fired  # the spare member trains on, unguarded
     for i, c in enumerate(fired):
-        assert g.guard_step[i] == free.guard_checks[c]
         for name in ("W", "b", "a"):
             got = getattr(guarded, name)[i].numpy()
+            if c < 0:
+                np.testing.assert_array_equal(got, getattr(free_ens, name)[i].numpy())
+                continue
+            assert g.guard_step[i] == free.guard_checks[c]
             np.testing.assert_array_equal(got, free.history[name][c - 1, i])
     # with a drop out of reach of every member, the replay never fires and the weights are the run's
     assert np.all(guard_replay(free.guard_acc, 5.0) == -1)
     np.testing.assert_array_equal(free_ens.W.numpy(), free.history["W"][-1])
     # the guarded run's own record agrees up to the firing check
     assert g.guard_acc is not None
-    c0 = int(fired.min())
+    c0 = int(fired[fired >= 0].min())
     np.testing.assert_array_equal(g.guard_acc[:c0], free.guard_acc[:c0])
 
 
@@ -342,6 +352,18 @@ def test_fast_verdicts_and_every_negative_control_flips(quick: QuickRuns, cid: s
     check_pinned(quick(sim_number(cid)), cid, VERDICTS[cid])
 
 
+#: Why the map's comparisons are inconclusive at quick: nothing collapses (not missing records).
+NOTHING_COLLAPSES = ("FAST-guard", "FAST-random-start", "FAST-alignment")
+
+
+@pytest.mark.parametrize("cid", tiered(NOTHING_COLLAPSES))
+def test_map_comparisons_are_inconclusive_because_nothing_collapses(
+    quick: QuickRuns, cid: str
+) -> None:
+    res = check_pinned(quick(sim_number(cid)), cid, "inconclusive")
+    assert "collapses" in res.main.reason and res.main.n_runs > 0, res.main
+
+
 @pytest.mark.parametrize(
     "stem",
     tiered_figures(["fig11_fgsm_rs_statistics", "fig12_fast_vs_pgd", "fig13_overfitting_map"]),
@@ -398,22 +420,30 @@ RISE_AND_COLLAPSE = [0.1, 0.4, 0.6, 0.62, 0.3, 0.05, 0.04, 0.05]
 STEADY = [0.1, 0.4, 0.6, 0.62, 0.62, 0.63, 0.62, 0.63]
 
 
-@pytest.mark.parametrize("case", ["collapse", "clean_rises", "untrained_peak", "guard_late"])
+@pytest.mark.parametrize(
+    "case", ["collapse", "clean_rises", "untrained_peak", "guard_late", "guard_untrained"]
+)
 def test_map_checks_judge_a_collapse_and_their_controls_flip(tmp_path: Path, case: str) -> None:
     """The four map claims on hand-made cells: a rise-and-collapse of zero-init FGSM and FGSM-RS with
     α = 2ε at half the cap, FGSM-RS α = 1.25ε steady, nothing at the smallest radius. The guard fires
     at the fall (or, ``guard_late``, only after the collapse has ended the run); ``clean_rises``: the
     clean accuracy climbs from 0.65 to 0.95 through the collapse (it still counts); ``untrained_peak``:
     the clean accuracy stays at the level of one class for every point until the end — an untrained
-    net's robustness, which must not count."""
+    net's robustness, which must not count; ``guard_untrained``: the guard fires at check 2 and keeps
+    check 1, where a net still at one class's level (clean 0.5) has test PGD 0.55 — it kept nothing."""
     from paper_checks.claims import evaluate
     from paper_checks.registry import CLAIMS
 
-    fired = 7 if case == "guard_late" else 4
+    fired = {"guard_late": 7, "guard_untrained": 2}.get(case, 4)
     for method in ("fgsm", "rs1.25", "rs2"):
         _map_cell(tmp_path, method, 0.2, [0.1, 0.7, 0.8, 0.8, 0.8, 0.81, 0.8, 0.8])
         traj = STEADY if method == "rs1.25" else RISE_AND_COLLAPSE
-        clean = np.linspace(0.65, 0.95, len(traj)) if case == "clean_rises" else 0.9
+        clean: float | np.ndarray = 0.9
+        if case == "clean_rises":
+            clean = np.linspace(0.65, 0.95, len(traj))
+        elif case == "guard_untrained":  # the guard fires at check 2 and keeps check 1, untrained
+            clean = np.array([0.5, 0.5, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9])
+            traj = [traj[0], 0.55, *traj[2:]]
         _map_cell(
             tmp_path, method, 0.5, traj, clean=clean, fired=-1 if method == "rs1.25" else fired
         )
@@ -435,9 +465,8 @@ def test_map_checks_judge_a_collapse_and_their_controls_flip(tmp_path: Path, cas
     assert got["FAST-alignment"].verdict == "holds", got["FAST-alignment"].note
     for cid in ("FAST-overfitting", "FAST-random-start", "FAST-alignment", "FAST-guard"):
         assert all(cmp.status == "fails" for _, cmp in got[cid].controls), (cid, got[cid].controls)
-    assert got["FAST-guard"].verdict == ("fails" if case == "guard_late" else "holds"), got[
-        "FAST-guard"
-    ].note
+    late = case in ("guard_late", "guard_untrained")
+    assert got["FAST-guard"].verdict == ("fails" if late else "holds"), got["FAST-guard"].note
 
 
 def test_map_constants_agree_between_simulation_checks_and_figure() -> None:
