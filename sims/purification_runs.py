@@ -41,7 +41,7 @@ from sims.simulation import member_seeds, torch_dtype
 from sims.sparse import SparseCodingData, SparseCodingLaw, make_sparse_data
 from sims.threat import L2Ball, LinfBall, ThreatModel
 from sims.training import TrainConfig, train
-from sims.validate import fail
+from sims.validate import check_defaults, fail
 
 __all__ = [
     "PURIFICATION_SOURCES",
@@ -157,14 +157,9 @@ class PurificationSetup:
                         self.dictionary_k,
                     )
                 check_int("dictionary_k", self.dictionary_k, 1, PATCH_D)
-            for name, default in _LAW_DEFAULTS.items():
-                if getattr(self, name) != default:
-                    fail(
-                        name,
-                        f"its default {default!r} with source={self.source!r} (real data are not "
-                        "generated)",
-                        getattr(self, name),
-                    )
+            check_defaults(
+                self, _LAW_DEFAULTS, f"with source={self.source!r} (real data are not generated)"
+            )
         self.law()
         check_int("n", self.n, 1)
         check_int("n_test", self.n_test, 1)

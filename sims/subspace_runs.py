@@ -33,7 +33,7 @@ from sims.real_data import digits_subspace
 from sims.simulation import member_seeds, torch_dtype
 from sims.threat import Subspace
 from sims.training import TrainConfig, TrainResult, train
-from sims.validate import check_bool, fail
+from sims.validate import check_bool, check_defaults, fail
 
 __all__ = [
     "FLIP_DIRECTIONS",
@@ -139,14 +139,11 @@ class SubspaceSetup:
         check_choice("source", self.source, SUBSPACE_SOURCES)
         if self.source != "synthetic":
             check_int("d", self.d, DIGITS_D, DIGITS_D)
-            for name, default in _GENERATOR_DEFAULTS.items():
-                if getattr(self, name) != default:
-                    fail(
-                        name,
-                        f"its default {default!r} with source={self.source!r} (real data are not "
-                        "generated)",
-                        getattr(self, name),
-                    )
+            check_defaults(
+                self,
+                _GENERATOR_DEFAULTS,
+                f"with source={self.source!r} (real data are not generated)",
+            )
         check_int("d", self.d, 2)
         check_int("k_P", self.k, 1, self.d - 1)
         check_int("m", self.m, 1)

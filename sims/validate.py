@@ -40,6 +40,7 @@ __all__ = [
     "check_array",
     "check_bool",
     "check_choice",
+    "check_defaults",
     "check_device",
     "check_dtype",
     "check_finite",
@@ -119,6 +120,16 @@ def fail(name: str, allowed: str, got: Any, *, raw: bool = False, verb: str = "b
     """Raise ``AdvsimError("<name> must <verb> <allowed>; got <got>")`` (``got`` described by
     :func:`describe` unless ``raw``)."""
     raise AdvsimError(f"{name} must {verb} {allowed}; got {got if raw else describe(got)}")
+
+
+def check_defaults(obj: object, defaults: dict[str, object], why: str) -> None:
+    """Raise unless every attribute of ``obj`` named in ``defaults`` has its default value: fields
+    that have no meaning in ``obj``'s current mode (a generator's knobs when the data are real, say),
+    so a value given there is refused rather than silently ignored; ``why`` ends the message ("its
+    default <value> <why>")."""
+    for name, default in defaults.items():
+        if getattr(obj, name) != default:
+            fail(name, f"its default {default!r} {why}", getattr(obj, name))
 
 
 def _range(lo: float | None, hi: float | None, lo_closed: bool, hi_closed: bool) -> str:

@@ -165,3 +165,18 @@ def test_teacher_labels_follow_the_teacher_on_the_codes_and_loading_is_determini
 def test_bad_input_names_the_parameter(call: object, name: str) -> None:
     with pytest.raises(AdvsimError, match=rf"^{name}"):
         call()  # type: ignore[operator]
+
+
+def test_real_data_setups_refuse_the_generators_fields() -> None:
+    """A generator's knob given with real data is refused, naming the field, not silently ignored."""
+    from sims.purification_runs import PurificationSetup
+    from sims.subspace_runs import SubspaceSetup
+
+    with pytest.raises(
+        AdvsimError, match=r"^labels must be its default 'linear' with source='digits'"
+    ):
+        SubspaceSetup(source="digits", d=64, k=10, m=16, labels="teacher")
+    with pytest.raises(
+        AdvsimError, match=r"^noise must be its default 0.0 with source='patches_teacher'"
+    ):
+        PurificationSetup(source="patches_teacher", dictionary="orthonormal", noise=0.1)
