@@ -1,8 +1,10 @@
-"""Figure 14 — margin and smoothness of PGD-AT, TRADES and bridged AT (simulation 14).
+"""Figure 14 — PGD-AT, TRADES and bridged AT at matched robustness (simulation 14).
 
-(a) Distribution of per-point ℓ2 margins (minimum-norm attack) per method; (b) mean smoothness
-``KL(p(x) ‖ p(x'))`` against the median margin; (c) robust accuracy against the evaluation radius
-(training ε dotted).
+Every method is a curve over its knob (PGD-AT: the training radius; TRADES and BAT: β), drawn against its
+robust accuracy at the training radius, so that models of equal robustness sit one above the other (the
+comparison of :mod:`paper_checks.bat`): (a) the median ℓ2 margin (minimum-norm attack); (b) the mean
+smoothness ``KL(p(x) ‖ p(x'))``; (c) the robust accuracy at the largest evaluated radius. Horizontal bars:
+the spread (one standard deviation) of the robust accuracy over seeds.
 """
 
 from __future__ import annotations
@@ -13,51 +15,70 @@ import numpy as np
 
 from figures.registry import FigureSpec
 from figures.style import new_figure, save
-from sims.records import load_records
+from sims.records import RunRecord, load_records
 
 SIM = "14_margin_smoothness"
+STYLE = {
+    "pgd": ("PGD-AT (training radius)", "o", "-"),
+    "trades": ("TRADES (β)", "s", "-"),
+    "bat": ("BAT, m = 4 (β)", "^", "-"),
+    "trades-seed1": ("TRADES, attack seed 1 (control)", "x", ":"),
+}
+
+
+def _knob(r: RunRecord) -> float:
+    return float(r.config["frac"] if r.config["family"] == "pgd" else r.config["beta"])
 
 
 def make(results: Path, out: Path) -> list[Path]:
     """Draw figure 14."""
-    runs = sorted(
-        load_records(results, SIM), key=lambda r: (r.config["role"], r.config["condition"])
-    )
+    runs = load_records(results, SIM)
     fig, (ax, bx, cx) = new_figure(3, width=4.4)
-    names, data = [], []
-    for r in runs:
-        a = r.arrays()
-        name = r.config["condition"] + (" (control)" if r.config["role"] == "control" else "")
-        m = a["margin"]
-        names.append(name)
-        data.append(m[np.isfinite(m)])
-        marker = "x" if r.config["role"] == "control" else "o"
-        bx.scatter(np.nanmedian(m), a["smoothness"].mean(), marker=marker, s=40, label=name)
-        cx.plot(a["eps_grid"], a["robust"].mean(0), marker=marker, ms=4, label=name)
-    if data:
-        ax.boxplot(data, orientation="horizontal", showfliers=False)
-        ax.set_yticks(range(1, len(names) + 1), names, fontsize=7)
-        cx.axvline(runs[0].arrays()["eps_grid"][1], color="0.5", ls=":", lw=1)
-    ax.set(xlabel=r"$\ell_2$ margin (minimum-norm attack)", title="(a) margins")
+    eps = large = None
+    for family, (label, marker, ls) in STYLE.items():
+        curve = sorted((r for r in runs if r.config.get("family") == family), key=_knob)
+        if not curve:
+            continue
+        x, sd, margin, kl, rl = [], [], [], [], []
+        for r in curve:
+            a = r.arrays()
+            grid = np.asarray(a["eps_grid"], dtype=float)
+            j = int(np.argmin(np.abs(grid - float(r.metrics["eps"]))))
+            eps, large = grid[j], grid[-1]
+            per_seed = np.asarray(a["robust"], dtype=float)
+            x.append(per_seed[:, j].mean())
+            sd.append(per_seed[:, j].std(ddof=1) if per_seed.shape[0] > 1 else 0.0)
+            margin.append(np.nanmedian(a["margin"]))
+            kl.append(float(np.mean(a["smoothness"])))
+            rl.append(per_seed[:, -1].mean())
+        for axis, y in ((ax, margin), (bx, kl), (cx, rl)):
+            axis.errorbar(x, y, xerr=sd, marker=marker, ls=ls, ms=5, lw=1.2, capsize=2, label=label)
+    shown = f"{eps:.3g}" if eps is not None else "ε"
+    ax.set(
+        xlabel=f"robust accuracy at the training radius {shown}",
+        ylabel=r"median $\ell_2$ margin",
+        title="(a) margin at matched robustness",
+    )
     bx.set(
-        xlabel="median margin",
+        xlabel=f"robust accuracy at {shown}",
         ylabel=r"mean KL$(p(x)\,\|\,p(x'))$",
-        title="(b) smoothness vs margin",
+        title="(b) smoothness",
     )
-    bx.legend(fontsize=6)
     cx.set(
-        xlabel=r"$\ell_2$ radius",
-        ylabel="robust accuracy",
-        title="(c) robustness",
-        ylim=(-0.02, 1.02),
+        xlabel=f"robust accuracy at {shown}",
+        ylabel=f"robust accuracy at {large:.3g}" if large is not None else "robust accuracy",
+        title="(c) robustness at the largest radius",
     )
-    cx.legend(fontsize=6)
+    ax.legend(fontsize=6)
     return save(fig, out, "fig14_margin_smoothness")
 
 
 FIGURE = FigureSpec(
     stem="fig14_margin_smoothness",
     sims=(SIM,),
-    caption="PGD-AT, TRADES and BAT: margins, smoothness and robust accuracy.",
+    caption=(
+        "PGD-AT, TRADES and BAT at matched robustness: margin, smoothness and robustness at the largest "
+        "radius against robust accuracy at the training radius."
+    ),
     make=make,
 )

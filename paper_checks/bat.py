@@ -1,15 +1,20 @@
 """Claims of bridged adversarial training — Kim, Lee, Lee & Lee 2021 (shared/PAPERS.md §4).
 
-Margins (ℓ2 minimum-norm attack), smoothness (KL between the outputs at ``x`` and at its PGD point) and
-robust accuracies are read from the records of simulation 14. Every method there continues member ``i``
-from the same clean-trained weights and is measured on the same test points, so every difference is a
-*paired* one (:func:`paper_checks.stats.paired_difference`, or :func:`paper_checks.stats.bootstrap` for a
-difference of differences): members and points are resampled together and the member effect cancels.
+The paper's premise is that models of *similar* robustness differ in margin and smoothness, so the
+comparisons are made at matched robustness. Simulation 14 traces a curve per method — PGD-AT over its
+training radius, TRADES and BAT over β, and the control, TRADES with another inner-attack seed — and every
+point of every curve is a run of the same members on the same test points. A comparison of two curves
+(:func:`matched_difference`) reads each curve as a value (the median margin, or the robust accuracy at a
+larger radius) against its robust accuracy at the training radius, interpolates both linearly at common
+robust accuracies — five levels spread over the central 80% of the range the two curves share — and
+averages the difference over those levels. Its interval resamples members and points together for every
+run at once (:func:`paper_checks.stats.bootstrap`: a paired design), with the levels held where the
+observed curves put them.
 
-The negative controls put, in BAT's place, TRADES with another seed of its inner attack (the noise
-floor: a difference that is not there) and BAT with β = 0 (clean training on the clean loss — the
-identity itself is a conformance test, ``tests/test_methods.py``). Both are comparisons (kind
-``comparison``).
+Negative controls put, in the candidate's place, the TRADES curve with another seed of its inner
+attack: the same method, whose true difference from TRADES is zero (the noise floor, ``expect =
+"not_holds"``). The curves being traced to a loss plateau, a control is valid when its clean accuracy is
+within the usual drop of the main runs'.
 """
 
 from __future__ import annotations
@@ -31,123 +36,259 @@ from paper_checks.claims import (
 )
 from sims.records import RunRecord
 
-__all__ = ["CLAIMS"]
+__all__ = [
+    "CLAIMS",
+    "interpolate_curves",
+    "matched_difference",
+    "matched_levels",
+    "spread_ratio",
+]
 
 PAPER = "Kim, Lee, Lee & Lee 2021"
 SIM14 = "14_margin_smoothness"
-#: The training radius of simulation 14 (ℓ2): "large ε" is the largest radius of its grid above it.
-TRAIN_EPS = 0.25
+#: The robust-accuracy levels of a matched comparison, as fractions of the range the curves share.
+LEVELS = (0.1, 0.3, 0.5, 0.7, 0.9)
+#: What the families are called in the report.
+NAMES = {"pgd": "PGD-AT", "trades": "TRADES", "bat": "BAT", "trades-seed1": "TRADES (seed 1)"}
 
 
-def _conds(*names: str) -> Callable[[RunRecord], bool]:
-    return lambda r: r.config.get("condition") in names
+def _families(*names: str) -> Callable[[RunRecord], bool]:
+    return lambda r: r.config.get("family") in names
 
 
-def _split(
-    runs: Sequence[RunRecord],
-) -> tuple[RunRecord | None, RunRecord | None, RunRecord | None]:
-    """``(PGD-AT, TRADES β = 6 seed 0, the candidate)`` among the selected runs."""
-    pgd = next((r for r in runs if r.config["condition"] == "pgd_at"), None)
-    trades = next((r for r in runs if r.config["condition"] == "trades-beta6"), None)
-    rest = [r for r in runs if r is not pgd and r is not trades]
-    return pgd, trades, (rest[0] if len(rest) == 1 else None)
+def _knob(r: RunRecord) -> float:
+    """The point of a curve: PGD-AT's training radius (fraction of the cap), or β."""
+    return float(r.config["frac"] if r.config["family"] == "pgd" else r.config["beta"])
 
 
-def _margin_parts(runs: Sequence[RunRecord]) -> tuple[Comparison, Comparison] | Comparison:
-    """``(hurt, restore)`` of :func:`margin_check`, or an inconclusive comparison without the runs."""
-    pgd, trades, cand = _split(runs)
-    if pgd is None or trades is None or cand is None:
-        return missing("needs PGD-AT, TRADES and one candidate", (0.0, INF), len(runs))
-    m = {k: r.arrays()["margin"] for k, r in (("pgd", pgd), ("trades", trades), ("cand", cand))}
-    smooth = {
-        k: float(r.arrays()["smoothness"].mean())
-        for k, r in (("pgd", pgd), ("trades", trades), ("cand", cand))
-    }
-    name = str(cand.config["condition"])
-    hurt = judge(
-        stats.paired_difference(m["pgd"], m["trades"], reduce="median"),
-        (0.0, INF),
-        detail=(
-            f"median margin: {name} {np.nanmedian(m['cand']):.4f}, TRADES {np.nanmedian(m['trades']):.4f}, "
-            f"PGD-AT {np.nanmedian(m['pgd']):.4f}; mean KL: PGD-AT {smooth['pgd']:.3f}, TRADES "
-            f"{smooth['trades']:.3f}, {name} {smooth['cand']:.3f}"
-        ),
-        n_runs=2,
-        label="PGD-AT − TRADES (the regulariser hurts the margin)",
+def _curve(runs: Sequence[RunRecord], family: str) -> list[RunRecord]:
+    return sorted((r for r in runs if r.config.get("family") == family), key=_knob)
+
+
+def _train_index(r: RunRecord) -> int:
+    """The evaluation radius the curves are matched at: the training radius of TRADES and BAT."""
+    grid = np.asarray(r.arrays()["eps_grid"], dtype=float)
+    return int(np.argmin(np.abs(grid - float(r.metrics["eps"]))))
+
+
+def _rows(curve: Sequence[RunRecord], value: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per run of a curve: robust points at the training radius ``(M, n)`` and the value's per-point
+    array ``(M, n)``: ``"margin"`` (NaN where misclassified), ``"smoothness"`` (the KL at the PGD
+    point) or ``"robust_large"`` (robust at the largest evaluated radius)."""
+    rob, val = [], []
+    for r in curve:
+        a = r.arrays()
+        pts = np.asarray(a["robust_points"], dtype=float)
+        rob.append(pts[:, _train_index(r)])
+        if value == "robust_large":
+            val.append(pts[:, -1])
+        else:
+            val.append(np.asarray(a[value], dtype=float))
+    return rob, val
+
+
+def _reduce(value: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """``(values (S, n), counts (B, S·n)) -> (B,)``: the pooled median margin (NaN ignored,
+    :func:`paper_checks.stats.weighted_median`), or the pooled mean, of each resample."""
+    if value == "margin":
+        return lambda a, w: stats.weighted_median(a.ravel(), w)
+    return lambda a, w: np.asarray((w @ a.ravel()) / w.sum(axis=1))
+
+
+def interpolate_curves(x: np.ndarray, v: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Each curve's value at ``levels``: ``x, v (B, J)`` are ``B`` curves of ``J`` points (robust
+    accuracy, value), read as a piecewise-linear function of ``x`` through the points sorted by ``x``
+    and held at its end values outside their range (:func:`numpy.interp`); returns ``(B, T)``."""
+    x, v = np.atleast_2d(x), np.atleast_2d(v)
+    order = np.argsort(x, axis=1, kind="stable")
+    xs, vs = np.take_along_axis(x, order, axis=1), np.take_along_axis(v, order, axis=1)
+    return np.stack([np.interp(levels, xs[b], vs[b]) for b in range(x.shape[0])])
+
+
+def matched_levels(x_a: np.ndarray, x_b: np.ndarray) -> np.ndarray | None:
+    """The robust accuracies two curves are compared at: :data:`LEVELS` of the range both curves'
+    observed points span (``None`` where the ranges do not overlap)."""
+    lo = max(float(np.min(x_a)), float(np.min(x_b)))
+    hi = min(float(np.max(x_a)), float(np.max(x_b)))
+    if hi < lo:
+        return None
+    return lo + (hi - lo) * np.asarray(LEVELS)
+
+
+def matched_difference(
+    runs: Sequence[RunRecord], cand: str, ref: str, value: str, *, label: str
+) -> Comparison:
+    """The candidate curve's value minus the reference's at matched robust accuracy (at the training
+    radius), averaged over :func:`matched_levels`, with its paired interval; band ``> 0``."""
+    a, b = _curve(runs, cand), _curve(runs, ref)
+    if len(a) < 2 or len(b) < 2:
+        return missing(
+            f"needs two points or more on the {NAMES.get(cand, cand)} and {NAMES.get(ref, ref)} curves",
+            (0.0, INF),
+            len(runs),
+        )
+    rob_a, val_a = _rows(a, value)
+    rob_b, val_b = _rows(b, value)
+    S, n = rob_a[0].shape
+    if any(r.shape != (S, n) for r in (*rob_a, *val_a, *rob_b, *val_b)):
+        return missing("the curves' runs do not share members and points", (0.0, INF), len(runs))
+    reduce = _reduce(value)
+    mean = _reduce("mean")
+    ones = np.ones((1, S * n))
+    x_a = np.concatenate([mean(r, ones) for r in rob_a])
+    x_b = np.concatenate([mean(r, ones) for r in rob_b])
+    v_a = np.concatenate([reduce(v, ones) for v in val_a])
+    v_b = np.concatenate([reduce(v, ones) for v in val_b])
+    levels = matched_levels(x_a, x_b)
+    eps = float(a[0].metrics["eps"])
+
+    def curve_text(name: str, x: np.ndarray, v: np.ndarray) -> str:
+        pts = ", ".join(f"{xi:.3f}→{vi:.4f}" for xi, vi in zip(x, v, strict=True))
+        return f"{NAMES.get(name, name)} [{pts}]"
+
+    what = {
+        "margin": "median margin",
+        "smoothness": "mean KL",
+        "robust_large": "robust accuracy at the largest radius",
+    }[value]
+    detail = (
+        f"{what} against robust accuracy at ε = {eps:.3g}: "
+        f"{curve_text(cand, x_a, v_a)}; {curve_text(ref, x_b, v_b)}"
     )
-    restore = judge(
-        stats.paired_difference(m["cand"], m["trades"], reduce="median"),
-        (0.0, INF),
-        n_runs=2,
-        label=f"{name} − TRADES (bridging restores the margin)",
+    if levels is None:
+        return missing(
+            f"the curves do not overlap in robust accuracy at ε = {eps:.3g}: {NAMES.get(cand, cand)} "
+            f"[{x_a.min():.3f}, {x_a.max():.3f}], {NAMES.get(ref, ref)} [{x_b.min():.3f}, {x_b.max():.3f}]",
+            (0.0, INF),
+            len(runs),
+        )
+
+    def curves(w: np.ndarray, rob: list[np.ndarray], val: list[np.ndarray]) -> np.ndarray:
+        x = np.stack([mean(r, w) for r in rob], axis=1)
+        y = np.stack([reduce(v, w) for v in val], axis=1)
+        return interpolate_curves(x, y, levels)
+
+    def stat(idx: np.ndarray) -> np.ndarray:
+        w = stats.count_weights(idx, S * n)
+        return np.asarray((curves(w, rob_a, val_a) - curves(w, rob_b, val_b)).mean(axis=1))
+
+    # every run is resampled through one index array: the same members and points for all (paired)
+    interval = stats.bootstrap(
+        (np.arange(S * n, dtype=float).reshape(S, n),),
+        stat,
+        method="paired bootstrap of interpolated curves",
     )
-    return hurt, restore
+    detail += f"; matched at robust accuracy {levels[0]:.3f}–{levels[-1]:.3f}"
+    return judge(interval, (0.0, INF), detail=detail, n_runs=len(a) + len(b), label=label)
+
+
+def margin_parts(runs: Sequence[RunRecord], cand: str, ref: str) -> Comparison:
+    """BAT-margin's statement: at matched robust accuracy, ``ref`` (PGD-AT) has the larger median margin
+    than TRADES — the regulariser hurts the margin — and ``cand`` (BAT) has the larger margin than
+    TRADES — bridging restores it."""
+    hurt = matched_difference(
+        runs, ref, "trades", "margin", label=f"{NAMES.get(ref, ref)} − TRADES margin (hurt)"
+    )
+    restore = matched_difference(
+        runs, cand, "trades", "margin", label=f"{NAMES.get(cand, cand)} − TRADES margin (restore)"
+    )
+    return all_of([hurt, restore]).with_accuracy(*accuracies(runs))
 
 
 def margin_check(runs: Sequence[RunRecord]) -> Comparison:
-    """Two paired differences of pooled median margins (per member and test point; NaN where a member
-    misclassifies the point), in the statement's order: PGD-AT minus TRADES above 0 — the smoothness
-    regulariser hurts the margin (the headline) — and the candidate (BAT) minus TRADES above 0 —
-    bridging restores it."""
-    parts = _margin_parts(runs)
-    if isinstance(parts, Comparison):
-        return parts
-    return all_of(parts).with_accuracy(*accuracies(runs))
+    """:func:`margin_parts` for PGD-AT and BAT."""
+    return margin_parts(runs, "bat", "pgd")
 
 
-def restore_check(runs: Sequence[RunRecord]) -> Comparison:
-    """The candidate's part of :func:`margin_check` alone (candidate minus TRADES median margin above
-    0): what a control in BAT's place must fail; the PGD-AT part does not involve the candidate."""
-    parts = _margin_parts(runs)
-    if isinstance(parts, Comparison):
-        return parts
-    return parts[1].with_accuracy(*accuracies(runs))
+def seed_control(runs: Sequence[RunRecord]) -> Comparison:
+    """Both parts' measurement with TRADES (seed 1) in the place of PGD-AT and of BAT: a difference
+    that is not there."""
+    return matched_difference(
+        runs, "trades-seed1", "trades", "margin", label="TRADES (seed 1) − TRADES margin"
+    ).with_accuracy(*accuracies(runs))
 
 
-def large_eps_check(runs: Sequence[RunRecord]) -> Comparison:
-    """The candidate's robust-accuracy gain over TRADES (paired, per member and attacked point) at the
-    largest evaluated ε is above 0, and exceeds its gain at the training ε (a paired difference of
-    differences): the advantage is largest at large ε."""
-    _, trades, cand = _split(runs)
-    if trades is None or cand is None:
-        return missing("needs TRADES and one candidate", (0.0, INF), len(runs))
-    a_c, a_t = cand.arrays(), trades.arrays()
-    if "robust_points" not in a_c or "robust_points" not in a_t:
-        return missing("records lack robust_points: rerun simulation 14", (0.0, INF), len(runs))
-    grid = np.asarray(a_c["eps_grid"])
-    j = int(np.argmin(np.abs(grid - TRAIN_EPS)))
-    pc, pt = (np.asarray(a["robust_points"], dtype=float) for a in (a_c, a_t))
-    name = str(cand.config["condition"])
-    gains = pc.mean(axis=(0, 2)) - pt.mean(axis=(0, 2))
-    at_large = judge(
-        stats.paired_difference(pc[:, -1], pt[:, -1]),
-        (0.0, INF),
+def smoothness_check(runs: Sequence[RunRecord]) -> Comparison:
+    """PGD-AT minus TRADES mean ``KL(p(x) ‖ p(x'))`` at matched robust accuracy, above 0: equally robust,
+    PGD-AT is the less smooth."""
+    return matched_difference(
+        runs, "pgd", "trades", "smoothness", label="PGD-AT − TRADES mean KL"
+    ).with_accuracy(*accuracies(runs))
+
+
+def smoothness_control(runs: Sequence[RunRecord]) -> Comparison:
+    """:func:`smoothness_check` with TRADES (seed 1) in PGD-AT's place: the noise floor."""
+    return matched_difference(
+        runs, "trades-seed1", "trades", "smoothness", label="TRADES (seed 1) − TRADES mean KL"
+    ).with_accuracy(*accuracies(runs))
+
+
+def _large_eps(cand: str) -> Callable[[Sequence[RunRecord]], Comparison]:
+    def check(runs: Sequence[RunRecord]) -> Comparison:
+        return matched_difference(
+            runs,
+            cand,
+            "trades",
+            "robust_large",
+            label=f"{NAMES.get(cand, cand)} − TRADES robust accuracy at the largest radius",
+        ).with_accuracy(*accuracies(runs))
+
+    check.__doc__ = (
+        f"{NAMES.get(cand, cand)} minus TRADES robust accuracy at the largest evaluated radius, at "
+        "matched robust accuracy at the training radius (:func:`matched_difference`), above 0."
+    )
+    return check
+
+
+def spread_ratio(runs: Sequence[RunRecord], cand: str, ref: str = "trades") -> Comparison:
+    """Stability: the spread over seeds of the candidate's robust accuracy at the training radius —
+    the standard deviation over members, averaged over the curve's points — over TRADES', point by
+    point of the β grid (equal strength); band ``(0, 1)``: the candidate is more stable."""
+    a, b = _curve(runs, cand), _curve(runs, ref)
+    if len(a) != len(b) or not a:
+        return missing("needs the candidate and TRADES at the same β grid", (0.0, 1.0), len(runs))
+    rob_a, _ = _rows(a, "robust_large")
+    rob_b, _ = _rows(b, "robust_large")
+    J = len(a)
+
+    def spread(rows: Sequence[np.ndarray]) -> np.ndarray:
+        per_seed = [r.mean(axis=2) for r in rows]  # (B, S)
+        return np.asarray(np.mean([p.std(axis=1, ddof=1) for p in per_seed], axis=0))
+
+    def stat(*arrs: np.ndarray) -> np.ndarray:
+        return np.asarray(spread(arrs[:J]) / spread(arrs[J:]))
+
+    sa = spread([r[None] for r in rob_a])[0]
+    sb = spread([r[None] for r in rob_b])[0]
+    interval = stats.bootstrap(
+        (*rob_a, *rob_b), stat, method="paired bootstrap of a ratio of spreads"
+    )
+    return judge(
+        interval,
+        (0.0, 1.0),
         detail=(
-            f"{name} − TRADES robust accuracy per ε "
-            f"{dict(zip(np.round(grid, 3).tolist(), np.round(gains, 4).tolist(), strict=True))}"
+            f"std over seeds of robust accuracy at the training radius, mean over β: "
+            f"{NAMES.get(cand, cand)} {sa:.4f}, TRADES {sb:.4f}"
         ),
-        n_runs=2,
-        label=f"{name} − TRADES at ε = {grid[-1]:g}",
-    )
+        n_runs=2 * J,
+        label=f"{NAMES.get(cand, cand)} / TRADES spread",
+    ).with_accuracy(*accuracies(runs))
 
-    def growth(c_l: np.ndarray, t_l: np.ndarray, c_j: np.ndarray, t_j: np.ndarray) -> np.ndarray:
-        def mean(a: np.ndarray) -> np.ndarray:  # (B, S, n) -> (B,)
-            return np.asarray(a.mean(axis=(1, 2)))
 
-        return np.asarray((mean(c_l) - mean(t_l)) - (mean(c_j) - mean(t_j)))
+def stability_check(runs: Sequence[RunRecord]) -> Comparison:
+    """:func:`spread_ratio` of BAT."""
+    return spread_ratio(runs, "bat")
 
-    larger = judge(
-        stats.bootstrap(
-            (pc[:, -1], pt[:, -1], pc[:, j], pt[:, j]),
-            growth,
-            method="paired difference of paired differences",
-        ),
-        (0.0, INF),
-        n_runs=2,
-        label=f"gain at ε = {grid[-1]:g} − gain at the training ε = {grid[j]:g}",
-    )
-    return all_of([at_large, larger]).with_accuracy(*accuracies(runs))
 
+def stability_control(runs: Sequence[RunRecord]) -> Comparison:
+    """:func:`spread_ratio` of TRADES (seed 1): the noise floor."""
+    return spread_ratio(runs, "trades-seed1")
+
+
+_SEED1 = (
+    "another TRADES seed",
+    "TRADES with another inner-attack seed in the candidate's place (the noise floor)",
+)
 
 CLAIMS: tuple[Claim, ...] = (
     Claim(
@@ -155,26 +296,42 @@ CLAIMS: tuple[Claim, ...] = (
         paper=PAPER,
         kind="comparison",
         statement=(
-            "The smoothness regulariser hurts the margin (TRADES' median margin < PGD-AT's) and bridging "
-            "restores it (BAT, m = 4, β = 24, above TRADES)."
+            "At matched robust accuracy, the smoothness regulariser hurts the margin (TRADES' median "
+            "margin below PGD-AT's) and bridging restores it (BAT, m = 4, above TRADES)."
         ),
         source="[paper] abstract",
         sim=SIM14,
-        select=_conds("pgd_at", "trades-beta6", "bat-m4-beta24"),
+        select=_families("pgd", "trades", "bat"),
         check=margin_check,
         controls=(
             Control(
-                "another TRADES seed",
-                "TRADES with another inner-attack seed in place of BAT (the noise floor)",
-                _conds("pgd_at", "trades-beta6", "trades-beta6-seed1"),
-                check=restore_check,
+                *_SEED1,
+                _families("trades", "trades-seed1"),
+                check=seed_control,
                 expect="not_holds",
             ),
+        ),
+        figure="fig14_margin_smoothness",
+    ),
+    Claim(
+        id="BAT-smoothness",
+        paper=PAPER,
+        kind="comparison",
+        statement=(
+            "Equally robust models differ in smoothness: at matched robust accuracy, PGD-AT's mean "
+            "KL(p(x) ‖ p(x')) at its PGD point exceeds TRADES'."
+        ),
+        source="[paper] abstract: similar robustness, very different margin and smoothness",
+        sim=SIM14,
+        select=_families("pgd", "trades"),
+        check=smoothness_check,
+        controls=(
             Control(
-                "β = 0",
-                "BAT without its regulariser (clean training)",
-                _conds("pgd_at", "trades-beta6", "bat-m4-beta0"),
-                check=restore_check,
+                "another TRADES seed",
+                "TRADES with another inner-attack seed in PGD-AT's place (the noise floor)",
+                _families("trades", "trades-seed1"),
+                check=smoothness_control,
+                expect="not_holds",
             ),
         ),
         figure="fig14_margin_smoothness",
@@ -184,24 +341,41 @@ CLAIMS: tuple[Claim, ...] = (
         paper=PAPER,
         kind="comparison",
         statement=(
-            "BAT's robust-accuracy advantage over TRADES is positive at the largest ε and larger there "
-            "than at the training ε."
+            "At matched robust accuracy at the training radius, BAT is more robust than TRADES at the "
+            "largest evaluated radius: its advantage grows with ε."
         ),
         source="[paper] abstract: especially for large perturbations",
         sim=SIM14,
-        select=_conds("trades-beta6", "bat-m4-beta24"),
-        check=large_eps_check,
+        select=_families("trades", "bat"),
+        check=_large_eps("bat"),
         controls=(
             Control(
-                "another TRADES seed",
-                "TRADES with another inner-attack seed in place of BAT (the noise floor)",
-                _conds("trades-beta6", "trades-beta6-seed1"),
+                *_SEED1,
+                _families("trades", "trades-seed1"),
+                check=_large_eps("trades-seed1"),
                 expect="not_holds",
             ),
+        ),
+        figure="fig14_margin_smoothness",
+    ),
+    Claim(
+        id="BAT-stability",
+        paper=PAPER,
+        kind="comparison",
+        statement=(
+            "BAT is more stable than TRADES: the spread over seeds of its robust accuracy at the "
+            "training radius is smaller (ratio below 1, β grid at equal strength)."
+        ),
+        source="[paper] abstract",
+        sim=SIM14,
+        select=_families("trades", "bat"),
+        check=stability_check,
+        controls=(
             Control(
-                "β = 0",
-                "BAT without its regulariser (clean training)",
-                _conds("trades-beta6", "bat-m4-beta0"),
+                *_SEED1,
+                _families("trades", "trades-seed1"),
+                check=stability_control,
+                expect="not_holds",
             ),
         ),
         figure="fig14_margin_smoothness",

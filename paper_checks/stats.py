@@ -42,6 +42,7 @@ __all__ = [
     "DEFAULT_RESAMPLES",
     "Interval",
     "bootstrap",
+    "count_weights",
     "expanded_tail",
     "mean",
     "median",
@@ -50,6 +51,7 @@ __all__ = [
     "ratio_of_means",
     "slope",
     "unpaired_difference",
+    "weighted_median",
 ]
 
 #: Two-sided coverage of every interval unless a claim says otherwise.
@@ -156,6 +158,42 @@ def nanmedian(a: np.ndarray, axis: int) -> np.ndarray:
     return np.asarray(np.where(count > 0, med, np.nan))
 
 
+def count_weights(idx: np.ndarray, size: int) -> np.ndarray:
+    """How often each entry of the original data appears in each resample.
+
+    A statistic of many arrays that share seeds and points can be bootstrapped through one array of
+    flat indices, ``np.arange(S * n).reshape(S, n)``, passed to :func:`bootstrap` in their place: its
+    resamples ``(B, S, n)`` (as floats, as :func:`bootstrap` passes data) become counts ``(B, size)``,
+    and every array is then reduced by weights (:func:`weighted_median`, or ``counts @ values``) —
+    without gathering any of them, and paired by construction."""
+    flat = np.asarray(idx).reshape(idx.shape[0], -1).astype(np.int64)
+    B = flat.shape[0]
+    offset = flat + (np.arange(B, dtype=np.int64) * size)[:, None]
+    return np.bincount(offset.ravel(), minlength=B * size).reshape(B, size).astype(float)
+
+
+def weighted_median(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``np.nanmedian`` of ``values (K,)`` repeated ``weights (B, K)`` times (integer counts), per row:
+    ``(B,)``.
+
+    The values are sorted once; a row's median is the value at the middle position(s) ``(T − 1)//2`` and
+    ``T//2`` of its expanded sample (``T`` its count of finite values), read from the cumulative counts
+    in sorted order — the same number the median of the expanded sample gives. NaN values are ignored;
+    a row with no finite value gives NaN."""
+    values = np.asarray(values, dtype=float).ravel()
+    keep = np.flatnonzero(~np.isnan(values))
+    pick = keep[np.argsort(values[keep], kind="stable")]
+    v = values[pick]
+    w = np.asarray(weights, dtype=float)[:, pick]
+    if v.size == 0:
+        return np.full(w.shape[0], np.nan)
+    cum = np.cumsum(w, axis=1)
+    total = cum[:, -1]
+    lo = np.argmax(cum > ((total - 1) // 2)[:, None], axis=1)
+    hi = np.argmax(cum > (total // 2)[:, None], axis=1)
+    return np.asarray(np.where(total > 0, (v[lo] + v[hi]) / 2, np.nan))
+
+
 def bootstrap(
     data: tuple[np.ndarray, ...],
     statistic: Callable[..., np.ndarray],
@@ -190,10 +228,14 @@ def bootstrap(
     rng = np.random.default_rng(seed)
 
     def draw(b: int, by_seed: bool, by_point: bool) -> np.ndarray:
-        seeds = rng.integers(0, S, size=(b, S)) if by_seed else np.broadcast_to(np.arange(S), (b, S))
+        seeds = (
+            rng.integers(0, S, size=(b, S)) if by_seed else np.broadcast_to(np.arange(S), (b, S))
+        )
         if by_point:
             points = rng.integers(0, n, size=(b, 1, n))
-            return np.asarray(statistic(*[a[seeds[:, :, None], points] for a in arrays]), dtype=float)
+            return np.asarray(
+                statistic(*[a[seeds[:, :, None], points] for a in arrays]), dtype=float
+            )
         return np.asarray(statistic(*[a[seeds] for a in arrays]), dtype=float)
 
     return _interval(estimate, draw, S, n, nested, level, resamples, method, S * n * len(arrays))
@@ -293,7 +335,9 @@ def _means_or_general(
     """The count-resampling fast path when nothing is missing (where the mean of seed means is the pooled
     mean), the general :func:`bootstrap` of the mean of seed means otherwise."""
     if all(np.isfinite(a).all() for a in arrays):
-        return _bootstrap_means(arrays, combine, nested=nested, level=level, seed=seed, method=method)
+        return _bootstrap_means(
+            arrays, combine, nested=nested, level=level, seed=seed, method=method
+        )
     f = _of_seeds("mean", "mean")
     return bootstrap(
         arrays,
@@ -350,13 +394,16 @@ def median(
     a = _as_2d(x)
     stat = _pooled("median") if pooled else _of_seeds("median", "median")
     return bootstrap(
-        (a,), stat, nested=nested, level=level, seed=seed, method="median" + ("" if pooled else " of seed medians")
+        (a,),
+        stat,
+        nested=nested,
+        level=level,
+        seed=seed,
+        method="median" + ("" if pooled else " of seed medians"),
     )
 
 
-def proportion(
-    hits: npt.ArrayLike, *, level: float = DEFAULT_LEVEL, seed: int = 0
-) -> Interval:
+def proportion(hits: npt.ArrayLike, *, level: float = DEFAULT_LEVEL, seed: int = 0) -> Interval:
     """A share (of 0/1 or boolean ``hits``, ``(S, n)``) pooled over seeds and points."""
     a = _as_2d(np.asarray(hits, dtype=float))
     if not np.isfinite(a).all():
@@ -510,7 +557,9 @@ def slope(
     levels = np.arange(L)[None, :, None, None]
 
     def draw(b: int, by_seed: bool, by_point: bool) -> np.ndarray:
-        seeds = rng.integers(0, S, size=(b, S)) if by_seed else np.broadcast_to(np.arange(S), (b, S))
+        seeds = (
+            rng.integers(0, S, size=(b, S)) if by_seed else np.broadcast_to(np.arange(S), (b, S))
+        )
         if by_point:
             points = rng.integers(0, n, size=(b, L, 1, n))
             return fit(Y[levels, seeds[:, None, :, None], points])

@@ -1,33 +1,47 @@
-"""Simulation 14 — margin and smoothness of PGD-AT, TRADES and bridged adversarial training.
+"""Simulation 14 — margin and smoothness of PGD-AT, TRADES and bridged AT, at matched robustness.
 
-Kim, Lee, Lee & Lee (2021, "Bridged Adversarial Training"), PAPERS.md §4: equally robust models can
-differ in *margin* (distance to the decision boundary) and *smoothness* (divergence between the outputs
-at ``x`` and at its adversarial example); the smoothness regulariser of TRADES hurts the margin; bridging
-clean and adversarial points with ``m`` intermediate points restores it, with the largest gain in
-robust accuracy at large ε.
+Kim, Lee, Lee & Lee (2021, "Bridged Adversarial Training"), PAPERS.md §4: models of *similar*
+robustness can differ in *margin* (distance to the decision boundary) and *smoothness* (divergence
+between the outputs at ``x`` and at its adversarial example); the smoothness regulariser of TRADES hurts
+the margin; bridging clean and adversarial points with ``m`` intermediate points restores it, and BAT is
+more robust, especially against large perturbations, and more stable.
 
-Setting: the sparse-coding data and symmetric network of feature purification (``d = 64``, ``k = 4``;
-:mod:`sims.purification_runs`), float32; every method continues from the same clean-trained weights for
-the same number of full-batch steps, ℓ2 at ``ε = 0.25`` with 5-step inner attacks. Models: clean
-(continued clean steps); PGD-AT (logistic = cross-entropy on logits ``[0, f]``); TRADES (β = 6); BAT with
-``m = 4`` and the summed KL at β = 24 (= m·6, the strength that matches TRADES as ε → 0, PAPERS.md §4;
-the claims compare it with TRADES at β = 6). Controls: BAT with ``m = 1`` (the KL attack makes it TRADES exactly), BAT with β = 0
-(clean training on the clean loss), and TRADES with another seed of its inner attack's start (the noise
-floor of any TRADES-vs-BAT difference).
+The comparison the paper makes is at matched robustness, so every method traces a *curve* here, and the
+claims (:mod:`paper_checks.bat`) compare the curves at equal robust accuracy by interpolation:
 
-Pairing: every row continues member ``i`` from the same clean-trained weights (the clean run is trained
-once per process and shared by the rows) and is measured on the same test points, so the checks compare
-methods by paired differences.
+* **PGD-AT** at four training radii (:data:`PGD_FRACS` of the cap) — its robustness knob;
+* **TRADES** at β in :data:`BETAS` (1 and 6 are the authors' MNIST and CIFAR values);
+* **BAT** with ``m = 4`` bridges and summed KL terms at β = 4·β_TRADES (the strength that matches TRADES
+  as ε → 0, PAPERS.md §4), the same four points;
+* the control curve: **TRADES with another seed** of its inner attack (a difference that is not there).
 
-Scales: ``quick`` — 8 members, 100 continued steps, 150 test points; ``medium`` — 16 members, 200 steps,
-300 test points (the data, width and radius stay: ε is set against the codes' scale); ``paper`` — 16
-members, 1000 steps, 300 test points. The two identity rows (``clean``, ``bat-m1-beta6``) run at the quick
-scale only, where the tests check them; every other row is read by a claim.
+Radii from the data's geometry, not from a prediction: ``cap`` is half the median ℓ2 distance from a test
+point to the nearest training point of the other class (no classifier right on both points is robust
+beyond it; 0.5 for the ±1/2 sign codes of ``k = 4``: the nearest other-class point flips one code entry).
+TRADES and BAT train at ``ε = TRAIN_FRAC · cap``; every model is evaluated on the radii
+``EVAL_FRACS · cap``.
 
-Records: ``W`` (the trained first layer, for the β = 0 identity), ``eps_grid (K,)``, ``robust (M, K)``
+Equal inner-attack budgets: every method's inner attack takes :data:`ATTACK_STEPS` steps of
+``ATTACK_REL · ε`` (PGD-AT: PGD on the loss from a uniform start in the ball; TRADES and BAT: ascent on the
+KL from ``x + 0.001·N``). Training to a plateau: every method continues member ``i`` from the same
+clean-trained weights (the sparse-coding data and symmetric network of feature purification,
+``d = 64``, ``k = 4``; :mod:`sims.purification_runs`, float32) with minibatch SGD (:data:`BATCH` points,
+the setup's step size) until its training loss plateaus — the mean over a window of
+:data:`PLATEAU_WINDOW` steps falls by less than :data:`PLATEAU_TOL` nats from the window before
+(:class:`sims.training.TrainConfig`) — or a rung's step cap; the records say which members plateaued.
+
+Pairing: every row continues member ``i`` from the same clean weights and is measured on the same test
+points, so the claims compare methods by paired resampling (members and points together).
+
+Scales (members, step cap, attacked test points): ``quick`` 8, 1 500, 300; ``medium`` 16, 3 000, 500;
+``paper`` 32, 10 000, 1 000.
+
+Records: the attacked network (``W``, ``b``, ``a``, ``threshold``), ``eps_grid (K,)``, ``robust (M, K)``
 and ``robust_points (M, K, n)`` (PGD-50, two restarts), ``margin (M, n)`` (ℓ2 minimum-norm attack; NaN
 for misclassified points), ``smoothness (M, n)`` (``KL(p(x) ‖ p(x'))`` at the PGD point ``x'`` of radius
-ε), ``train_acc (M,)`` and ``test_acc (M,)``, on ``n_eval`` test points.
+``ε``), ``stop_step (M,)`` (the step each member plateaued at, −1 where it reached the cap),
+``train_acc (M,)``, ``test_acc (M,)``; metrics ``cap``, ``eps`` (the training radius) and ``plateaued``
+(the share of members that plateaued).
 """
 
 from __future__ import annotations
@@ -42,87 +56,116 @@ import torch
 from sims.attacks import PGD, MinNorm, robust_accuracy
 from sims.cli import main_for
 from sims.errors import check_choice, check_float, check_int
-from sims.measure import accuracy
-from sims.methods import BAT, PGDAT, TRADES, Clean, Method, bernoulli_kl
+from sims.measure import accuracy, nearest_other_class_distance
+from sims.methods import BAT, PGDAT, TRADES, Method, bernoulli_kl
 from sims.purification_runs import (
     CleanRun,
     PurificationSetup,
-    continue_with,
+    continue_training,
+    setup_data,
     train_clean,
 )
 from sims.simulation import SCALES, RunContext, RunOutput, Simulation
 from sims.threat import L2Ball
 
-EPS = 0.25
+#: The radius TRADES and BAT train at, and the radius their robust accuracies are matched at, as a
+#: fraction of the cap.
+TRAIN_FRAC = 0.6
+#: The evaluation radii as fractions of the cap (the training radius among them).
+EVAL_FRACS = (0.2, 0.4, 0.6, 0.8)
+#: PGD-AT's training radii as fractions of the cap (its curve).
+PGD_FRACS = (0.2, 0.4, 0.6, 0.8)
+#: TRADES' β values (BAT's are ``BRIDGES`` times these).
+BETAS = (1.0, 3.0, 6.0, 12.0)
+#: BAT's bridge segments.
+BRIDGES = 4
+#: Every method's inner attack: steps of ``ATTACK_REL · ε``.
 ATTACK_STEPS = 5
-EPS_GRID = (0.125, 0.25, 0.375, 0.5)
-#: Per scale: continued steps, members, attacked test points.
-SIZES = {"quick": (100, 8, 150), "medium": (200, 16, 300), "paper": (1000, 16, 300)}
+ATTACK_REL = 0.25
+#: Minibatch size of the continued training.
+BATCH = 200
+#: The plateau stop rule: the windowed mean training loss falls by less than ``PLATEAU_TOL`` nats.
+PLATEAU_TOL = 0.002
+PLATEAU_WINDOW = 50
+#: Per scale: members, step cap, attacked test points.
+SIZES = {"quick": (8, 1500, 300), "medium": (16, 3000, 500), "paper": (32, 10_000, 1000)}
 assert tuple(SIZES) == SCALES
+assert TRAIN_FRAC in EVAL_FRACS
 
 
 @dataclass(frozen=True)
 class Config:
-    """One training method: ``kind`` (``clean``, ``pgd``, ``trades``, ``bat``), β and ``m``."""
+    """One point of one method's curve: ``family`` (``pgd``, ``trades``, ``bat``, ``trades-seed1``),
+    its knob (PGD-AT: the training radius ``frac`` of the cap; TRADES and BAT: ``beta``) and the
+    rung's sizes."""
 
     condition: str
     role: str
-    kind: str
+    family: str
     beta: float = 0.0
-    m: int = 1
-    steps: int = 100
-    n_seeds: int = 8
+    frac: float = TRAIN_FRAC
     method_seed: int = 0
-    n_eval: int = 150
+    n_seeds: int = 8
+    max_steps: int = 1500
+    n_eval: int = 300
 
     def __post_init__(self) -> None:
         check_choice("role", self.role, ("law", "control"))
-        check_choice("kind", self.kind, ("clean", "pgd", "trades", "bat"))
+        check_choice("family", self.family, FAMILIES)
         check_float("beta", self.beta, 0.0)
-        check_int("m", self.m, 1)
+        check_float("frac", self.frac, 0.0, lo_open=True)
+        check_int("method_seed", self.method_seed, 0)
+        check_int("n_seeds", self.n_seeds, 1)
+        check_int("max_steps", self.max_steps, 1)
         check_int("n_eval", self.n_eval, 1)
 
-    def method(self) -> Method:
-        """The training method (clean training: the clean loss, :class:`sims.methods.Clean`)."""
-        if self.kind == "pgd":
-            return PGDAT(norm="l2", eps=EPS, steps=ATTACK_STEPS, seed=self.method_seed)
-        if self.kind == "trades":
-            return TRADES(
-                norm="l2", eps=EPS, beta=self.beta, steps=ATTACK_STEPS, seed=self.method_seed
-            )
-        if self.kind == "bat":
-            return BAT(
+    def method(self, cap: float) -> Method:
+        """The training method at the data's cap."""
+        eps = self.frac * cap
+        if self.family == "pgd":
+            return PGDAT(
                 norm="l2",
-                eps=EPS,
-                beta=self.beta,
-                m=self.m,
+                eps=eps,
                 steps=ATTACK_STEPS,
+                rel_stepsize=ATTACK_REL,
                 seed=self.method_seed,
             )
-        return Clean()
+        if self.family == "bat":
+            return BAT(
+                norm="l2",
+                eps=eps,
+                beta=self.beta,
+                m=BRIDGES,
+                steps=ATTACK_STEPS,
+                rel_stepsize=ATTACK_REL,
+                seed=self.method_seed,
+            )
+        return TRADES(
+            norm="l2",
+            eps=eps,
+            beta=self.beta,
+            steps=ATTACK_STEPS,
+            rel_stepsize=ATTACK_REL,
+            seed=self.method_seed,
+        )
 
 
-#: Rows that only serve the tests' identities (BAT with m = 1 is TRADES, BAT with β = 0 is clean
-#: training): run at the quick scale, where the tests check them, and not above.
-IDENTITY_ROWS = ("clean", "bat-m1-beta6")
+#: The curves: PGD-AT, TRADES, BAT and the control (TRADES with inner-attack seed 1).
+FAMILIES = ("pgd", "trades", "bat", "trades-seed1")
 
 
 def configs(scale: str) -> list[Config]:
-    """The methods and the two BAT controls, at the rung's :data:`SIZES`."""
-    steps, seeds, n_eval = SIZES[check_choice("scale", scale, SCALES)]
-    rows = [
-        Config("clean", "law", "clean"),
-        Config("pgd_at", "law", "pgd"),
-        Config("trades-beta6", "law", "trades", 6.0),
-        Config("bat-m4-beta24", "law", "bat", 24.0, 4),
-        Config("bat-m1-beta6", "control", "bat", 6.0, 1),
-        Config("bat-m4-beta0", "control", "bat", 0.0, 4),
-        Config("trades-beta6-seed1", "control", "trades", 6.0, method_seed=1),
-    ]
-    if scale != "quick":  # the identity rows are checked by the tests, at the quick scale
-        rows = [c for c in rows if c.condition not in IDENTITY_ROWS]
+    """Every method's curve at the rung's :data:`SIZES`."""
+    seeds, max_steps, n_eval = SIZES[check_choice("scale", scale, SCALES)]
+    rows = [Config(f"pgd-eps{f:g}", "law", "pgd", frac=f) for f in PGD_FRACS]
+    for b in BETAS:
+        rows.append(Config(f"trades-beta{b:g}", "law", "trades", b))
+        rows.append(Config(f"bat-beta{BRIDGES * b:g}", "law", "bat", BRIDGES * b))
+        rows.append(Config(f"trades-seed1-beta{b:g}", "control", "trades-seed1", b, method_seed=1))
     return [
-        Config(c.condition, c.role, c.kind, c.beta, c.m, steps, seeds, c.method_seed, n_eval)
+        Config(
+            c.condition, c.role, c.family, c.beta, c.frac, c.method_seed, seeds, max_steps, n_eval
+        )
         for c in rows
     ]
 
@@ -130,17 +173,38 @@ def configs(scale: str) -> list[Config]:
 @functools.lru_cache(maxsize=1)
 def _clean_run(s: PurificationSetup, device: str) -> CleanRun:
     """The clean-trained run every row continues from, once per process (rows with the same members
-    share it; :func:`sims.purification_runs.continue_with` trains a copy)."""
+    share it; :func:`sims.purification_runs.continue_training` trains a copy)."""
     return train_clean(s, device)
 
 
+@functools.lru_cache(maxsize=1)
+def data_cap(s: PurificationSetup) -> float:
+    """Half the median ℓ2 distance from a test point to the nearest training point of the other class
+    (:func:`sims.measure.nearest_other_class_distance`): the radius scale of every row."""
+    train, test = setup_data(s)
+    t = torch.from_numpy
+    dist = nearest_other_class_distance(t(test.X), t(test.y), t(train.X), t(train.y))
+    return float(np.median(dist.numpy()) / 2)
+
+
 def run(cfg: Config, ctx: RunContext) -> RunOutput:
-    """Continue the clean run with the row's method (clean rows: the same number of clean steps);
-    robust accuracy on the ε grid per point, margins, smoothness."""
-    r = _clean_run(PurificationSetup(n_seeds=cfg.n_seeds, dtype="float32"), ctx.device)
-    ens = continue_with(r, cfg.method(), cfg.steps)
+    """Continue the clean run with the row's method to a loss plateau; robust accuracy on the ε grid
+    per point, margins, smoothness, and the attacked network."""
+    setup = PurificationSetup(n_seeds=cfg.n_seeds, dtype="float32")
+    r = _clean_run(setup, ctx.device)
+    cap = data_cap(setup)
+    eps = TRAIN_FRAC * cap
+    ens, res = continue_training(
+        r,
+        cfg.method(cap),
+        cfg.max_steps,
+        batch_size=BATCH,
+        stop_plateau=PLATEAU_TOL,
+        plateau_window=PLATEAU_WINDOW,
+    )
     X, y = r.X_test[: cfg.n_eval], r.y_test[: cfg.n_eval]
-    ra = robust_accuracy(ens, X, y, L2Ball(eps=EPS), EPS_GRID, attacks=(PGD(steps=50, restarts=2),))
+    grid = tuple(f * cap for f in EVAL_FRACS)
+    ra = robust_accuracy(ens, X, y, L2Ball(eps=eps), grid, attacks=(PGD(steps=50, restarts=2),))
     mn = MinNorm(
         norm="l2", search_steps=10, search_attack=PGD(steps=20, restarts=2, schedule="linear")
     )(ens, X, y)
@@ -148,24 +212,34 @@ def run(cfg: Config, ctx: RunContext) -> RunOutput:
         f = ens.forward(X)
         correct = (y * f) > 0
         margin = torch.where(correct, mn.dist, torch.full_like(mn.dist, float("nan")))
-        adv = PGD(steps=50)(ens, X, y, L2Ball(eps=EPS))
+        adv = PGD(steps=50)(ens, X, y, L2Ball(eps=eps))
         smooth = bernoulli_kl(f, ens.forward(X[None] + adv.delta))
     correct_np = correct.cpu().numpy()
+    assert ens.threshold is not None
+    stop = np.asarray(res.stop_step)
     arrays = {
         "W": ens.W.cpu().numpy(),
-        "eps_grid": np.asarray(EPS_GRID),
+        "b": ens.b.cpu().numpy(),
+        "a": ens.a.cpu().numpy(),
+        "threshold": ens.threshold.cpu().numpy(),
+        "eps_grid": np.asarray(grid),
         "robust": ra.accuracy.cpu().numpy(),
         "robust_points": correct_np[:, None, :] & ~ra.success.cpu().numpy(),
         "margin": margin.cpu().numpy(),
         "smoothness": smooth.cpu().numpy(),
+        "stop_step": stop,
         "train_acc": accuracy(ens, r.X, r.y),
         "test_acc": correct_np.mean(axis=1),
     }
+    j = EVAL_FRACS.index(TRAIN_FRAC)
     metrics = {
-        "robust_at_eps": float(arrays["robust"][:, 1].mean()),
+        "cap": cap,
+        "eps": eps,
+        "robust_at_eps": float(arrays["robust"][:, j].mean()),
         "margin_median": float(np.nanmedian(arrays["margin"])),
         "smoothness_mean": float(arrays["smoothness"].mean()),
         "test_acc": float(arrays["test_acc"].mean()),
+        "plateaued": float(np.mean(stop >= 0)),
     }
     return RunOutput(metrics=metrics, arrays=arrays)
 
@@ -173,7 +247,7 @@ def run(cfg: Config, ctx: RunContext) -> RunOutput:
 SIM = Simulation(
     number="14",
     name="margin_smoothness",
-    title="margin and smoothness of PGD-AT, TRADES and bridged AT",
+    title="margin and smoothness of PGD-AT, TRADES and bridged AT at matched robustness",
     paper="Kim, Lee, Lee & Lee 2021 (PAPERS.md §4)",
     configs=configs,
     run=run,

@@ -40,7 +40,7 @@ from sims.real_data import PATCH_DICTIONARIES, image_patches
 from sims.simulation import member_seeds, torch_dtype
 from sims.sparse import SparseCodingData, SparseCodingLaw, make_sparse_data
 from sims.threat import L2Ball, LinfBall, ThreatModel
-from sims.training import TrainConfig, train
+from sims.training import TrainConfig, TrainResult, train
 from sims.validate import check_defaults, fail
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "attack_points",
     "clean_summary",
     "continue_at",
+    "continue_training",
     "continue_with",
     "correct_points",
     "data_arrays",
@@ -353,6 +354,22 @@ def continue_with(
 ) -> TwoLayerEnsemble:
     """Any training method (PGD-AT, TRADES, BAT, ...) continued from the clean weights, full batch,
     with the setup's threshold rule (a copy; the clean run is untouched)."""
+    return continue_training(run, method, steps, lr)[0]
+
+
+def continue_training(
+    run: CleanRun,
+    method: Method,
+    steps: int,
+    lr: float | None = None,
+    *,
+    batch_size: int | None = None,
+    stop_plateau: float | None = None,
+    plateau_window: int = 50,
+) -> tuple[TwoLayerEnsemble, TrainResult]:
+    """:func:`continue_with` with minibatches of ``batch_size`` (drawn per member from its seed) and
+    the trainer's loss-plateau stop rule (:class:`sims.training.TrainConfig`: ``steps`` is then the
+    most steps a member may take); returns the trained copy and the training result (stop steps)."""
     s = run.setup
     ens = run.ens.clone()
     cfg = TrainConfig(
@@ -361,9 +378,11 @@ def continue_with(
         optimizer=OptimizerConfig(lr=lr if lr is not None else s.lr),
         threshold_rule=s.rule(),
         method=method,
+        batch_size=batch_size,
+        stop_plateau=stop_plateau,
+        plateau_window=plateau_window,
     )
-    train(ens, run.X, run.y, cfg)
-    return ens
+    return ens, train(ens, run.X, run.y, cfg, seeds=run.seeds)
 
 
 def train_linear(run: CleanRun, steps: int, lr: float) -> LinearEnsemble:

@@ -124,7 +124,14 @@ class TrainConfig:
         batch_size: minibatch size (``None``: full batch, i.e. gradient descent).
         stop_margin: stop a member once ``min_i y_i f(x_i)`` exceeds this (``None``: never).
         stop_accuracy: stop a member once its training accuracy reaches this (``None``: never).
-        check_every: evaluate the stop rules every this many steps (>= 1).
+        check_every: evaluate the margin and accuracy stop rules every this many steps (>= 1).
+        stop_plateau: stop a member once its training loss has plateaued: the mean of the loss over
+            the last ``plateau_window`` steps is less than this amount (in the loss's units: nats for
+            the logistic loss) below the mean over the window before (``None``: never). An absolute
+            amount, because a loss falling toward 0 on separable data keeps falling by a steady
+            fraction. The loss is the one each step's gradient comes from (the method's loss, on the
+            step's minibatch), so the rule costs no extra pass.
+        plateau_window: the window of ``stop_plateau`` in steps (>= 1).
         method: a training method of :mod:`sims.methods` (adversarial training, TRADES, BAT);
             ``None`` trains on the clean loss ``loss``. With ``batch_size`` a method sees each member's
             own minibatch (``(M, b, d)``), as a per-member data set.
@@ -143,6 +150,8 @@ class TrainConfig:
     stop_margin: float | None = None
     stop_accuracy: float | None = None
     check_every: int = 1
+    stop_plateau: float | None = None
+    plateau_window: int = 50
     method: Method | None = None
     threshold_rule: ThresholdRule | None = None
     guard: OverfitGuard | None = None
@@ -170,6 +179,9 @@ class TrainConfig:
         if self.stop_accuracy is not None:
             check_float("stop_accuracy", self.stop_accuracy, 0.0, 1.0)
         check_int("check_every", self.check_every, 1)
+        if self.stop_plateau is not None:
+            check_float("stop_plateau", self.stop_plateau, 0.0)
+        check_int("plateau_window", self.plateau_window, 1)
         if self.guard is not None and not hasattr(self.method, "threat"):
             fail(
                 "guard",
@@ -374,6 +386,10 @@ def train(
     active = torch.ones(M, dtype=torch.bool, device=ens.device)
     steps_taken = torch.zeros(M, dtype=torch.long, device=ens.device)
     check_stop = cfg.stop_margin is not None or cfg.stop_accuracy is not None
+    plateau = cfg.stop_plateau is not None
+    tol = 0.0 if cfg.stop_plateau is None else cfg.stop_plateau
+    window_sum = torch.zeros(M, dtype=ens.dtype, device=ens.device)
+    prev_window: Tensor | None = None
     perms: Tensor | None = None
     n_batches = 0 if batch is None else -(-n // batch)
     next_measure = 0
@@ -427,10 +443,13 @@ def train(
                 break
             f_full: Tensor | None = None
             grads: dict[str, Tensor] | None = None
+            value: Tensor | None = None
             if cfg.method is not None and net is not None and batch is None:
-                _, grads = cfg.method.loss_grads(net, X, y, step)
+                value, grads = cfg.method.loss_grads(net, X, y, step)
             elif batch is None:  # full batch: the stop rule reuses the outputs of the gradient pass
                 f_full, grads = ens.loss_grads(X, y, cfg.loss)
+                if plateau:
+                    value = loss_value(cfg.loss, f_full, y).mean(dim=1)
             if check_stop and step % cfg.check_every == 0:
                 if f_full is None:
                     f_full = ens.forward(X)
@@ -451,9 +470,23 @@ def train(
                 assert perms is not None and batch is not None
                 idx = perms[:, j * batch : (j + 1) * batch]
                 if cfg.method is not None and net is not None:
-                    _, grads = cfg.method.loss_grads(net, X[idx], y[idx], step)
+                    value, grads = cfg.method.loss_grads(net, X[idx], y[idx], step)
                 else:
-                    _, grads = ens.loss_grads(X[idx], y[idx], cfg.loss)
+                    f_batch, grads = ens.loss_grads(X[idx], y[idx], cfg.loss)
+                    if plateau:
+                        value = loss_value(cfg.loss, f_batch, y[idx]).mean(dim=1)
+            if plateau:
+                assert value is not None
+                if step > 0 and step % cfg.plateau_window == 0:
+                    mean_loss = window_sum / cfg.plateau_window
+                    if prev_window is not None:
+                        flat = active & (prev_window - mean_loss <= tol)
+                        stop_step[flat] = step
+                        active &= ~flat
+                    prev_window, window_sum = mean_loss, torch.zeros_like(window_sum)
+                    if not bool(active.any()):
+                        break
+                window_sum += value
             if cyclic:
                 opt.lr = base_lr * cyclic_factor(step, cfg.steps)
             bad = opt.step(params, grads, None if bool(active.all()) else active)

@@ -164,3 +164,40 @@ def test_vectorised_nanmedian_equals_numpy() -> None:
         nanmedian(np.zeros((3, 0)), 1).shape == (3,)
         and np.isnan(nanmedian(np.zeros((3, 0)), 1)).all()
     )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_weighted_median_is_the_median_of_the_expanded_sample(seed: int) -> None:
+    """Counts ``w`` on values ``v`` (ties, NaNs, zero counts, odd and even totals): the weighted median
+    is ``np.nanmedian(np.repeat(v, w))``, exactly; a row whose finite values all have count 0 is NaN."""
+    rng = np.random.default_rng(seed)
+    v = np.round(rng.normal(size=40), 1)  # ties
+    v[rng.random(40) < 0.2] = np.nan
+    w = rng.integers(0, 4, size=(7, 40)).astype(float)
+    w[0, ~np.isnan(v)] = 0.0
+    got = stats.weighted_median(v, w)
+    assert np.isnan(got[0])
+    for b in range(1, 7):
+        sample = np.repeat(v, w[b].astype(int))
+        assert got[b] == np.nanmedian(sample), b
+
+
+def test_bootstrap_through_an_index_array_equals_gathering() -> None:
+    """A statistic computed from resampled flat indices and :func:`stats.count_weights` gives the
+    interval that gathering the data gives: the same resamples, reduced by counts."""
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(8, 30))
+    b = a + rng.normal(0.3, 0.5, size=(8, 30))
+    gathered = stats.bootstrap(
+        (a, b), lambda x, y: (y - x).reshape(x.shape[0], -1).mean(axis=1), seed=5
+    )
+    idx = np.arange(a.size, dtype=float).reshape(a.shape)
+
+    def by_counts(i: np.ndarray) -> np.ndarray:
+        w = stats.count_weights(i, a.size)
+        return np.asarray(w @ (b - a).ravel() / w.sum(axis=1))
+
+    counted = stats.bootstrap((idx,), by_counts, seed=5)
+    assert counted.estimate == pytest.approx(gathered.estimate, abs=1e-12)
+    assert counted.lo == pytest.approx(gathered.lo, abs=1e-12)
+    assert counted.hi == pytest.approx(gathered.hi, abs=1e-12)

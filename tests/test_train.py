@@ -8,6 +8,7 @@ import torch
 
 from sims.data import make_subspace_data
 from sims.errors import AdvsimError
+from sims.methods import TRADES
 from sims.nets import TwoLayerEnsemble, init_ensemble
 from sims.optim import OptimizerConfig
 from sims.training import TrainConfig, train
@@ -34,6 +35,20 @@ def _setup(seeds: list[int]) -> tuple[TwoLayerEnsemble, torch.Tensor, torch.Tens
             loss="hinge",
             stop_accuracy=1.0,
             batch_size=10,
+        ),
+        TrainConfig(
+            steps=400,
+            optimizer=OptimizerConfig("sgd", lr=0.2),
+            stop_plateau=0.002,
+            plateau_window=20,
+        ),
+        TrainConfig(
+            steps=300,
+            optimizer=OptimizerConfig("sgd", lr=0.2),
+            method=TRADES(norm="l2", eps=0.2, beta=3.0, steps=3),
+            batch_size=10,
+            stop_plateau=0.005,
+            plateau_window=25,
         ),
     ],
 )
@@ -109,6 +124,46 @@ def test_bad_input() -> None:
         TrainConfig(steps=1, loss="mse")
     with pytest.raises(AdvsimError, match="^stop_accuracy must"):
         TrainConfig(steps=1, stop_accuracy=1.5)
+    with pytest.raises(AdvsimError, match="^stop_plateau must"):
+        TrainConfig(steps=1, stop_plateau=-0.1)
+    with pytest.raises(AdvsimError, match="^plateau_window must"):
+        TrainConfig(steps=1, stop_plateau=0.1, plateau_window=0)
+
+
+@pytest.mark.parametrize("tol", [0.0, 0.001, 0.01, 1.0])
+def test_plateau_rule_stops_where_the_windowed_loss_says(tol: float) -> None:
+    """The plateau rule by hand: from the loss before every update (full batch, clean), the window means
+    over steps ``[kw, (k+1)w)``; a member stops at step ``(k+1)w`` for the first ``k >= 1`` where its mean
+    fell by at most ``tol`` from the window before, and takes no update from then on."""
+    from sims.losses import loss_value
+
+    w, steps = 15, 300
+    ens, X, y = _setup([3, 4, 5, 6])
+    cfg = TrainConfig(
+        steps=steps, optimizer=OptimizerConfig("sgd", lr=0.3), stop_plateau=tol, plateau_window=w
+    )
+    res = train(
+        ens,
+        X,
+        y,
+        cfg,
+        measure=lambda e: {"loss": loss_value("logistic", e.forward(X), y).mean(dim=1)},
+        measure_at=range(steps + 1),
+    )
+    loss = res.history["loss"]  # (steps + 1, M): the loss before each update (frozen once stopped)
+    stop = res.stop_step
+    assert stop is not None
+    for i in range(ens.M):
+        means = loss[: steps // w * w, i].reshape(-1, w).mean(axis=1)
+        hits = [k for k in range(1, len(means)) if means[k - 1] - means[k] <= tol]
+        want = (hits[0] + 1) * w if hits and (hits[0] + 1) * w < steps else -1
+        assert stop[i] == want, (i, tol, means[:6])
+        assert res.steps_taken[i] == (want if want >= 0 else steps)
+        assert res.stopped[i] == (want >= 0)
+    if tol >= 1.0:  # every loss change is below 1 nat: all stop at the first comparison
+        assert bool(np.all(stop == 2 * w))
+    if tol == 0.0:  # with a loss still falling, nobody stops
+        assert bool(np.all(stop == -1))
 
 
 @pytest.mark.parametrize("opt", ["sgd", "heavy_ball", "adam"])
