@@ -2,24 +2,39 @@
 
 The paper's premise is that models of *similar* robustness differ in margin and smoothness, so the
 comparisons are made at matched robustness. Simulation 14 traces a curve per method — PGD-AT over its
-training radius, TRADES and BAT over β, and the control, TRADES with another inner-attack seed — and every
-point of every curve is a run of the same members on the same test points. A comparison of two curves
-(:func:`matched_difference`) reads each curve as a value (the median margin, or the robust accuracy at a
-larger radius) against its robust accuracy at the training radius, interpolates both linearly at common
-robust accuracies — five levels spread over the central 80% of the range the two curves share — and
-averages the difference over those levels. Its interval resamples members and points together for every
-run at once (:func:`paper_checks.stats.bootstrap`: a paired design), with the levels held where the
-observed curves put them.
+training radius, TRADES and BAT over β, and the control, TRADES with another inner-attack seed at β
+between TRADES' own — and every point of every curve is a run of the same members on the same test
+points. A comparison of two curves (:func:`matched_difference`) reads each curve as a value against its
+robust accuracy at the training radius, interpolates both linearly at common robust accuracies — five
+levels spread over the central 80% of the range both curves' observed points share — and averages the
+difference over those levels. Its interval resamples members and points together for every run at once
+(one index array through :func:`paper_checks.stats.bootstrap`: a paired design), with the levels held
+where the observed curves put them. The values:
 
-Negative controls put, in the candidate's place, the TRADES curve with another seed of its inner
-attack: the same method, whose true difference from TRADES is zero (the noise floor, ``expect =
-"not_holds"``). The curves being traced to a loss plateau, a control is valid when its clean accuracy is
-within the usual drop of the main runs'.
+* ``margin``: the median over members and points of the ℓ2 distance to the decision boundary
+  (minimum-norm attack), a misclassified point counting 0 — the median over correctly classified points
+  alone would rise whenever a method misclassifies more of its low-margin points;
+* ``smoothness``: the mean ``KL(p(x) ‖ p(x'))`` at the PGD point of radius ε;
+* ``robust_large``: the robust accuracy at the largest evaluated radius;
+* ``spread``: the standard deviation over seeds of the per-seed robust accuracy at the training radius
+  (stability; a spread depends on its level, so it too is compared at matched robustness).
+
+A comparison is inconclusive, with its numbers, when a curve turns back in robust accuracy along its knob
+(a matched value would then mix knob settings) or when the curves barely overlap: in more than
+:data:`CLAMP_MAX` of the resamples some level falls outside a resampled curve, where interpolation holds the
+end value and the resample is no longer matched.
+
+Negative controls put the TRADES curve with another inner-attack seed, at other β, in the candidate's
+place, read at the *main comparison's* levels: a difference that is not there, so its interval must
+contain 0 (``expect="null"``: a noise floor that excludes 0 on either side shows a bias of the
+comparison). A control is valid when that curve's clean accuracy is within the usual drop of the main
+runs'.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -41,15 +56,27 @@ __all__ = [
     "interpolate_curves",
     "matched_difference",
     "matched_levels",
-    "spread_ratio",
+    "weighted_seed_spread",
 ]
 
 PAPER = "Kim, Lee, Lee & Lee 2021"
 SIM14 = "14_margin_smoothness"
 #: The robust-accuracy levels of a matched comparison, as fractions of the range the curves share.
 LEVELS = (0.1, 0.3, 0.5, 0.7, 0.9)
+#: The largest share of resamples in which a level may fall outside a resampled curve.
+CLAMP_MAX = 0.1
 #: What the families are called in the report.
 NAMES = {"pgd": "PGD-AT", "trades": "TRADES", "bat": "BAT", "trades-seed1": "TRADES (seed 1)"}
+VALUES = {
+    "margin": "median margin",
+    "smoothness": "mean KL",
+    "robust_large": "robust accuracy at the largest radius",
+    "spread": "spread over seeds of robust accuracy",
+}
+
+
+def _name(family: str) -> str:
+    return NAMES.get(family, family)
 
 
 def _families(*names: str) -> Callable[[RunRecord], bool]:
@@ -73,8 +100,7 @@ def _train_index(r: RunRecord) -> int:
 
 def _rows(curve: Sequence[RunRecord], value: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Per run of a curve: robust points at the training radius ``(M, n)`` and the value's per-point
-    array ``(M, n)``: ``"margin"`` (NaN where misclassified), ``"smoothness"`` (the KL at the PGD
-    point) or ``"robust_large"`` (robust at the largest evaluated radius)."""
+    array ``(M, n)`` (see the module docstring; ``spread`` reads the robust points)."""
     rob, val = [], []
     for r in curve:
         a = r.arrays()
@@ -82,23 +108,46 @@ def _rows(curve: Sequence[RunRecord], value: str) -> tuple[list[np.ndarray], lis
         rob.append(pts[:, _train_index(r)])
         if value == "robust_large":
             val.append(pts[:, -1])
+        elif value == "spread":
+            val.append(pts[:, _train_index(r)])
+        elif value == "margin":  # a misclassified point is on the wrong side: margin 0
+            val.append(np.nan_to_num(np.asarray(a["margin"], dtype=float), nan=0.0))
         else:
             val.append(np.asarray(a[value], dtype=float))
     return rob, val
 
 
+def weighted_seed_spread(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The standard deviation over seeds (``ddof = 1``) of the per-seed mean of ``values (S, n)``, in
+    each resample given by counts ``weights (B, S·n)`` of a two-stage bootstrap (every chosen seed with
+    the same point counts): a seed drawn ``c`` times counts ``c`` times, as in the expanded resample."""
+    S, n = values.shape
+    w = np.asarray(weights, dtype=float).reshape(-1, S, n)
+    per_seed = w.sum(axis=2)  # (B, S): seed count × point total
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(per_seed > 0, (w * values[None]).sum(axis=2) / per_seed, 0.0)
+        count = S * per_seed / per_seed.sum(axis=1, keepdims=True)
+        centre = (count * means).sum(axis=1, keepdims=True) / S
+        var = (count * (means - centre) ** 2).sum(axis=1) / (S - 1)
+    return np.asarray(np.sqrt(var))
+
+
 def _reduce(value: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """``(values (S, n), counts (B, S·n)) -> (B,)``: the pooled median margin (NaN ignored,
-    :func:`paper_checks.stats.weighted_median`), or the pooled mean, of each resample."""
+    """``(values (S, n), counts (B, S·n)) -> (B,)`` for each resample: the pooled median
+    (:func:`paper_checks.stats.weighted_median`) for the margin, the spread over seeds
+    (:func:`weighted_seed_spread`), or the pooled mean."""
     if value == "margin":
         return lambda a, w: stats.weighted_median(a.ravel(), w)
+    if value == "spread":
+        return weighted_seed_spread
     return lambda a, w: np.asarray((w @ a.ravel()) / w.sum(axis=1))
 
 
 def interpolate_curves(x: np.ndarray, v: np.ndarray, levels: np.ndarray) -> np.ndarray:
     """Each curve's value at ``levels``: ``x, v (B, J)`` are ``B`` curves of ``J`` points (robust
     accuracy, value), read as a piecewise-linear function of ``x`` through the points sorted by ``x``
-    and held at its end values outside their range (:func:`numpy.interp`); returns ``(B, T)``."""
+    (ties kept in knob order) and held at its end values outside their range (:func:`numpy.interp`);
+    returns ``(B, T)``."""
     x, v = np.atleast_2d(x), np.atleast_2d(v)
     order = np.argsort(x, axis=1, kind="stable")
     xs, vs = np.take_along_axis(x, order, axis=1), np.take_along_axis(v, order, axis=1)
@@ -115,62 +164,101 @@ def matched_levels(x_a: np.ndarray, x_b: np.ndarray) -> np.ndarray | None:
     return lo + (hi - lo) * np.asarray(LEVELS)
 
 
+def _monotone(x: np.ndarray) -> bool:
+    d = np.diff(x)
+    return bool(np.all(d >= 0) or np.all(d <= 0))
+
+
+def _stops(curve: Sequence[RunRecord]) -> str:
+    """Where a curve's members stopped training (the plateau rule, or the step cap)."""
+    stops = [np.asarray(r.arrays().get("stop_step", []), dtype=float) for r in curve]
+    allstops = np.concatenate(stops) if stops else np.zeros(0)
+    if allstops.size == 0:
+        return "stops not recorded"
+    done = allstops[allstops >= 0]
+    capped = int((allstops < 0).sum())
+    span = f"{int(done.min())}–{int(done.max())}" if done.size else "none"
+    return f"plateaued at steps {span}, {capped} of {allstops.size} at the cap"
+
+
 def matched_difference(
-    runs: Sequence[RunRecord], cand: str, ref: str, value: str, *, label: str
+    runs: Sequence[RunRecord],
+    cand: str,
+    ref: str,
+    value: str,
+    *,
+    label: str,
+    band: tuple[float, float] = (0.0, INF),
+    levels_of: tuple[str, str] | None = None,
 ) -> Comparison:
-    """The candidate curve's value minus the reference's at matched robust accuracy (at the training
-    radius), averaged over :func:`matched_levels`, with its paired interval; band ``> 0``."""
-    a, b = _curve(runs, cand), _curve(runs, ref)
-    if len(a) < 2 or len(b) < 2:
+    """The ``cand`` curve's value minus the ``ref`` curve's at matched robust accuracy (at the training
+    radius), averaged over the :func:`matched_levels` of ``levels_of`` (default: of ``cand`` and
+    ``ref``), with its paired interval; judged against ``band``; the accuracies reported are the
+    candidate curve's."""
+    level_pair = levels_of or (cand, ref)
+    families = dict.fromkeys((cand, ref, *level_pair))
+    curves = {f: _curve(runs, f) for f in families}
+    short = [f for f, c in curves.items() if len(c) < 2]
+    if short:
         return missing(
-            f"needs two points or more on the {NAMES.get(cand, cand)} and {NAMES.get(ref, ref)} curves",
-            (0.0, INF),
+            "needs two points or more on the " + ", ".join(_name(f) for f in short) + " curve",
+            band,
             len(runs),
         )
-    rob_a, val_a = _rows(a, value)
-    rob_b, val_b = _rows(b, value)
-    S, n = rob_a[0].shape
-    if any(r.shape != (S, n) for r in (*rob_a, *val_a, *rob_b, *val_b)):
-        return missing("the curves' runs do not share members and points", (0.0, INF), len(runs))
-    reduce = _reduce(value)
-    mean = _reduce("mean")
+    rows = {f: _rows(c, value) for f, c in curves.items()}
+    S, n = rows[cand][0][0].shape
+    if any(a.shape != (S, n) for rob, val in rows.values() for a in (*rob, *val)):
+        return missing("the curves' runs do not share members and points", band, len(runs))
+    reduce, mean = _reduce(value), _reduce("mean")
     ones = np.ones((1, S * n))
-    x_a = np.concatenate([mean(r, ones) for r in rob_a])
-    x_b = np.concatenate([mean(r, ones) for r in rob_b])
-    v_a = np.concatenate([reduce(v, ones) for v in val_a])
-    v_b = np.concatenate([reduce(v, ones) for v in val_b])
-    levels = matched_levels(x_a, x_b)
-    eps = float(a[0].metrics["eps"])
+    x = {f: np.concatenate([mean(r, ones) for r in rob]) for f, (rob, _) in rows.items()}
+    v = {f: np.concatenate([reduce(a, ones) for a in val]) for f, (_, val) in rows.items()}
+    eps = float(curves[cand][0].metrics["eps"])
 
-    def curve_text(name: str, x: np.ndarray, v: np.ndarray) -> str:
-        pts = ", ".join(f"{xi:.3f}→{vi:.4f}" for xi, vi in zip(x, v, strict=True))
-        return f"{NAMES.get(name, name)} [{pts}]"
+    def curve_text(f: str) -> str:
+        pts = ", ".join(f"{xi:.3f}→{vi:.4f}" for xi, vi in zip(x[f], v[f], strict=True))
+        return f"{_name(f)} [{pts}] ({_stops(curves[f])})"
 
-    what = {
-        "margin": "median margin",
-        "smoothness": "mean KL",
-        "robust_large": "robust accuracy at the largest radius",
-    }[value]
-    detail = (
-        f"{what} against robust accuracy at ε = {eps:.3g}: "
-        f"{curve_text(cand, x_a, v_a)}; {curve_text(ref, x_b, v_b)}"
+    detail = f"{VALUES[value]} against robust accuracy at ε = {eps:.3g}: " + "; ".join(
+        curve_text(f) for f in families
     )
-    if levels is None:
-        return missing(
-            f"the curves do not overlap in robust accuracy at ε = {eps:.3g}: {NAMES.get(cand, cand)} "
-            f"[{x_a.min():.3f}, {x_a.max():.3f}], {NAMES.get(ref, ref)} [{x_b.min():.3f}, {x_b.max():.3f}]",
-            (0.0, INF),
-            len(runs),
+    turning = [f for f in families if not _monotone(x[f])]
+    if turning:
+        return replace(
+            missing(
+                "the "
+                + ", ".join(_name(f) for f in turning)
+                + " curve turns back in robust accuracy along its knob: a matched value is ambiguous",
+                band,
+                len(runs),
+            ),
+            detail=detail,
         )
+    levels = matched_levels(x[level_pair[0]], x[level_pair[1]])
+    if levels is None:
+        return replace(
+            missing(
+                f"the {_name(level_pair[0])} and {_name(level_pair[1])} curves do not overlap in "
+                f"robust accuracy at ε = {eps:.3g}: [{x[level_pair[0]].min():.3f}, "
+                f"{x[level_pair[0]].max():.3f}] and [{x[level_pair[1]].min():.3f}, "
+                f"{x[level_pair[1]].max():.3f}]",
+                band,
+                len(runs),
+            ),
+            detail=detail,
+        )
+    outside: list[np.ndarray] = []
 
-    def curves(w: np.ndarray, rob: list[np.ndarray], val: list[np.ndarray]) -> np.ndarray:
-        x = np.stack([mean(r, w) for r in rob], axis=1)
-        y = np.stack([reduce(v, w) for v in val], axis=1)
-        return interpolate_curves(x, y, levels)
+    def at_levels(w: np.ndarray, f: str) -> np.ndarray:
+        rob, val = rows[f]
+        xs = np.stack([mean(r, w) for r in rob], axis=1)
+        ys = np.stack([reduce(a, w) for a in val], axis=1)
+        outside.append((levels[0] < xs.min(axis=1)) | (levels[-1] > xs.max(axis=1)))
+        return interpolate_curves(xs, ys, levels)
 
     def stat(idx: np.ndarray) -> np.ndarray:
         w = stats.count_weights(idx, S * n)
-        return np.asarray((curves(w, rob_a, val_a) - curves(w, rob_b, val_b)).mean(axis=1))
+        return np.asarray((at_levels(w, cand) - at_levels(w, ref)).mean(axis=1))
 
     # every run is resampled through one index array: the same members and points for all (paired)
     interval = stats.bootstrap(
@@ -178,117 +266,79 @@ def matched_difference(
         stat,
         method="paired bootstrap of interpolated curves",
     )
-    detail += f"; matched at robust accuracy {levels[0]:.3f}–{levels[-1]:.3f}"
-    return judge(interval, (0.0, INF), detail=detail, n_runs=len(a) + len(b), label=label)
+    clamped = float(np.mean(np.concatenate(outside[2:]))) if len(outside) > 2 else 0.0
+    detail += (
+        f"; matched at robust accuracy {levels[0]:.3f}–{levels[-1]:.3f} (the overlap of "
+        f"{_name(level_pair[0])} and {_name(level_pair[1])}); a level outside a resampled curve in "
+        f"{clamped:.0%} of resamples"
+    )
+    cmp = judge(
+        interval, band, detail=detail, n_runs=len(curves[cand]) + len(curves[ref]), label=label
+    )
+    if clamped > CLAMP_MAX and cmp.status != "inconclusive":
+        cmp = replace(
+            cmp,
+            status="inconclusive",
+            reason=(
+                f"{cmp.reason}, but the curves barely overlap: in {clamped:.0%} of resamples a level "
+                f"falls outside a curve (more than {CLAMP_MAX:.0%}: no longer matched)"
+            ),
+        )
+    return cmp.with_accuracy(*accuracies(curves[cand]))
 
 
-def margin_parts(runs: Sequence[RunRecord], cand: str, ref: str) -> Comparison:
-    """BAT-margin's statement: at matched robust accuracy, ``ref`` (PGD-AT) has the larger median margin
-    than TRADES — the regulariser hurts the margin — and ``cand`` (BAT) has the larger margin than
-    TRADES — bridging restores it."""
+# ------------------------------------------------------------------------------------------ checks
+def margin_check(runs: Sequence[RunRecord]) -> Comparison:
+    """BAT-margin's statement, in two matched comparisons of median margins: PGD-AT above TRADES — the
+    regulariser hurts the margin (the headline) — and BAT above TRADES — bridging restores it."""
     hurt = matched_difference(
-        runs, ref, "trades", "margin", label=f"{NAMES.get(ref, ref)} − TRADES margin (hurt)"
+        runs, "pgd", "trades", "margin", label="PGD-AT − TRADES margin (hurt)"
     )
     restore = matched_difference(
-        runs, cand, "trades", "margin", label=f"{NAMES.get(cand, cand)} − TRADES margin (restore)"
+        runs, "bat", "trades", "margin", label="BAT − TRADES margin (restore)"
     )
     return all_of([hurt, restore]).with_accuracy(*accuracies(runs))
 
 
-def margin_check(runs: Sequence[RunRecord]) -> Comparison:
-    """:func:`margin_parts` for PGD-AT and BAT."""
-    return margin_parts(runs, "bat", "pgd")
+def _check(
+    cand: str, value: str, band: tuple[float, float], levels_of: tuple[str, str] | None = None
+) -> Callable[[Sequence[RunRecord]], Comparison]:
+    """A matched comparison of ``cand`` with TRADES as a check (controls: at ``levels_of``'s levels)."""
 
-
-def seed_control(runs: Sequence[RunRecord]) -> Comparison:
-    """Both parts' measurement with TRADES (seed 1) in the place of PGD-AT and of BAT: a difference
-    that is not there."""
-    return matched_difference(
-        runs, "trades-seed1", "trades", "margin", label="TRADES (seed 1) − TRADES margin"
-    ).with_accuracy(*accuracies(runs))
-
-
-def smoothness_check(runs: Sequence[RunRecord]) -> Comparison:
-    """PGD-AT minus TRADES mean ``KL(p(x) ‖ p(x'))`` at matched robust accuracy, above 0: equally robust,
-    PGD-AT is the less smooth."""
-    return matched_difference(
-        runs, "pgd", "trades", "smoothness", label="PGD-AT − TRADES mean KL"
-    ).with_accuracy(*accuracies(runs))
-
-
-def smoothness_control(runs: Sequence[RunRecord]) -> Comparison:
-    """:func:`smoothness_check` with TRADES (seed 1) in PGD-AT's place: the noise floor."""
-    return matched_difference(
-        runs, "trades-seed1", "trades", "smoothness", label="TRADES (seed 1) − TRADES mean KL"
-    ).with_accuracy(*accuracies(runs))
-
-
-def _large_eps(cand: str) -> Callable[[Sequence[RunRecord]], Comparison]:
     def check(runs: Sequence[RunRecord]) -> Comparison:
         return matched_difference(
             runs,
             cand,
             "trades",
-            "robust_large",
-            label=f"{NAMES.get(cand, cand)} − TRADES robust accuracy at the largest radius",
-        ).with_accuracy(*accuracies(runs))
+            value,
+            band=band,
+            levels_of=levels_of,
+            label=f"{_name(cand)} − TRADES {VALUES[value]}",
+        )
 
+    where = f" at the levels of {_name(levels_of[0])} and TRADES" if levels_of else ""
     check.__doc__ = (
-        f"{NAMES.get(cand, cand)} minus TRADES robust accuracy at the largest evaluated radius, at "
-        "matched robust accuracy at the training radius (:func:`matched_difference`), above 0."
+        f"{_name(cand)} minus TRADES {VALUES[value]} at matched robust accuracy{where} "
+        f"(:func:`matched_difference`), band {band}."
     )
     return check
 
 
-def spread_ratio(runs: Sequence[RunRecord], cand: str, ref: str = "trades") -> Comparison:
-    """Stability: the spread over seeds of the candidate's robust accuracy at the training radius —
-    the standard deviation over members, averaged over the curve's points — over TRADES', point by
-    point of the β grid (equal strength); band ``(0, 1)``: the candidate is more stable."""
-    a, b = _curve(runs, cand), _curve(runs, ref)
-    if len(a) != len(b) or not a:
-        return missing("needs the candidate and TRADES at the same β grid", (0.0, 1.0), len(runs))
-    rob_a, _ = _rows(a, "robust_large")
-    rob_b, _ = _rows(b, "robust_large")
-    J = len(a)
-
-    def spread(rows: Sequence[np.ndarray]) -> np.ndarray:
-        per_seed = [r.mean(axis=2) for r in rows]  # (B, S)
-        return np.asarray(np.mean([p.std(axis=1, ddof=1) for p in per_seed], axis=0))
-
-    def stat(*arrs: np.ndarray) -> np.ndarray:
-        return np.asarray(spread(arrs[:J]) / spread(arrs[J:]))
-
-    sa = spread([r[None] for r in rob_a])[0]
-    sb = spread([r[None] for r in rob_b])[0]
-    interval = stats.bootstrap(
-        (*rob_a, *rob_b), stat, method="paired bootstrap of a ratio of spreads"
+def _seed1(levels_of: str, value: str, band: tuple[float, float]) -> Control:
+    """The noise floor of a comparison of ``levels_of`` with TRADES: TRADES (seed 1, other β) in its
+    place, read at that comparison's levels; its interval must contain 0."""
+    return Control(
+        f"another TRADES seed ({_name(levels_of)}'s levels)",
+        f"TRADES with another inner-attack seed, at other β, in {_name(levels_of)}'s place, at the "
+        "main comparison's robust accuracies (the noise floor)",
+        _families(levels_of, "trades", "trades-seed1"),
+        check=_check("trades-seed1", value, band, (levels_of, "trades")),
+        expect="null",
     )
-    return judge(
-        interval,
-        (0.0, 1.0),
-        detail=(
-            f"std over seeds of robust accuracy at the training radius, mean over β: "
-            f"{NAMES.get(cand, cand)} {sa:.4f}, TRADES {sb:.4f}"
-        ),
-        n_runs=2 * J,
-        label=f"{NAMES.get(cand, cand)} / TRADES spread",
-    ).with_accuracy(*accuracies(runs))
 
 
-def stability_check(runs: Sequence[RunRecord]) -> Comparison:
-    """:func:`spread_ratio` of BAT."""
-    return spread_ratio(runs, "bat")
-
-
-def stability_control(runs: Sequence[RunRecord]) -> Comparison:
-    """:func:`spread_ratio` of TRADES (seed 1): the noise floor."""
-    return spread_ratio(runs, "trades-seed1")
-
-
-_SEED1 = (
-    "another TRADES seed",
-    "TRADES with another inner-attack seed in the candidate's place (the noise floor)",
-)
+_POS = (0.0, INF)
+_NEG = (-INF, 0.0)
 
 CLAIMS: tuple[Claim, ...] = (
     Claim(
@@ -303,14 +353,7 @@ CLAIMS: tuple[Claim, ...] = (
         sim=SIM14,
         select=_families("pgd", "trades", "bat"),
         check=margin_check,
-        controls=(
-            Control(
-                *_SEED1,
-                _families("trades", "trades-seed1"),
-                check=seed_control,
-                expect="not_holds",
-            ),
-        ),
+        controls=(_seed1("pgd", "margin", _POS), _seed1("bat", "margin", _POS)),
         figure="fig14_margin_smoothness",
     ),
     Claim(
@@ -324,16 +367,8 @@ CLAIMS: tuple[Claim, ...] = (
         source="[paper] abstract: similar robustness, very different margin and smoothness",
         sim=SIM14,
         select=_families("pgd", "trades"),
-        check=smoothness_check,
-        controls=(
-            Control(
-                "another TRADES seed",
-                "TRADES with another inner-attack seed in PGD-AT's place (the noise floor)",
-                _families("trades", "trades-seed1"),
-                check=smoothness_control,
-                expect="not_holds",
-            ),
-        ),
+        check=_check("pgd", "smoothness", _POS),
+        controls=(_seed1("pgd", "smoothness", _POS),),
         figure="fig14_margin_smoothness",
     ),
     Claim(
@@ -347,15 +382,8 @@ CLAIMS: tuple[Claim, ...] = (
         source="[paper] abstract: especially for large perturbations",
         sim=SIM14,
         select=_families("trades", "bat"),
-        check=_large_eps("bat"),
-        controls=(
-            Control(
-                *_SEED1,
-                _families("trades", "trades-seed1"),
-                check=_large_eps("trades-seed1"),
-                expect="not_holds",
-            ),
-        ),
+        check=_check("bat", "robust_large", _POS),
+        controls=(_seed1("bat", "robust_large", _POS),),
         figure="fig14_margin_smoothness",
     ),
     Claim(
@@ -363,21 +391,14 @@ CLAIMS: tuple[Claim, ...] = (
         paper=PAPER,
         kind="comparison",
         statement=(
-            "BAT is more stable than TRADES: the spread over seeds of its robust accuracy at the "
-            "training radius is smaller (ratio below 1, β grid at equal strength)."
+            "BAT is more stable than TRADES: at matched robust accuracy, the spread over seeds of its "
+            "robust accuracy at the training radius is smaller."
         ),
         source="[paper] abstract",
         sim=SIM14,
         select=_families("trades", "bat"),
-        check=stability_check,
-        controls=(
-            Control(
-                *_SEED1,
-                _families("trades", "trades-seed1"),
-                check=stability_control,
-                expect="not_holds",
-            ),
-        ),
+        check=_check("bat", "spread", _NEG),
+        controls=(_seed1("bat", "spread", _NEG),),
         figure="fig14_margin_smoothness",
     ),
 )

@@ -56,6 +56,7 @@ __all__ = [
     "accuracies",
     "all_of",
     "band_text",
+    "control_flipped",
     "distance_to_band",
     "evaluate",
     "evaluate_scales",
@@ -273,7 +274,9 @@ class Control:
     check fail) or ``"not_holds"`` for a *noise-floor* control — the same method with another seed in the
     candidate's place, whose true effect is zero: its interval then straddles the band edge
     (inconclusive) as often as it excludes it, and what would disqualify the claim is only that the noise
-    floor itself *holds*.
+    floor itself *holds*. ``"null"`` is the strict noise floor: the control's interval must straddle the
+    band edge (contain the null value), so a noise floor that excludes it on *either* side — a bias of
+    the comparison itself, or an interval too narrow — keeps the claim from holding.
     """
 
     name: str
@@ -282,7 +285,7 @@ class Control:
     check: Check | None = None
     accuracy: Literal["clean", "train", "none"] = "clean"
     no_accuracy: str = ""
-    expect: Literal["fails", "not_holds"] = "fails"
+    expect: Literal["fails", "not_holds", "null"] = "fails"
 
 
 @dataclass(frozen=True)
@@ -378,6 +381,15 @@ def _bounded(cmp: Comparison) -> bool:
     )
 
 
+def control_flipped(control: Control, cmp: Comparison) -> bool:
+    """Whether a control came out as it must (:attr:`Control.expect`)."""
+    if control.expect == "fails":
+        return cmp.status == "fails"
+    if control.expect == "null":
+        return cmp.status == "inconclusive" and _bounded(cmp)
+    return cmp.status != "holds" and _bounded(cmp)
+
+
 def _verdict(
     main: Comparison, controls: Sequence[tuple[Control, Comparison]], validity: Sequence[tuple[bool, str]]
 ) -> tuple[Status, str]:
@@ -393,7 +405,7 @@ def _verdict(
         for c, r in controls
         # a noise-floor control that could not be measured, or whose interval is unbounded, shows
         # nothing: it does not pass
-        if (r.status != "fails" if c.expect == "fails" else r.status == "holds" or not _bounded(r))
+        if not control_flipped(c, r)
     ]
     if unflipped:
         return "inconclusive", "negative control(s) did not flip the verdict: " + "; ".join(

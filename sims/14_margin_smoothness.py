@@ -13,22 +13,29 @@ claims (:mod:`paper_checks.bat`) compare the curves at equal robust accuracy by 
 * **TRADES** at β in :data:`BETAS` (1 and 6 are the authors' MNIST and CIFAR values);
 * **BAT** with ``m = 4`` bridges and summed KL terms at β = 4·β_TRADES (the strength that matches TRADES
   as ε → 0, PAPERS.md §4), the same four points;
-* the control curve: **TRADES with another seed** of its inner attack (a difference that is not there).
+* the control curve: **TRADES with another seed** of its inner attack at β in :data:`CONTROL_BETAS`,
+  between and beside TRADES' own (a difference that is not there, read at other knots: the noise floor
+  of the seeds *and* of the interpolation).
 
 Radii from the data's geometry, not from a prediction: ``cap`` is half the median ℓ2 distance from a test
 point to the nearest training point of the other class (no classifier right on both points is robust
-beyond it; 0.5 for the ±1/2 sign codes of ``k = 4``: the nearest other-class point flips one code entry).
+beyond it; 0.5 for the ±1/2 sign codes of ``k = 4``: for 70% of the test points the nearest other-class
+training point differs in four code entries, each by 1/2, an ℓ2 distance of 1).
 TRADES and BAT train at ``ε = TRAIN_FRAC · cap``; every model is evaluated on the radii
 ``EVAL_FRACS · cap``.
 
-Equal inner-attack budgets: every method's inner attack takes :data:`ATTACK_STEPS` steps of
-``ATTACK_REL · ε`` (PGD-AT: PGD on the loss from a uniform start in the ball; TRADES and BAT: ascent on the
-KL from ``x + 0.001·N``). Training to a plateau: every method continues member ``i`` from the same
+Equal inner-attack budgets: every method's inner attack starts at ``x`` (TRADES and BAT: within
+``0.001·N`` of it) and takes :data:`ATTACK_STEPS` steps of ``ATTACK_REL · ε`` (PGD-AT: PGD on the loss,
+without a random start — from a uniform start in the 64-dimensional ball, near its sphere in a random
+direction, five such steps would reach only about 0.8ε along the gradient; TRADES and BAT: ascent on the
+KL). Training to a plateau: every method continues member ``i`` from the same
 clean-trained weights (the sparse-coding data and symmetric network of feature purification,
 ``d = 64``, ``k = 4``; :mod:`sims.purification_runs`, float32) with minibatch SGD (:data:`BATCH` points,
 the setup's step size) until its training loss plateaus — the mean over a window of
 :data:`PLATEAU_WINDOW` steps falls by less than :data:`PLATEAU_TOL` nats from the window before
-(:class:`sims.training.TrainConfig`) — or a rung's step cap; the records say which members plateaued.
+(:class:`sims.training.TrainConfig`; the window is five epochs, so every window sees every point equally
+often) — or a rung's step cap; the records say where each member stopped. The tolerance is absolute, so
+the TRADES and BAT losses, which grow with β, are held to the same nats as PGD-AT's.
 
 Pairing: every row continues member ``i`` from the same clean weights and is measured on the same test
 points, so the claims compare methods by paired resampling (members and points together).
@@ -40,8 +47,8 @@ Records: the attacked network (``W``, ``b``, ``a``, ``threshold``), ``eps_grid (
 and ``robust_points (M, K, n)`` (PGD-50, two restarts), ``margin (M, n)`` (ℓ2 minimum-norm attack; NaN
 for misclassified points), ``smoothness (M, n)`` (``KL(p(x) ‖ p(x'))`` at the PGD point ``x'`` of radius
 ``ε``), ``stop_step (M,)`` (the step each member plateaued at, −1 where it reached the cap),
-``train_acc (M,)``, ``test_acc (M,)``; metrics ``cap``, ``eps`` (the training radius) and ``plateaued``
-(the share of members that plateaued).
+``diverged (M,)``, ``train_acc (M,)``, ``test_acc (M,)``; metrics ``cap``, ``eps`` (the training radius) and ``plateaued``
+(the share of members that plateaued, diverged ones not counted).
 """
 
 from __future__ import annotations
@@ -77,6 +84,8 @@ EVAL_FRACS = (0.2, 0.4, 0.6, 0.8)
 PGD_FRACS = (0.2, 0.4, 0.6, 0.8)
 #: TRADES' β values (BAT's are ``BRIDGES`` times these).
 BETAS = (1.0, 3.0, 6.0, 12.0)
+#: The control curve's β values (TRADES with inner-attack seed 1): interleaved with :data:`BETAS`.
+CONTROL_BETAS = (0.5, 2.0, 4.5, 9.0)
 #: BAT's bridge segments.
 BRIDGES = 4
 #: Every method's inner attack: steps of ``ATTACK_REL · ε``.
@@ -87,6 +96,8 @@ BATCH = 200
 #: The plateau stop rule: the windowed mean training loss falls by less than ``PLATEAU_TOL`` nats.
 PLATEAU_TOL = 0.002
 PLATEAU_WINDOW = 50
+#: Training points per epoch / minibatch: the plateau window is a whole number of epochs.
+assert PLATEAU_WINDOW % (PurificationSetup().n // BATCH) == 0
 #: Per scale: members, step cap, attacked test points.
 SIZES = {"quick": (8, 1500, 300), "medium": (16, 3000, 500), "paper": (32, 10_000, 1000)}
 assert tuple(SIZES) == SCALES
@@ -128,6 +139,7 @@ class Config:
                 eps=eps,
                 steps=ATTACK_STEPS,
                 rel_stepsize=ATTACK_REL,
+                random_start=False,
                 seed=self.method_seed,
             )
         if self.family == "bat":
@@ -161,6 +173,7 @@ def configs(scale: str) -> list[Config]:
     for b in BETAS:
         rows.append(Config(f"trades-beta{b:g}", "law", "trades", b))
         rows.append(Config(f"bat-beta{BRIDGES * b:g}", "law", "bat", BRIDGES * b))
+    for b in CONTROL_BETAS:
         rows.append(Config(f"trades-seed1-beta{b:g}", "control", "trades-seed1", b, method_seed=1))
     return [
         Config(
@@ -217,6 +230,7 @@ def run(cfg: Config, ctx: RunContext) -> RunOutput:
     correct_np = correct.cpu().numpy()
     assert ens.threshold is not None
     stop = np.asarray(res.stop_step)
+    diverged = np.asarray(res.diverged, dtype=bool)
     arrays = {
         "W": ens.W.cpu().numpy(),
         "b": ens.b.cpu().numpy(),
@@ -228,6 +242,7 @@ def run(cfg: Config, ctx: RunContext) -> RunOutput:
         "margin": margin.cpu().numpy(),
         "smoothness": smooth.cpu().numpy(),
         "stop_step": stop,
+        "diverged": diverged,
         "train_acc": accuracy(ens, r.X, r.y),
         "test_acc": correct_np.mean(axis=1),
     }
@@ -239,7 +254,7 @@ def run(cfg: Config, ctx: RunContext) -> RunOutput:
         "margin_median": float(np.nanmedian(arrays["margin"])),
         "smoothness_mean": float(arrays["smoothness"].mean()),
         "test_acc": float(arrays["test_acc"].mean()),
-        "plateaued": float(np.mean(stop >= 0)),
+        "plateaued": float(np.mean((stop >= 0) & ~diverged)),
     }
     return RunOutput(metrics=metrics, arrays=arrays)
 

@@ -125,9 +125,11 @@ class TrainConfig:
         stop_margin: stop a member once ``min_i y_i f(x_i)`` exceeds this (``None``: never).
         stop_accuracy: stop a member once its training accuracy reaches this (``None``: never).
         check_every: evaluate the margin and accuracy stop rules every this many steps (>= 1).
-        stop_plateau: stop a member once its training loss has plateaued: the mean of the loss over
-            the last ``plateau_window`` steps is less than this amount (in the loss's units: nats for
-            the logistic loss) below the mean over the window before (``None``: never). An absolute
+        stop_plateau: stop a member once its training loss has plateaued: every ``plateau_window``
+            steps, the mean of the loss over the window just ended (steps ``[kw, (k+1)w)``) is at most
+            this amount (in the loss's units: nats for the logistic loss) below the mean over the
+            window before, and the member stops at step ``(k+1)w`` (``None``: never; the first
+            comparison is at step ``2w``, and a window ending at ``steps`` is not compared). An absolute
             amount, because a loss falling toward 0 on separable data keeps falling by a steady
             fraction. The loss is the one each step's gradient comes from (the method's loss, on the
             step's minibatch), so the rule costs no extra pass.
