@@ -221,12 +221,13 @@ def results(quick: QuickRuns) -> Path:
 
 
 #: Verdicts at quick scale under the interval rule (8 members, 300 test points, paired resampling).
-#: At equal inner-attack budgets PGD-AT's robust accuracy at the training radius tops out at 0.25
-#: (over training radii 0.2–0.8 of the cap) where TRADES and BAT reach 0.57, so PGD-AT and TRADES are
-#: matched only over 0.22–0.25. BAT-margin: PGD-AT − TRADES margin −0.003 [−0.021, 0.008] straddles 0
-#: (BAT − TRADES +0.003 [0.00002, 0.0065] holds alone). BAT-smoothness: PGD-AT − TRADES KL +0.26
-#: [−0.006, 0.80] straddles 0. BAT-large-eps: −0.001 [−0.010, 0.007]. BAT-stability: spread ratio 1.16
-#: [0.66, 1.92]. Every one inconclusive.
+#: At equal inner-attack budgets PGD-AT's robust accuracy at the training radius tops out at 0.24
+#: (training radii 0.2–0.8 of the cap) where TRADES and BAT reach 0.57, so PGD-AT and TRADES are
+#: matched only over 0.22–0.24. BAT-margin: PGD-AT − TRADES margin −0.001 [−0.022, 0.006] straddles 0
+#: (BAT − TRADES +0.003 [0.00003, 0.0066] holds alone, but the noise floor at BAT's levels, TRADES at
+#: other β and seed, is −0.004 [−0.007, −0.0006]: interpolation across the jump of the curves).
+#: BAT-smoothness: PGD-AT − TRADES KL +0.29 [−0.22, 0.96]. BAT-large-eps: −0.001 [−0.010, 0.007].
+#: BAT-stability: spread difference +0.007 [−0.011, 0.022]. Every one inconclusive.
 VERDICTS = {
     "BAT-margin": "inconclusive",
     "BAT-smoothness": "inconclusive",
