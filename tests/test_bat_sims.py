@@ -263,7 +263,10 @@ def test_records_store_the_attacked_network_and_the_plateau(results: Path) -> No
         a = r.arrays()
         n = int(r.config["n_eval"])
         _, test = setup_data(PurificationSetup(n_seeds=int(r.config["n_seeds"]), dtype="float32"))
-        t = torch.from_numpy
+
+        def t(x: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(np.array(x))  # a writable copy of the read-only record
+
         net = TwoLayerEnsemble(
             W=t(a["W"]), b=t(a["b"]), a=t(a["a"]), threshold=t(a["threshold"]), trainable=("W",)
         )
