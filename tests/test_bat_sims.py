@@ -46,8 +46,10 @@ def test_radii_come_from_the_data_geometry() -> None:
     other-class point of most test points differs in four code entries by 1/2 each (distance 1), so the
     cap is 1/2."""
     from sims.purification_runs import PurificationSetup
+    from theory.purification import feasibility_cap
 
-    assert SIM14.data_cap(PurificationSetup(n_seeds=8, dtype="float32")) == pytest.approx(0.5)
+    cap = SIM14.data_cap(PurificationSetup(n_seeds=8, dtype="float32"))
+    assert cap == pytest.approx(0.5) == feasibility_cap(4, 64, "l2")  # the code law's median cap
     assert max(SIM14.EVAL_FRACS) < 1 and max(SIM14.PGD_FRACS) < 1
 
 

@@ -62,3 +62,38 @@ def test_frozen_weights_condition_truth_table() -> None:
     assert not c(optimizer="adam", weight_decay=0.0, affine=False)
     assert c(optimizer="adam", weight_decay=0.0, affine=False, axis_aligned=True)
     assert th.predicted_offsubspace_drift() == 0.0
+
+
+@pytest.mark.parametrize(("D", "k"), [(5, 1), (5, 2), (5, 3), (4, 3), (4, 4), (6, 4)])
+def test_nearest_other_class_code_distance_by_brute_force(D: int, k: int) -> None:
+    """Every code the generator can draw (k of D atoms, entries ±1/√k) against every code of the other
+    label under a ±1 teacher: the nearest one's ℓ2 and ℓ∞ distances are the derived ones for each
+    score, including too few spare atoms (D − k < t: some moves are in-place sign flips), and the
+    median cap over all labelled codes — the code law, conditioned on a label — is the derived one."""
+    import itertools
+
+    from theory import purification as tp
+
+    rng = np.random.default_rng(D * 10 + k)
+    w = rng.choice((-1.0, 1.0), size=D)
+    codes = []
+    for support in itertools.combinations(range(D), k):
+        for signs in itertools.product((-1.0, 1.0), repeat=k):
+            z = np.zeros(D)
+            z[list(support)] = np.asarray(signs) / np.sqrt(k)
+            codes.append(z)
+    Z = np.asarray(codes)
+    score = np.rint(Z @ w * np.sqrt(k)).astype(int)
+    Z, score = Z[score != 0], score[score != 0]
+    other = np.sign(score)[:, None] != np.sign(score)[None, :]
+    diff = Z[:, None, :] - Z[None, :, :]
+    for norm, dist in (("l2", np.linalg.norm(diff, axis=2)), ("linf", np.abs(diff).max(axis=2))):
+        nearest = np.where(other, dist, np.inf).min(axis=1)
+        want = np.array([tp.nearest_other_class_distance(k, D, int(m), norm) for m in score])
+        np.testing.assert_allclose(nearest, want, rtol=1e-12, err_msg=f"{norm}, D={D}, k={k}")
+        median = np.quantile(nearest, 0.5, method="inverted_cdf")
+        assert median / 2 == pytest.approx(tp.feasibility_cap(k, D, norm), rel=1e-12)
+        # the law of the scores is the enumeration's
+        values, probs = tp.code_score_law(k)
+        counts = np.array([(score == v).mean() for v in values])
+        np.testing.assert_allclose(counts, probs, rtol=1e-12)
