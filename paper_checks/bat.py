@@ -19,10 +19,12 @@ where the observed curves put them. The values:
 * ``spread``: the standard deviation over seeds of the per-seed robust accuracy at the training radius
   (stability; a spread depends on its level, so it too is compared at matched robustness).
 
-A comparison is inconclusive, with its numbers, when a curve turns back in robust accuracy along its knob
-(a matched value would then mix knob settings) or when the curves barely overlap: in more than
-:data:`CLAMP_MAX` of the resamples some level falls outside a resampled curve, where interpolation holds the
-end value and the resample is no longer matched.
+A comparison is inconclusive, with its numbers, when it is not matched: an observed curve turns back in
+robust accuracy along its knob (a matched value would mix knob settings); a compared curve has no
+observed point within the matched levels (there it is a straight line between distant points); or in
+more than :data:`CLAMP_MAX` of the resamples a compared curve no longer spans the levels (interpolation
+then holds its end value) or turns back. Such a comparison is marked unreliable
+(:attr:`paper_checks.claims.Comparison.unreliable`): as a control it shows nothing.
 
 Negative controls put the TRADES curve with another inner-attack seed, at other β, in the candidate's
 place, read at the *main comparison's* levels: a difference that is not there, so its interval must
@@ -63,8 +65,12 @@ PAPER = "Kim, Lee, Lee & Lee 2021"
 SIM14 = "14_margin_smoothness"
 #: The robust-accuracy levels of a matched comparison, as fractions of the range the curves share.
 LEVELS = (0.1, 0.3, 0.5, 0.7, 0.9)
-#: The largest share of resamples in which a level may fall outside a resampled curve.
+#: The largest share of resamples that may be unmatched (a level outside a resampled curve, or a
+#: resampled curve that turns back): :func:`matched_difference`.
 CLAMP_MAX = 0.1
+#: Resamples (and their generator's seed) of that diagnostic.
+DIAG_RESAMPLES = 1000
+DIAG_SEED = 1
 #: What the families are called in the report.
 NAMES = {"pgd": "PGD-AT", "trades": "TRADES", "bat": "BAT", "trades-seed1": "TRADES (seed 1)"}
 VALUES = {
@@ -171,14 +177,19 @@ def _monotone(x: np.ndarray) -> bool:
 
 def _stops(curve: Sequence[RunRecord]) -> str:
     """Where a curve's members stopped training (the plateau rule, or the step cap)."""
-    stops = [np.asarray(r.arrays().get("stop_step", []), dtype=float) for r in curve]
-    allstops = np.concatenate(stops) if stops else np.zeros(0)
-    if allstops.size == 0:
+    arrays = [r.arrays() for r in curve]
+    if not arrays or any("stop_step" not in a for a in arrays):
         return "stops not recorded"
-    done = allstops[allstops >= 0]
-    capped = int((allstops < 0).sum())
+    stop = np.concatenate([np.asarray(a["stop_step"], dtype=float) for a in arrays])
+    diverged = np.concatenate(
+        [np.asarray(a.get("diverged", np.zeros(len(a["stop_step"]))), dtype=bool) for a in arrays]
+    )
+    done = stop[(stop >= 0) & ~diverged]
     span = f"{int(done.min())}–{int(done.max())}" if done.size else "none"
-    return f"plateaued at steps {span}, {capped} of {allstops.size} at the cap"
+    return (
+        f"plateaued at steps {span}, {int((stop < 0).sum())} of {stop.size} at the cap, "
+        f"{int(diverged.sum())} diverged"
+    )
 
 
 def matched_difference(
@@ -247,18 +258,17 @@ def matched_difference(
             ),
             detail=detail,
         )
-    outside: list[np.ndarray] = []
 
-    def at_levels(w: np.ndarray, f: str) -> np.ndarray:
+    def curve_at(w: np.ndarray, f: str) -> tuple[np.ndarray, np.ndarray]:
         rob, val = rows[f]
         xs = np.stack([mean(r, w) for r in rob], axis=1)
-        ys = np.stack([reduce(a, w) for a in val], axis=1)
-        outside.append((levels[0] < xs.min(axis=1)) | (levels[-1] > xs.max(axis=1)))
-        return interpolate_curves(xs, ys, levels)
+        return xs, np.stack([reduce(a, w) for a in val], axis=1)
 
     def stat(idx: np.ndarray) -> np.ndarray:
         w = stats.count_weights(idx, S * n)
-        return np.asarray((at_levels(w, cand) - at_levels(w, ref)).mean(axis=1))
+        diff = interpolate_curves(*curve_at(w, cand), levels)
+        diff -= interpolate_curves(*curve_at(w, ref), levels)
+        return np.asarray(diff.mean(axis=1))
 
     # every run is resampled through one index array: the same members and points for all (paired)
     interval = stats.bootstrap(
@@ -266,25 +276,57 @@ def matched_difference(
         stat,
         method="paired bootstrap of interpolated curves",
     )
-    clamped = float(np.mean(np.concatenate(outside[2:]))) if len(outside) > 2 else 0.0
+    unmatched = _unmatched_share(rows, (cand, ref), levels, S, n, mean)
     detail += (
         f"; matched at robust accuracy {levels[0]:.3f}–{levels[-1]:.3f} (the overlap of "
-        f"{_name(level_pair[0])} and {_name(level_pair[1])}); a level outside a resampled curve in "
-        f"{clamped:.0%} of resamples"
+        f"{_name(level_pair[0])} and {_name(level_pair[1])}); unmatched in {unmatched:.0%} of "
+        f"{DIAG_RESAMPLES} resamples"
     )
     cmp = judge(
         interval, band, detail=detail, n_runs=len(curves[cand]) + len(curves[ref]), label=label
     )
-    if clamped > CLAMP_MAX and cmp.status != "inconclusive":
-        cmp = replace(
-            cmp,
-            status="inconclusive",
-            reason=(
-                f"{cmp.reason}, but the curves barely overlap: in {clamped:.0%} of resamples a level "
-                f"falls outside a curve (more than {CLAMP_MAX:.0%}: no longer matched)"
-            ),
+    empty = [f for f in (cand, ref) if not np.any((x[f] >= levels[0]) & (x[f] <= levels[-1]))]
+    why = ""
+    if empty:
+        why = (
+            "no observed point of the "
+            + " and the ".join(_name(f) for f in empty)
+            + f" curve within the matched levels {levels[0]:.3f}–{levels[-1]:.3f}: there the "
+            "comparison reads only the straight line between neighbouring points"
         )
+    elif unmatched > CLAMP_MAX:
+        why = (
+            f"in {unmatched:.0%} of resamples a curve no longer spans the levels or turns back "
+            f"(more than {CLAMP_MAX:.0%}): not matched"
+        )
+    if why:
+        cmp = replace(cmp, status="inconclusive", reason=f"{cmp.reason}; but {why}", unreliable=why)
     return cmp.with_accuracy(*accuracies(curves[cand]))
+
+
+def _unmatched_share(
+    rows: dict[str, tuple[list[np.ndarray], list[np.ndarray]]],
+    families: Sequence[str],
+    levels: np.ndarray,
+    S: int,
+    n: int,
+    mean: Callable[[np.ndarray, np.ndarray], np.ndarray],
+) -> float:
+    """The share of :data:`DIAG_RESAMPLES` two-stage resamples (:func:`paper_checks.stats.
+    two_stage_indices`) in which some curve of ``families`` no longer spans ``levels`` or turns back
+    in robust accuracy along its knob: resamples no longer matched."""
+    idx = stats.two_stage_indices(S, n, DIAG_RESAMPLES, seed=DIAG_SEED)
+    bad = np.zeros(DIAG_RESAMPLES, dtype=bool)
+    step = max(1, 2_000_000 // (S * n))
+    for i in range(0, DIAG_RESAMPLES, step):
+        w = stats.count_weights(idx[i : i + step], S * n)
+        for f in families:
+            xs = np.stack([mean(r, w) for r in rows[f][0]], axis=1)  # (b, J), knob order
+            d = np.diff(xs, axis=1)
+            turns = ~(np.all(d >= 0, axis=1) | np.all(d <= 0, axis=1))
+            gone = (levels[0] < xs.min(axis=1)) | (levels[-1] > xs.max(axis=1))
+            bad[i : i + step] |= turns | gone
+    return float(bad.mean())
 
 
 # ------------------------------------------------------------------------------------------ checks

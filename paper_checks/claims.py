@@ -113,6 +113,9 @@ class Comparison:
         clean_acc: mean clean test accuracy of the runs' models, if it applies.
         parts: sub-comparisons when a statement has several parts (all must hold).
         label: the part's name, for a sub-comparison.
+        unreliable: why the interval cannot be read as the measurement it names (e.g. curves compared
+            at levels many resamples do not reach), or ``""``: such a comparison is inconclusive, and
+            as a control it shows nothing.
     """
 
     status: Status
@@ -128,6 +131,7 @@ class Comparison:
     clean_acc: float | None = None
     parts: tuple[Comparison, ...] = ()
     label: str = ""
+    unreliable: str = ""
 
     @property
     def tolerance(self) -> str:
@@ -382,11 +386,18 @@ def _bounded(cmp: Comparison) -> bool:
 
 
 def control_flipped(control: Control, cmp: Comparison) -> bool:
-    """Whether a control came out as it must (:attr:`Control.expect`)."""
+    """Whether a control came out as it must (:attr:`Control.expect`); an unreliable comparison
+    (:attr:`Comparison.unreliable`) shows nothing, whatever its status."""
+    if cmp.unreliable:
+        return False
     if control.expect == "fails":
         return cmp.status == "fails"
     if control.expect == "null":
-        return cmp.status == "inconclusive" and _bounded(cmp)
+        if not _bounded(cmp) or cmp.ci is None:
+            return False
+        lo, hi = cmp.band
+        edge = lo if math.isfinite(lo) else hi
+        return cmp.ci[0] <= edge <= cmp.ci[1]
     return cmp.status != "holds" and _bounded(cmp)
 
 

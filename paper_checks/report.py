@@ -130,6 +130,7 @@ def _cmp_json(c: Comparison) -> dict[str, Any]:
         "parts": [
             {"label": p.label, "status": p.status, **_cmp_json(p)} for p in c.parts
         ],
+        "unreliable": c.unreliable,
     }
 
 
@@ -202,7 +203,9 @@ def to_markdown(
         "over seeds, points nested within seeds; paired where two methods share seeds and data), with "
         "the band `theory/` and the claim allow. A claim *holds* when its whole interval lies inside the "
         "band and every negative control (runs where a theorem condition is broken, which must have "
-        "trained) comes out *fails*; it *fails* when the whole interval lies outside the band — a "
+        "trained) comes out *fails* (a noise floor — the same method with another seed — must instead "
+        "not hold, or, strictly, contain the null value); it *fails* when the whole interval lies "
+        "outside the band — a "
         "finding; otherwise it is *inconclusive*, with the reason. Identities are exact consequences of "
         "the update rule, checked at machine precision: they test the engine as much as the paper.",
         "",
@@ -271,7 +274,7 @@ def to_markdown(
                 out.append(
                     f"  - negative control *{ctl.name}* ({ctl.description}): **{cmp.status}**, "
                     f"measured {_num(cmp.measured)} {_ci(cmp)} over {cmp.n_runs} runs; "
-                    f"{'valid' if ok else 'NOT VALID'} ({why})"
+                    f"{'valid' if ok else 'NOT VALID'} ({why}); {cmp.reason}"
                 )
         tr = trend(g)
         if tr:

@@ -50,6 +50,7 @@ __all__ = [
     "proportion",
     "ratio_of_means",
     "slope",
+    "two_stage_indices",
     "unpaired_difference",
     "weighted_median",
 ]
@@ -228,17 +229,35 @@ def bootstrap(
     rng = np.random.default_rng(seed)
 
     def draw(b: int, by_seed: bool, by_point: bool) -> np.ndarray:
-        seeds = (
-            rng.integers(0, S, size=(b, S)) if by_seed else np.broadcast_to(np.arange(S), (b, S))
-        )
-        if by_point:
-            points = rng.integers(0, n, size=(b, 1, n))
+        seeds, points = _two_stage(rng, b, S, n, by_seed, by_point)
+        if points is not None:
             return np.asarray(
                 statistic(*[a[seeds[:, :, None], points] for a in arrays]), dtype=float
             )
         return np.asarray(statistic(*[a[seeds] for a in arrays]), dtype=float)
 
     return _interval(estimate, draw, S, n, nested, level, resamples, method, S * n * len(arrays))
+
+
+def _two_stage(
+    rng: np.random.Generator, b: int, S: int, n: int, by_seed: bool, by_point: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The seeds ``(b, S)`` and the points ``(b, 1, n)`` (``None`` without point resampling) of ``b``
+    resamples of :func:`bootstrap`: seeds with replacement, then the same point indices for every chosen
+    seed."""
+    seeds = rng.integers(0, S, size=(b, S)) if by_seed else np.broadcast_to(np.arange(S), (b, S))
+    return seeds, (rng.integers(0, n, size=(b, 1, n)) if by_point else None)
+
+
+def two_stage_indices(S: int, n: int, resamples: int, seed: int = 0) -> np.ndarray:
+    """Flat indices ``(resamples, S, n)`` into ``(S, n)`` data of ``resamples`` two-stage resamples, of
+    the law :func:`bootstrap` draws its main resamples from (seeds with replacement, the same points for
+    every chosen seed), from a generator seeded with ``seed``: for a diagnostic of the resampling
+    distribution, e.g. the share of resamples in which a curve no longer spans a level
+    (:func:`count_weights` turns them into counts)."""
+    seeds, points = _two_stage(np.random.default_rng(seed), resamples, S, n, True, True)
+    assert points is not None
+    return np.asarray(seeds[:, :, None] * n + points)
 
 
 def _interval(

@@ -111,7 +111,9 @@ def pinned_claim_ids(prefix: str) -> set[str]:
 def check_pinned(results: Path, cid: str, expected: str) -> ClaimResult:
     """Evaluate claim ``cid`` at the quick rung under the interval rule (:mod:`paper_checks.claims`):
     its verdict is ``expected``; a non-identity claim's main comparison carries an interval; and a
-    ``holds`` pin has every negative control come out ``fails`` and valid (it trained)."""
+    ``holds`` pin has every negative control come out as it must (``fails``; a noise floor: not holding,
+    or, strictly, containing the null value: :func:`paper_checks.claims.control_flipped`) and valid (it
+    trained)."""
     claim = next(c for c in CLAIMS if c.id == cid)
     res = evaluate(claim, results, scale="quick")
     assert res.verdict == expected, (res.main, res.note)

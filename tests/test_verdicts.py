@@ -32,12 +32,19 @@ from sims.records import RunRecord, RunStore
 SIM = "99_synthetic"
 
 
-def _write(root: Path, key: str, condition: str, values: np.ndarray, acc: float, scale: str = "quick") -> None:
+def _write(
+    root: Path, key: str, condition: str, values: np.ndarray, acc: float, scale: str = "quick"
+) -> None:
     """A fake run: ``values (S, n)`` per member and point, and its accuracies."""
     S = values.shape[0]
     RunStore(root, SIM).write(
         key,
-        {"config": {"condition": condition}, "scale": scale, "status": "ok", "timings": {"end": 1.0}},
+        {
+            "config": {"condition": condition},
+            "scale": scale,
+            "status": "ok",
+            "timings": {"end": 1.0},
+        },
         {"values": values, "train_acc": np.full(S, acc), "test_acc": np.full(S, acc)},
     )
 
@@ -80,7 +87,9 @@ def _data(center: float, spread: float, S: int = 8, n: int = 20, seed: int = 0) 
     ("center", "spread", "expected"),
     [(1.0, 0.01, "holds"), (1.5, 0.01, "fails"), (1.1, 0.05, "inconclusive")],
 )
-def test_verdict_follows_the_interval(tmp_path: Path, center: float, spread: float, expected: str) -> None:
+def test_verdict_follows_the_interval(
+    tmp_path: Path, center: float, spread: float, expected: str
+) -> None:
     _write(tmp_path, "law", "law", _data(center, spread), 0.95)
     _write(tmp_path, "ctl", "control", _data(2.0, 0.01, seed=1), 0.95)
     res = evaluate(_claim(), tmp_path)
@@ -176,7 +185,18 @@ def test_json_contract_report_and_figure(tmp_path: Path) -> None:
     results = [evaluate(_claim(), res_dir)]
     data = to_json(results, meta={"git": "x"})
     entry = data["claims"][0]
-    for key in ("id", "paper", "kind", "scale", "verdict", "measured", "ci", "band", "n_seeds", "controls"):
+    for key in (
+        "id",
+        "paper",
+        "kind",
+        "scale",
+        "verdict",
+        "measured",
+        "ci",
+        "band",
+        "n_seeds",
+        "controls",
+    ):
         assert key in entry
     for key in ("name", "verdict", "measured", "ci", "valid"):
         assert key in entry["controls"][0]
@@ -227,7 +247,15 @@ def test_a_damaged_record_is_skipped_and_listed_in_the_report(tmp_path: Path) ->
     report = tmp_path / "report.md"
     with pytest.warns(Warning):
         rc = checks_main(
-            ["--results", str(res_dir), "--report", str(report), "--no-figure", "--only", "MYV-frozen"]
+            [
+                "--results",
+                str(res_dir),
+                "--report",
+                str(report),
+                "--no-figure",
+                "--only",
+                "MYV-frozen",
+            ]
         )
     assert rc == 0
     text = report.read_text()
@@ -243,7 +271,10 @@ def test_a_noise_floor_control_only_has_to_not_hold(tmp_path: Path) -> None:
     strict = evaluate(base, tmp_path)
     assert strict.controls[0][1].status == "inconclusive" and strict.verdict == "inconclusive"
     floor = Claim(
-        **{**base.__dict__, "controls": (Control(**{**base.controls[0].__dict__, "expect": "not_holds"}),)}
+        **{
+            **base.__dict__,
+            "controls": (Control(**{**base.controls[0].__dict__, "expect": "not_holds"}),),
+        }
     )
     assert evaluate(floor, tmp_path).verdict == "holds"
     _write(tmp_path, "ctl", "control", _data(1.0, 0.01, seed=1), 0.95)
@@ -254,7 +285,11 @@ def test_a_noise_floor_control_only_has_to_not_hold(tmp_path: Path) -> None:
             **base.__dict__,
             "controls": (
                 Control(
-                    **{**base.controls[0].__dict__, "expect": "not_holds", "select": lambda r: False}
+                    **{
+                        **base.controls[0].__dict__,
+                        "expect": "not_holds",
+                        "select": lambda r: False,
+                    }
                 ),
             ),
         }
@@ -290,3 +325,31 @@ def test_start_law_ks_counts_members_sharing_their_draws_once(tmp_path: Path) ->
 
     assert shared.measured == pytest.approx(sps.kstest(u, "uniform").pvalue)
     assert start_law_check([runs["wrong"]]).status == "fails"
+
+
+@pytest.mark.parametrize(
+    ("ci", "band", "unreliable", "flipped"),
+    [
+        ((-0.1, 0.2), (0.0, np.inf), "", True),  # contains the null value: a noise floor
+        ((0.05, 0.2), (0.0, np.inf), "", False),  # holds
+        ((-0.3, -0.1), (0.0, np.inf), "", False),  # excludes 0 on the other side: a bias
+        ((-np.inf, np.inf), (0.0, np.inf), "", False),  # unbounded: shows nothing
+        ((-0.1, 0.2), (0.0, np.inf), "levels not reached", False),  # unreliable: shows nothing
+        ((-0.2, 0.1), (-np.inf, 0.0), "", True),  # a band below 0: its edge is 0
+        ((0.1, 0.2), (-np.inf, 0.0), "", False),
+    ],
+)
+def test_a_strict_noise_floor_must_contain_the_null_value(
+    ci: tuple[float, float], band: tuple[float, float], unreliable: str, flipped: bool
+) -> None:
+    """``expect="null"``: the control's interval must be bounded, reliable and contain the band's finite
+    edge, whatever its status; ``"not_holds"`` accepts an interval that excludes it below."""
+    from paper_checks.claims import Comparison, _judge_interval, control_flipped
+
+    status, reason = _judge_interval(ci[0], ci[1], band)
+    cmp = Comparison(status, 0.5 * (ci[0] + ci[1]), band, ci, reason=reason, unreliable=unreliable)
+    ctl = Control("floor", "another seed", lambda r: True, expect="null")
+    assert control_flipped(ctl, cmp) == flipped
+    loose = Control("floor", "another seed", lambda r: True, expect="not_holds")
+    if ci == (-0.3, -0.1):
+        assert control_flipped(loose, cmp)  # the looser floor only asks that it not hold
