@@ -211,15 +211,21 @@ def matched_difference(
     curves = {f: _curve(runs, f) for f in families}
     short = [f for f, c in curves.items() if len(c) < 2]
     if short:
-        return missing(
-            "needs two points or more on the " + ", ".join(_name(f) for f in short) + " curve",
-            band,
-            len(runs),
+        return replace(
+            missing(
+                "needs two points or more on the " + ", ".join(_name(f) for f in short) + " curve",
+                band,
+                len(runs),
+            ),
+            label=label,
         )
     rows = {f: _rows(c, value) for f, c in curves.items()}
     S, n = rows[cand][0][0].shape
     if any(a.shape != (S, n) for rob, val in rows.values() for a in (*rob, *val)):
-        return missing("the curves' runs do not share members and points", band, len(runs))
+        return replace(
+            missing("the curves' runs do not share members and points", band, len(runs)),
+            label=label,
+        )
     reduce, mean = _reduce(value), _reduce("mean")
     ones = np.ones((1, S * n))
     x = {f: np.concatenate([mean(r, ones) for r in rob]) for f, (rob, _) in rows.items()}
@@ -244,6 +250,7 @@ def matched_difference(
                 len(runs),
             ),
             detail=detail,
+            label=label,
         )
     levels = matched_levels(x[level_pair[0]], x[level_pair[1]])
     if levels is None:
@@ -257,6 +264,7 @@ def matched_difference(
                 len(runs),
             ),
             detail=detail,
+            label=label,
         )
 
     def curve_at(w: np.ndarray, f: str) -> tuple[np.ndarray, np.ndarray]:
