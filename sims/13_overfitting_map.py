@@ -71,8 +71,8 @@ from sims.errors import check_choice, check_float, check_int
 from sims.measure import (
     accuracy,
     end_below_peak,
+    feasibility_cap,
     gradient_alignment,
-    nearest_other_class_distance,
     trained_peak,
 )
 from sims.methods import PGDAT, FastAT, Method
@@ -224,8 +224,7 @@ def map_data(
         Xtr, ytr = sd.X[:N_SUBSPACE], sd.y[:N_SUBSPACE]
         Xte, yte = sd.X[N_SUBSPACE:], sd.y[N_SUBSPACE:]
     t = torch.from_numpy
-    dist = nearest_other_class_distance(t(Xte), t(yte), t(Xtr), t(ytr), p=float("inf"))
-    cap = float(np.median(dist.numpy()) / 2)
+    cap = feasibility_cap(t(Xte), t(yte), t(Xtr), t(ytr), p=float("inf"))
     if data == "digits-inject":
         v = np.random.default_rng(seed + 1).standard_normal(Xtr.shape[1])
         v = v / float(np.linalg.norm(v))

@@ -32,7 +32,7 @@ KL). Training to a plateau: every method continues member ``i`` from the same
 clean-trained weights (the sparse-coding data and symmetric network of feature purification,
 ``d = 64``, ``k = 4``; :mod:`sims.purification_runs`, float32) with minibatch SGD (:data:`BATCH` points,
 the setup's step size) until its training loss plateaus — the mean over a window of
-:data:`PLATEAU_WINDOW` steps falls by less than :data:`PLATEAU_TOL` nats from the window before
+:data:`PLATEAU_WINDOW` steps falls by at most :data:`PLATEAU_TOL` nats from the window before
 (:class:`sims.training.TrainConfig`; the window is five epochs, so every window sees every point equally
 often) — or a rung's step cap; the records say where each member stopped. The tolerance is absolute, so
 the TRADES and BAT losses, which grow with β, are held to the same nats as PGD-AT's.
@@ -63,7 +63,7 @@ import torch
 from sims.attacks import PGD, MinNorm, robust_accuracy
 from sims.cli import main_for
 from sims.errors import check_choice, check_float, check_int
-from sims.measure import accuracy, nearest_other_class_distance
+from sims.measure import accuracy, feasibility_cap
 from sims.methods import BAT, PGDAT, TRADES, Method, bernoulli_kl
 from sims.purification_runs import (
     CleanRun,
@@ -93,7 +93,7 @@ ATTACK_STEPS = 5
 ATTACK_REL = 0.25
 #: Minibatch size of the continued training.
 BATCH = 200
-#: The plateau stop rule: the windowed mean training loss falls by less than ``PLATEAU_TOL`` nats.
+#: The plateau stop rule: the windowed mean training loss falls by at most ``PLATEAU_TOL`` nats.
 PLATEAU_TOL = 0.002
 PLATEAU_WINDOW = 50
 #: Training points per epoch / minibatch: the plateau window is a whole number of epochs.
@@ -193,11 +193,10 @@ def _clean_run(s: PurificationSetup, device: str) -> CleanRun:
 @functools.lru_cache(maxsize=1)
 def data_cap(s: PurificationSetup) -> float:
     """Half the median ℓ2 distance from a test point to the nearest training point of the other class
-    (:func:`sims.measure.nearest_other_class_distance`): the radius scale of every row."""
+    (:func:`sims.measure.feasibility_cap`): the radius scale of every row."""
     train, test = setup_data(s)
     t = torch.from_numpy
-    dist = nearest_other_class_distance(t(test.X), t(test.y), t(train.X), t(train.y))
-    return float(np.median(dist.numpy()) / 2)
+    return feasibility_cap(t(test.X), t(test.y), t(train.X), t(train.y))
 
 
 def run(cfg: Config, ctx: RunContext) -> RunOutput:

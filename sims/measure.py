@@ -42,6 +42,7 @@ __all__ = [
     "accuracy",
     "as_basis",
     "end_below_peak",
+    "feasibility_cap",
     "gradient_alignment",
     "input_grad_split",
     "mixture_correlations",
@@ -456,3 +457,12 @@ def nearest_other_class_distance(
         )
         other = torch.sign(y)[..., :, None] != torch.sign(y_ref)[..., None, :]
         return torch.where(other, dist, torch.full_like(dist, float("inf"))).min(dim=-1).values
+
+
+def feasibility_cap(X: Tensor, y: Tensor, X_ref: Tensor, y_ref: Tensor, p: float = 2.0) -> float:
+    """Half the median over the points of ``X`` of :func:`nearest_other_class_distance` to ``X_ref``:
+    the radius beyond which, for half the points, no classifier right on a point and on its nearest
+    other-class neighbour can be robust — the scale that adversarial radii are set against (simulations
+    13 and 14; for the generator's codes, :func:`theory.purification.feasibility_cap`)."""
+    dist = nearest_other_class_distance(X, y, X_ref, y_ref, p)
+    return float(np.median(dist.cpu().numpy()) / 2)

@@ -121,6 +121,18 @@ def test_bat_with_one_bridge_and_the_kl_attack_is_trades(norm: str) -> None:
         torch.testing.assert_close(gb[k], gt[k], rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.parametrize("norm", ["linf", "l2"])
+def test_bat_without_its_regulariser_is_clean_training(norm: str) -> None:
+    """β = 0: BAT's loss and gradients are the clean loss's (the bridge terms vanish whatever δ), so BAT
+    with β = 0 trains exactly as clean training (formerly checked on simulation 14's records)."""
+    ens, X, y = _setup()
+    value, grads = BAT(norm=norm, eps=0.3, beta=0.0, m=4, steps=5).loss_grads(ens, X, y, step=1)
+    v0, g0 = Clean().loss_grads(ens, X, y)
+    torch.testing.assert_close(value, v0, rtol=1e-12, atol=1e-14)
+    for k in g0:
+        torch.testing.assert_close(grads[k], g0[k], rtol=1e-10, atol=1e-13)
+
+
 def test_bridge_endpoints_are_exact_and_evenly_spaced() -> None:
     X = torch.randn(4, 5, dtype=D64)
     delta = torch.randn(2, 4, 5, dtype=D64)
