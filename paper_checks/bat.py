@@ -175,20 +175,20 @@ def _monotone(x: np.ndarray) -> bool:
     return bool(np.all(d >= 0) or np.all(d <= 0))
 
 
-def _stops(curve: Sequence[RunRecord]) -> str:
-    """Where a curve's members stopped training (the plateau rule, or the step cap)."""
+def _training(curve: Sequence[RunRecord]) -> str:
+    """How far a curve's points still moved at the end of training: the largest change of a point's
+    mean robust accuracy (at the training radius) over the last interval of its ``robust_path``, and
+    how many members diverged."""
     arrays = [r.arrays() for r in curve]
-    if not arrays or any("stop_step" not in a for a in arrays):
-        return "stops not recorded"
-    stop = np.concatenate([np.asarray(a["stop_step"], dtype=float) for a in arrays])
-    diverged = np.concatenate(
-        [np.asarray(a.get("diverged", np.zeros(len(a["stop_step"]))), dtype=bool) for a in arrays]
-    )
-    done = stop[(stop >= 0) & ~diverged]
-    span = f"{int(done.min())}–{int(done.max())}" if done.size else "none"
+    if not arrays or any("robust_path" not in a for a in arrays):
+        return "robust accuracy along training not recorded"
+    drift = [float(np.mean(a["robust_path"][-1] - a["robust_path"][-2])) for a in arrays]
+    steps = int(np.asarray(arrays[0]["path_steps"])[-1])
+    diverged = sum(int(np.sum(a["diverged"])) for a in arrays)
+    worst = max(drift, key=abs)
     return (
-        f"plateaued at steps {span}, {int((stop < 0).sum())} of {stop.size} at the cap, "
-        f"{int(diverged.sum())} diverged"
+        f"{steps} steps; last-interval change of robust accuracy up to {worst:+.3f}; "
+        f"{diverged} members diverged"
     )
 
 
@@ -234,7 +234,7 @@ def matched_difference(
 
     def curve_text(f: str) -> str:
         pts = ", ".join(f"{xi:.3f}→{vi:.4f}" for xi, vi in zip(x[f], v[f], strict=True))
-        return f"{_name(f)} [{pts}] ({_stops(curves[f])})"
+        return f"{_name(f)} [{pts}] ({_training(curves[f])})"
 
     detail = f"{VALUES[value]} against robust accuracy at ε = {eps:.3g}: " + "; ".join(
         curve_text(f) for f in families

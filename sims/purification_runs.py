@@ -16,6 +16,7 @@ before every step, in one of three readings of the paper's schedule:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,7 +41,7 @@ from sims.real_data import PATCH_DICTIONARIES, image_patches
 from sims.simulation import member_seeds, torch_dtype
 from sims.sparse import SparseCodingData, SparseCodingLaw, make_sparse_data
 from sims.threat import L2Ball, LinfBall, ThreatModel
-from sims.training import TrainConfig, TrainResult, train
+from sims.training import Measure, TrainConfig, TrainResult, train
 from sims.validate import check_defaults, fail
 
 __all__ = [
@@ -366,10 +367,14 @@ def continue_training(
     batch_size: int | None = None,
     stop_plateau: float | None = None,
     plateau_window: int = 50,
+    measure: Measure | None = None,
+    measure_at: Iterable[int] = (),
 ) -> tuple[TwoLayerEnsemble, TrainResult]:
-    """:func:`continue_with` with minibatches of ``batch_size`` (drawn per member from its seed) and
+    """:func:`continue_with` with minibatches of ``batch_size`` (drawn per member from its seed),
     the trainer's loss-plateau stop rule (:class:`sims.training.TrainConfig`: ``steps`` is then the
-    most steps a member may take); returns the trained copy and the training result (stop steps)."""
+    most steps a member may take) and its ``measure`` hook (:func:`sims.training.train`: called on the
+    ensemble at the steps ``measure_at``, 0 = before the first update); returns the trained copy and the
+    training result (stop steps, the measured history)."""
     s = run.setup
     ens = run.ens.clone()
     cfg = TrainConfig(
@@ -382,7 +387,9 @@ def continue_training(
         stop_plateau=stop_plateau,
         plateau_window=plateau_window,
     )
-    return ens, train(ens, run.X, run.y, cfg, seeds=run.seeds)
+    return ens, train(
+        ens, run.X, run.y, cfg, seeds=run.seeds, measure=measure, measure_at=measure_at
+    )
 
 
 def train_linear(run: CleanRun, steps: int, lr: float) -> LinearEnsemble:
