@@ -5,7 +5,9 @@ robust accuracy at the training radius, so that models of equal robustness sit o
 comparison of :mod:`paper_checks.bat`): (a) the median ℓ2 margin (minimum-norm attack; a misclassified
 point counts 0, as in the claims); (b) the mean
 smoothness ``KL(p(x) ‖ p(x'))``; (c) the robust accuracy at the largest evaluated radius. Horizontal bars:
-the spread (one standard deviation) of the robust accuracy over seeds.
+the spread (one standard deviation) of the robust accuracy over seeds. (d) Every row's robust accuracy at
+the training radius along training (PGD-20, mean over members): whether a curve's points had stopped
+moving when training ended.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def _knob(r: RunRecord) -> float:
 def make(results: Path, out: Path) -> list[Path]:
     """Draw figure 14."""
     runs = load_records(results, SIM)
-    fig, (ax, bx, cx) = new_figure(3, width=4.4)
+    fig, (ax, bx, cx, dx) = new_figure(4, width=4.4)
     eps = large = None
     for family, (label, marker, ls) in STYLE.items():
         curve = sorted((r for r in runs if r.config.get("family") == family), key=_knob)
@@ -53,8 +55,17 @@ def make(results: Path, out: Path) -> list[Path]:
             margin.append(np.median(np.nan_to_num(np.asarray(a["margin"], dtype=float), nan=0.0)))
             kl.append(float(np.mean(a["smoothness"])))
             rl.append(per_seed[:, -1].mean())
-        for axis, y in ((ax, margin), (bx, kl), (cx, rl)):
-            axis.errorbar(x, y, xerr=sd, marker=marker, ls=ls, ms=5, lw=1.2, capsize=2, label=label)
+        lines = ax.errorbar(
+            x, margin, xerr=sd, marker=marker, ls=ls, ms=5, lw=1.2, capsize=2, label=label
+        )
+        color = lines[0].get_color()
+        for axis, y in ((bx, kl), (cx, rl)):
+            axis.errorbar(x, y, xerr=sd, marker=marker, ls=ls, ms=5, lw=1.2, capsize=2, color=color)
+        for r in curve:
+            a = r.arrays()
+            if "robust_path" in a:
+                path = np.asarray(a["robust_path"], dtype=float).mean(axis=1)
+                dx.plot(a["path_steps"], path, marker=marker, ls=ls, ms=3, lw=0.8, color=color)
     shown = f"{eps:.3g}" if eps is not None else "ε"
     ax.set(
         xlabel=f"robust accuracy at the training radius {shown}",
@@ -71,6 +82,11 @@ def make(results: Path, out: Path) -> list[Path]:
         ylabel=f"robust accuracy at {large:.3g}" if large is not None else "robust accuracy",
         title="(c) robustness at the largest radius",
     )
+    dx.set(
+        xlabel="training step",
+        ylabel=f"robust accuracy at {shown}",
+        title="(d) robustness along training",
+    )
     ax.legend(fontsize=6)
     return save(fig, out, "fig14_margin_smoothness")
 
@@ -80,7 +96,7 @@ FIGURE = FigureSpec(
     sims=(SIM,),
     caption=(
         "PGD-AT, TRADES and BAT at matched robustness: margin, smoothness and robustness at the largest "
-        "radius against robust accuracy at the training radius."
+        "radius against robust accuracy at the training radius; every row's robustness along training."
     ),
     make=make,
 )

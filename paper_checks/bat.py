@@ -19,11 +19,12 @@ where the observed curves put them. The values:
 * ``spread``: the standard deviation over seeds of the per-seed robust accuracy at the training radius
   (stability; a spread depends on its level, so it too is compared at matched robustness).
 
-A comparison is inconclusive, with its numbers, when it is not matched: an observed curve turns back in
-robust accuracy along its knob (a matched value would mix knob settings); a compared curve has no
-observed point within the matched levels (there it is a straight line between distant points); or in
-more than :data:`CLAMP_MAX` of the resamples a compared curve no longer spans the levels (interpolation
-then holds its end value) or turns back. Such a comparison is marked unreliable
+A comparison is inconclusive, with its numbers, when it is not matched: an observed compared curve
+reaches one of the matched levels more than once along its knob (it turns back across it: a matched
+value would be ambiguous; turning outside the levels does not matter); a compared curve has no observed
+point within the matched levels (there it is a straight line between distant points); or in more than
+:data:`CLAMP_MAX` of the resamples a compared curve does not reach every level exactly once (it no
+longer spans them — interpolation would hold its end value — or turns back across one). Such a comparison is marked unreliable
 (:attr:`paper_checks.claims.Comparison.unreliable`): as a control it shows nothing.
 
 Negative controls put the TRADES curve with another inner-attack seed, at other β, in the candidate's
@@ -149,15 +150,44 @@ def _reduce(value: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     return lambda a, w: np.asarray((w @ a.ravel()) / w.sum(axis=1))
 
 
+def level_crossings(x: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """How many times each curve's path, its points ``x (B, J)`` in knob order joined by straight
+    segments, reaches each level: the sign changes of ``x − L`` along the path, a point exactly at
+    ``L`` counting once (``(B, T)``). A matched value at ``L`` is unique exactly where this is 1."""
+    x = np.atleast_2d(x)
+    s = np.sign(x[:, :, None] - np.asarray(levels)[None, None, :])  # (B, J, T)
+    out = np.zeros((x.shape[0], len(levels)), dtype=int) + (s[:, 0] == 0)
+    for j in range(1, x.shape[1]):
+        prev, cur = s[:, j - 1], s[:, j]
+        out += ((cur == 0) & (prev != 0)) | (cur * prev < 0)  # arrives on the level, or crosses it
+    return np.asarray(out)
+
+
 def interpolate_curves(x: np.ndarray, v: np.ndarray, levels: np.ndarray) -> np.ndarray:
     """Each curve's value at ``levels``: ``x, v (B, J)`` are ``B`` curves of ``J`` points (robust
-    accuracy, value), read as a piecewise-linear function of ``x`` through the points sorted by ``x``
-    (ties kept in knob order) and held at its end values outside their range (:func:`numpy.interp`);
-    returns ``(B, T)``."""
-    x, v = np.atleast_2d(x), np.atleast_2d(v)
-    order = np.argsort(x, axis=1, kind="stable")
-    xs, vs = np.take_along_axis(x, order, axis=1), np.take_along_axis(v, order, axis=1)
-    return np.stack([np.interp(levels, xs[b], vs[b]) for b in range(x.shape[0])])
+    accuracy, value) in knob order, read along their path — straight segments between consecutive knob
+    settings — at the first segment that reaches each level, and held at the value of the least (most)
+    robust point below (above) the range of ``x``; returns ``(B, T)``. Where the path reaches a level
+    once (:func:`level_crossings`; the checks require it) this is *the* matched value; for a curve
+    monotone in ``x`` it is :func:`numpy.interp` through the points."""
+    x, v = np.atleast_2d(x).astype(float), np.atleast_2d(v).astype(float)
+    L = np.asarray(levels, dtype=float)[None, None, :]
+    x0, x1 = x[:, :-1, None], x[:, 1:, None]
+    v0, v1 = v[:, :-1, None], v[:, 1:, None]
+    hit = (np.minimum(x0, x1) <= L) & (np.maximum(x0, x1) >= L)  # (B, J-1, T)
+    first = np.argmax(hit, axis=1)  # (B, T)
+
+    def take(a: np.ndarray) -> np.ndarray:
+        return np.take_along_axis(a[..., 0], first, axis=1)
+
+    a0, a1, b0, b1 = take(x0), take(x1), take(v0), take(v1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.where(a1 != a0, (L[0] - a0) / (a1 - a0), 0.0)
+    inside = b0 + t * (b1 - b0)
+    lo = np.take_along_axis(v, np.argmin(x, axis=1)[:, None], axis=1)
+    hi = np.take_along_axis(v, np.argmax(x, axis=1)[:, None], axis=1)
+    held = np.where(L[0] < x.min(axis=1, keepdims=True), lo, hi)
+    return np.asarray(np.where(hit.any(axis=1), inside, held))
 
 
 def matched_levels(x_a: np.ndarray, x_b: np.ndarray) -> np.ndarray | None:
@@ -168,11 +198,6 @@ def matched_levels(x_a: np.ndarray, x_b: np.ndarray) -> np.ndarray | None:
     if hi < lo:
         return None
     return lo + (hi - lo) * np.asarray(LEVELS)
-
-
-def _monotone(x: np.ndarray) -> bool:
-    d = np.diff(x)
-    return bool(np.all(d >= 0) or np.all(d <= 0))
 
 
 def _training(curve: Sequence[RunRecord]) -> str:
@@ -239,19 +264,6 @@ def matched_difference(
     detail = f"{VALUES[value]} against robust accuracy at ε = {eps:.3g}: " + "; ".join(
         curve_text(f) for f in families
     )
-    turning = [f for f in families if not _monotone(x[f])]
-    if turning:
-        return replace(
-            missing(
-                "the "
-                + ", ".join(_name(f) for f in turning)
-                + " curve turns back in robust accuracy along its knob: a matched value is ambiguous",
-                band,
-                len(runs),
-            ),
-            detail=detail,
-            label=label,
-        )
     levels = matched_levels(x[level_pair[0]], x[level_pair[1]])
     if levels is None:
         return replace(
@@ -260,6 +272,21 @@ def matched_difference(
                 f"robust accuracy at ε = {eps:.3g}: [{x[level_pair[0]].min():.3f}, "
                 f"{x[level_pair[0]].max():.3f}] and [{x[level_pair[1]].min():.3f}, "
                 f"{x[level_pair[1]].max():.3f}]",
+                band,
+                len(runs),
+            ),
+            detail=detail,
+            label=label,
+        )
+
+    turning = [f for f in (cand, ref) if np.any(level_crossings(x[f], levels) > 1)]
+    if turning:
+        return replace(
+            missing(
+                "the "
+                + ", ".join(_name(f) for f in turning)
+                + " curve reaches a matched robust accuracy more than once along its knob (it turns "
+                "back there): a matched value is ambiguous",
                 band,
                 len(runs),
             ),
@@ -304,7 +331,7 @@ def matched_difference(
         )
     elif unmatched > CLAMP_MAX:
         why = (
-            f"in {unmatched:.0%} of resamples a curve no longer spans the levels or turns back "
+            f"in {unmatched:.0%} of resamples a curve does not reach every level exactly once "
             f"(more than {CLAMP_MAX:.0%}): not matched"
         )
     if why:
@@ -321,8 +348,9 @@ def _unmatched_share(
     mean: Callable[[np.ndarray, np.ndarray], np.ndarray],
 ) -> float:
     """The share of :data:`DIAG_RESAMPLES` two-stage resamples (:func:`paper_checks.stats.
-    two_stage_indices`) in which some curve of ``families`` no longer spans ``levels`` or turns back
-    in robust accuracy along its knob: resamples no longer matched."""
+    two_stage_indices`) in which some curve of ``families`` does not reach every one of ``levels``
+    exactly once along its knob (:func:`level_crossings`: it no longer spans them, or turns back across
+    one): resamples no longer matched."""
     idx = stats.two_stage_indices(S, n, DIAG_RESAMPLES, seed=DIAG_SEED)
     bad = np.zeros(DIAG_RESAMPLES, dtype=bool)
     step = max(1, 2_000_000 // (S * n))
@@ -330,10 +358,7 @@ def _unmatched_share(
         w = stats.count_weights(idx[i : i + step], S * n)
         for f in families:
             xs = np.stack([mean(r, w) for r in rows[f][0]], axis=1)  # (b, J), knob order
-            d = np.diff(xs, axis=1)
-            turns = ~(np.all(d >= 0, axis=1) | np.all(d <= 0, axis=1))
-            gone = (levels[0] < xs.min(axis=1)) | (levels[-1] > xs.max(axis=1))
-            bad[i : i + step] |= turns | gone
+            bad[i : i + step] |= np.any(level_crossings(xs, levels) != 1, axis=1)
     return float(bad.mean())
 
 

@@ -48,8 +48,8 @@ the cap: 0.45 after 6 000 steps of 0.5, 0.46 after 2 000 of 2.0).
 Pairing: every row continues member ``i`` from the same clean weights and is measured on the same test
 points, so the claims compare methods by paired resampling (members and points together).
 
-Scales (members, training steps, attacked test points): ``quick`` 8, 1 500, 300; ``medium`` 16, 3 000,
-500; ``paper`` 32, 10 000, 1 000.
+Scales (members, training steps, attacked test points): ``quick`` 8, 1 500, 300; ``medium`` 16, 2 000,
+500; ``paper`` 32, 4 000, 1 000.
 
 Records: the attacked network (``W``, ``b``, ``a``, ``threshold``), ``eps_grid (K,)``, ``robust (M, K)``
 and ``robust_points (M, K, n)`` (PGD-50, two restarts), ``margin (M, n)`` (ℓ2 minimum-norm attack; NaN
@@ -79,6 +79,7 @@ from sims.purification_runs import (
     CleanRun,
     PurificationSetup,
     continue_training,
+    network_arrays,
     setup_data,
     train_clean,
 )
@@ -110,7 +111,7 @@ LR = 2.0
 #: Robust accuracy along training: measured at step 0 and this many evenly spaced steps after it.
 PATH_POINTS = 6
 #: Per scale: members, training steps, attacked test points.
-SIZES = {"quick": (8, 1500, 300), "medium": (16, 3000, 500), "paper": (32, 10_000, 1000)}
+SIZES = {"quick": (8, 1500, 300), "medium": (16, 2000, 500), "paper": (32, 4000, 1000)}
 assert tuple(SIZES) == SCALES
 assert TRAIN_FRAC in EVAL_FRACS
 
@@ -248,10 +249,7 @@ def run(cfg: Config, ctx: RunContext) -> RunOutput:
     path = np.asarray(res.history["robust"])
     diverged = np.asarray(res.diverged, dtype=bool)
     arrays = {
-        "W": ens.W.cpu().numpy(),
-        "b": ens.b.cpu().numpy(),
-        "a": ens.a.cpu().numpy(),
-        "threshold": ens.threshold.cpu().numpy(),
+        **network_arrays(ens),
         "eps_grid": np.asarray(grid),
         "robust": ra.accuracy.cpu().numpy(),
         "robust_points": correct_np[:, None, :] & ~ra.success.cpu().numpy(),

@@ -466,6 +466,30 @@ def clean_summary(run: CleanRun) -> dict[str, np.ndarray]:
     }
 
 
+def network_arrays(model: ScalarModel, prefix: str = "") -> dict[str, np.ndarray]:
+    """The parameters of an attacked network, so anyone can rebuild it and attack it with another
+    library: ``W``, ``b``, ``a``, ``threshold`` of a :class:`sims.nets.TwoLayerEnsemble`
+    (``f(x) = Σ_j a_j σ(⟨w_j, x⟩ + b_j)`` with the threshold rule's value); for the NTK model
+    (:class:`sims.baselines.LinearizedEnsemble`) those of its base network at init and the trained
+    displacement ``delta``; for logistic regression ``w`` and ``c``. Keys carry ``prefix``."""
+    with torch.no_grad():
+        if isinstance(model, LinearizedEnsemble):
+            out = {**network_arrays(model.base), "delta": model.delta.cpu().numpy()}
+        elif isinstance(model, LinearEnsemble):
+            out = {"w": model.w.cpu().numpy(), "c": model.c.cpu().numpy()}
+        elif isinstance(model, TwoLayerEnsemble):
+            out = {
+                "W": model.W.cpu().numpy(),
+                "b": model.b.cpu().numpy(),
+                "a": model.a.cpu().numpy(),
+            }
+            if model.threshold is not None:
+                out["threshold"] = model.threshold.cpu().numpy()
+        else:
+            fail("model", "a TwoLayerEnsemble, LinearizedEnsemble or LinearEnsemble", model)
+    return {prefix + k: v for k, v in out.items()}
+
+
 def data_arrays(run: CleanRun) -> dict[str, np.ndarray]:
     """The ground truth every purification record carries: ``dictionary``, ``w_star``, the test
     points ``X_test``, ``y_test``, ``Z_test``, and the weights ``W0`` (init) and ``W_clean``."""

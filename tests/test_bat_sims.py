@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from figures.registry import all_figures, draw
-from paper_checks.bat import LEVELS, interpolate_curves, matched_levels
+from paper_checks.bat import LEVELS, interpolate_curves, level_crossings, matched_levels
 from sims.records import RunStore, load_records
 from sims.simulation import SCALES
 from tests.pinned import QuickRuns, check_pinned, pinned_claim_ids
@@ -20,14 +20,18 @@ SIM14 = importlib.import_module("sims.14_margin_smoothness")
 
 def test_every_rung_has_its_own_grid() -> None:
     """``medium`` is its own grid (more members than ``quick``, not the paper grid), every row of a
-    rung has the same members and test points (paired comparisons), ``quick`` has 8 members, and every
-    method traces a curve of the same length."""
+    rung has the same members, training steps and test points (paired comparisons), ``quick`` has 8
+    members, every method traces a curve of four points or more, and the control's β values lie
+    inside TRADES' range."""
     grids = {s: SIM14.configs(s) for s in SCALES}
     assert grids["medium"] != grids["quick"] and grids["medium"] != grids["paper"]
     for g in grids.values():
-        assert len({(c.n_seeds, c.n_eval, c.max_steps) for c in g}) == 1
+        assert len({(c.n_seeds, c.n_eval, c.steps) for c in g}) == 1
         sizes = {f: sum(c.family == f for c in g) for f in SIM14.FAMILIES}
-        assert len(set(sizes.values())) == 1 and min(sizes.values()) >= 3, sizes
+        assert min(sizes.values()) >= 4, sizes
+    assert (
+        min(SIM14.BETAS) < min(SIM14.CONTROL_BETAS) <= max(SIM14.CONTROL_BETAS) < max(SIM14.BETAS)
+    )
     assert grids["quick"][0].n_seeds >= 8 and grids["medium"][0].n_seeds > grids["quick"][0].n_seeds
 
 
@@ -54,15 +58,34 @@ def test_radii_come_from_the_data_geometry() -> None:
 
 
 def test_interpolation_by_hand() -> None:
-    """A curve is read as a piecewise-linear function of robust accuracy, through its points sorted by
-    robust accuracy, held at its end values outside them."""
+    """A curve is read along its path in knob order, at the first segment that reaches a level, and held
+    at its least (most) robust point's value outside its range; a monotone curve is ``numpy.interp``
+    through its points; :func:`level_crossings` counts how often the path reaches each level."""
     x = np.array([[0.5, 0.1, 0.3]])
     v = np.array([[5.0, 1.0, 2.0]])
-    got = interpolate_curves(x, v, np.array([0.0, 0.1, 0.2, 0.4, 0.5, 0.9]))
-    np.testing.assert_allclose(got, [[1.0, 1.0, 1.5, 3.5, 5.0, 5.0]])
-    levels = matched_levels(np.array([0.1, 0.5]), np.array([0.3, 0.9]))
-    assert levels is not None
-    np.testing.assert_allclose(levels, 0.3 + 0.2 * np.array(LEVELS))
+    levels = np.array([0.0, 0.1, 0.2, 0.4, 0.5, 0.9])
+    got = interpolate_curves(x, v, levels)
+    # 0.2 on the first segment (0.5 → 0.1): 5 + (0.2 − 0.5)/(0.1 − 0.5)·(1 − 5) = 2; 0.4 likewise: 4
+    np.testing.assert_allclose(got, [[1.0, 1.0, 2.0, 4.0, 5.0, 5.0]])
+    np.testing.assert_array_equal(level_crossings(x, levels), [[0, 1, 2, 1, 1, 0]])
+    # a touch counts once; a path that sits on the level and leaves counts once
+    np.testing.assert_array_equal(
+        level_crossings(
+            np.array([[0.1, 0.2, 0.1], [0.2, 0.2, 0.3], [0.1, 0.3, 0.1]]), np.array([0.2])
+        ),
+        [[1], [1], [2]],
+    )
+    mono = np.array([[0.1, 0.3, 0.5], [0.5, 0.3, 0.1]])
+    vals = np.array([[1.0, 2.0, 5.0], [5.0, 2.0, 1.0]])
+    for b in range(2):
+        order = np.argsort(mono[b])
+        want = np.interp(levels, mono[b][order], vals[b][order])
+        np.testing.assert_allclose(
+            interpolate_curves(mono[b : b + 1], vals[b : b + 1], levels)[0], want
+        )
+    matched = matched_levels(np.array([0.1, 0.5]), np.array([0.3, 0.9]))
+    assert matched is not None
+    np.testing.assert_allclose(matched, 0.3 + 0.2 * np.array(LEVELS))
     assert matched_levels(np.array([0.1, 0.2]), np.array([0.3, 0.9])) is None
 
 
@@ -259,15 +282,17 @@ def test_bat_verdicts_and_why(results: Path, cid: str) -> None:
 
 
 @pytest.mark.slow
-def test_records_store_the_attacked_network_and_the_plateau(results: Path) -> None:
+def test_records_store_the_attacked_network_and_the_training_path(results: Path) -> None:
     """Every record holds the network it attacked: rebuilt from ``W, b, a, threshold`` it gives the
-    recorded clean accuracy on the test points; ``stop_step`` says where each member plateaued; the
-    robust accuracies add up from the per-point flags."""
+    recorded clean accuracy on the test points; the robust accuracies add up from the per-point flags;
+    the robust accuracy along training starts, for every row, from the same clean weights (the same
+    value at step 0), ends at the row's last step, and ``drift`` is its last interval's change."""
     import torch
 
     from sims.nets import TwoLayerEnsemble
     from sims.purification_runs import PurificationSetup, setup_data
 
+    starts: list[np.ndarray] = []
     for r in load_records(results, SIM14.SIM.id):
         a = r.arrays()
         n = int(r.config["n_eval"])
@@ -283,10 +308,14 @@ def test_records_store_the_attacked_network_and_the_plateau(results: Path) -> No
         acc = ((y * net.forward(X)) > 0).double().mean(dim=1).numpy()
         np.testing.assert_allclose(acc, a["test_acc"], atol=1.5 / n)
         np.testing.assert_allclose(a["robust"], a["robust_points"].mean(axis=2))
-        stop = np.asarray(a["stop_step"])
-        assert ((stop == -1) | (stop > 0)).all()
-        plateaued = (stop >= 0) & ~np.asarray(a["diverged"], dtype=bool)
-        assert r.metrics["plateaued"] == pytest.approx(float(np.mean(plateaued)))
+        steps, path = np.asarray(a["path_steps"]), np.asarray(a["robust_path"])
+        assert steps[0] == 0 and steps[-1] == int(r.config["steps"]) and np.all(np.diff(steps) > 0)
+        assert path.shape == (len(steps), int(r.config["n_seeds"]))
+        starts.append(path[0])
+        assert r.metrics["drift"] == pytest.approx(float(np.mean(path[-1] - path[-2])))
+    assert len(starts) > 1
+    for s in starts[1:]:
+        np.testing.assert_array_equal(s, starts[0])
 
 
 @pytest.mark.slow
@@ -361,6 +390,37 @@ def test_turning_or_barely_overlapping_curves_are_inconclusive(tmp_path: Path) -
     )
     assert cmp.status == "inconclusive" and "not matched" in cmp.reason, cmp.reason
     assert cmp.unreliable
+
+
+def test_a_turn_outside_the_matched_levels_does_not_matter(tmp_path: Path) -> None:
+    """A curve that turns back only above the other curve's range (two near-tied top points) reaches
+    every matched level once: the comparison is matched and judged (BAT's margins are above TRADES')."""
+    from paper_checks.bat import matched_difference
+
+    _curve(
+        tmp_path,
+        "trades",
+        [1.0, 2.0, 3.0, 6.0, 12.0],
+        [0.1, 0.3, 0.45, 0.6, 0.7],
+        offset=0.1,
+        large=0.5,
+        spread=0.02,
+        seed=1,
+    )
+    _curve(
+        tmp_path,
+        "bat",
+        [4.0, 8.0, 12.0, 24.0, 48.0, 96.0],
+        [0.1, 0.3, 0.45, 0.6, 0.9, 0.85],
+        offset=0.3,
+        large=0.5,
+        spread=0.02,
+        seed=2,
+    )
+    cmp = matched_difference(
+        load_records(tmp_path, SIM14.SIM.id), "bat", "trades", "margin", label="x"
+    )
+    assert cmp.status == "holds" and not cmp.unreliable, cmp.reason
 
 
 def test_weighted_seed_spread_is_the_spread_of_the_expanded_resample() -> None:
