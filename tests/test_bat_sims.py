@@ -246,14 +246,15 @@ def results(quick: QuickRuns) -> Path:
 
 
 #: Verdicts at quick scale under the interval rule (8 members, 300 test points, paired resampling).
-#: At equal inner-attack budgets PGD-AT's robust accuracy at the training radius tops out at 0.24
-#: (training radii 0.2–0.8 of the cap) where TRADES reaches 0.57 and BAT 0.55, and TRADES jumps from
-#: 0.24 (β = 3) to 0.54 (β = 6). So no comparison is matched: PGD-AT and TRADES share only 0.22–0.24,
-#: where neither has an observed point, and BAT and TRADES share 0.25–0.52, where TRADES has none.
-#: Every claim is inconclusive with its interval kept for the record — BAT-margin's PGD-AT − TRADES
-#: margin −0.001 [−0.022, 0.006], BAT − TRADES +0.003 [0.00003, 0.0066]; BAT-smoothness +0.29
-#: [−0.22, 0.96]; BAT-large-eps −0.001 [−0.010, 0.007]; BAT-stability +0.007 [−0.011, 0.022] — and
-#: every noise floor is unreliable for the same reason (shows nothing).
+#: With equal training budgets (1 500 steps) the curves overlap: PGD-AT spans robust accuracy 0.20–0.51
+#: at the training radius (radii 0.5–0.9 of the cap), TRADES 0.22–0.66, BAT 0.28–0.70. But the overlap's
+#: ends are single points whose robust accuracy moves by a few points under resampling, so in 11–24% of
+#: resamples a compared curve no longer reaches every matched level exactly once (more than 10%): every
+#: claim is inconclusive for that reason, its interval kept — PGD-AT − TRADES margin −0.002 [−0.006,
+#: 0.001], BAT − TRADES −0.004 [−0.007, −0.001]; BAT-smoothness (PGD-AT − TRADES KL) −0.36 [−0.58,
+#: −0.12]; BAT-large-eps −0.017 [−0.029, −0.005]; BAT-stability −0.022 [−0.044, 0.017]. The noise
+#: floor at BAT's levels is matched and contains 0 (large radius −0.004 [−0.016, 0.008]); the one at
+#: PGD-AT's levels is unmatched too.
 VERDICTS = {
     "BAT-margin": "inconclusive",
     "BAT-smoothness": "inconclusive",
@@ -269,16 +270,16 @@ def test_every_bat_claim_is_pinned() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("cid", sorted(VERDICTS))
 def test_bat_verdicts_and_why(results: Path, cid: str) -> None:
-    """The pinned verdict, and why: no comparison at quick is matched — a compared curve has no
-    observed point within the matched levels — so the main comparison and every noise floor are
-    unreliable (a noise floor that shows nothing does not let a claim hold)."""
+    """The pinned verdict, and why: no main comparison at quick is matched — in too many resamples a
+    compared curve does not reach every matched level exactly once — so each is unreliable; a noise
+    floor that is unreliable too never counts as flipped."""
     from paper_checks.claims import control_flipped
 
     res = check_pinned(results, cid, VERDICTS[cid])
     assert len(res.controls) == (2 if cid == "BAT-margin" else 1)  # a noise floor per comparison
-    assert "no observed point" in res.main.unreliable and res.main.ci is not None, res.main
-    for ctl, cmp in res.controls:
-        assert "no observed point" in cmp.unreliable and not control_flipped(ctl, cmp), cmp
+    assert "not matched" in res.main.unreliable and res.main.ci is not None, res.main
+    for ctl, cmp in res.controls:  # an unmatched noise floor shows nothing: never counted as flipped
+        assert not (cmp.unreliable and control_flipped(ctl, cmp)), cmp
 
 
 @pytest.mark.slow

@@ -38,8 +38,8 @@ VERDICTS = {
     "PUR-purify-l2": "fails",
     "PUR-fgm": "fails",
     "PUR-perturbation": "fails",
-    "PUR-gap": "PENDING",
-    "PUR-fgm-robust": "PENDING",
+    "PUR-gap": "inconclusive",
+    "PUR-fgm-robust": "fails",
     "PUR-low-complexity": "holds",
 }
 
