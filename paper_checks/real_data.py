@@ -26,7 +26,7 @@ from paper_checks.claims import (
     judge,
     missing,
 )
-from paper_checks.purification import PURE_SHARE, principle_check, purify_check
+from paper_checks.purification import minimal_density_check, principle_check, purify_check
 from paper_checks.subspace import (
     frozen_weights_check,
     off_vs_on_check,
@@ -228,37 +228,6 @@ CLAIMS: tuple[Claim, ...] = (
 # --------------------------------------------------------------------------- simulation 17
 def _at_accuracies(runs: Sequence[RunRecord]) -> tuple[float | None, float | None]:
     return accuracies(runs, train_key="at_train_acc", test_key="at_test_acc")
-
-
-def minimal_density_check(runs: Sequence[RunRecord]) -> Comparison:
-    """The paper's Figure 5 on *minimal* perturbations (no fixed radius): the median over members and
-    attacked points of the share of ``‖Mᵀδ‖²`` on ``supp(z)`` of each point's minimal ℓ2 perturbation is
-    at least :data:`paper_checks.purification.PURE_SHARE` after the continued training and below it
-    before. The participation ratios and minimal radii are context."""
-    parts: list[Comparison] = []
-    for r in runs:
-        a = r.arrays()
-        context = (
-            f"{_name(r)}: participation {np.nanmedian(a['clean_min_participation']):.1f} → "
-            f"{np.nanmedian(a['at_min_participation']):.1f}, minimal radius "
-            f"{np.nanmedian(a['clean_min_dist']):.3g} → {np.nanmedian(a['at_min_dist']):.3g}"
-        )
-        parts += [
-            judge(
-                stats.median(a["at_min_share"]),
-                (PURE_SHARE, INF),
-                detail=context,
-                n_runs=1,
-                label=f"{_name(r)}: after, share on supp(z)",
-            ),
-            judge(
-                stats.median(a["clean_min_share"]),
-                (-INF, PURE_SHARE),
-                n_runs=1,
-                label=f"{_name(r)}: before, share on supp(z)",
-            ),
-        ]
-    return all_of(parts).with_accuracy(*_at_accuracies(runs))
 
 
 def robust_gain_check(runs: Sequence[RunRecord]) -> Comparison:

@@ -18,7 +18,9 @@ the rows a claim reads — no FGM-ℓ2 and no continued clean training on dense 
 (``d = 256``, ``k = 8``, ``m = 1024``, ``n = 8000``) run them all.
 
 Records: for the clean net (prefix ``clean_``) and the continued one (prefix ``at_``), the neuron
-decomposition, accuracy, and the structure of ℓ2 PGD-50 perturbations at radii :data:`DELTA_RADII`;
+decomposition, accuracy, the structure of ℓ2 PGD-50 perturbations at radii :data:`DELTA_RADII`, and
+of each attacked point's *minimal* ℓ2 perturbation (``min_dist``, ``min_share``, ``min_participation``:
+:func:`sims.purification_runs.minimal_structure`, no fixed radius);
 ``at_W``, and the cosines ``at_cos_clean``, ``at_cos_init``, ``clean_cos_init``; ``W_reference``, the
 clean-trained weights the principle compares with (``W_clean``, except for the AT-from-init control,
 where ``W_clean`` is the initialisation and the reference is clean training from it); training and test
@@ -44,6 +46,7 @@ from sims.purification_runs import (
     attack_points,
     continue_at,
     data_arrays,
+    minimal_structure,
     neuron_arrays,
     train_clean,
 )
@@ -127,6 +130,9 @@ def _net_arrays(ens: TwoLayerEnsemble, r: CleanRun, prefix: str) -> dict[str, np
         out[f"{tag}share"] = ps["support_share"]
         out[f"{tag}participation"] = ps["participation"]
         out[f"{tag}success"] = res.success.detach().cpu().numpy()
+    out.update(
+        minimal_structure(ens, Xa, ya, r.test.Z[:N_ATTACKED], r.data.dictionary, prefix=prefix)
+    )
     return out
 
 

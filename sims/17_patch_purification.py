@@ -42,14 +42,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from sims.attacks import PGD, MinNorm
 from sims.cli import main_for
 from sims.errors import check_choice, check_float
 from sims.measure import (
     abs_cosine,
     accuracy,
     nearest_other_class_distance,
-    perturbation_structure,
 )
 from sims.nets import TwoLayerEnsemble
 from sims.purification_runs import (
@@ -58,8 +56,8 @@ from sims.purification_runs import (
     PurificationSetup,
     attack_points,
     continue_at,
-    correct_points,
     data_arrays,
+    minimal_structure,
     neuron_arrays,
     train_clean,
 )
@@ -166,19 +164,9 @@ def _net_arrays(
     for norm, e in eps.items():
         res = attack_points(ens, Xa, ya, norm, e, steps=EVAL_STEPS)
         out[f"{prefix}robust_{norm}"] = res.robust.cpu().numpy()
-    found = MinNorm(
-        norm="l2",
-        restarts=1,
-        search_steps=8,
-        search_attack=PGD(steps=10, restarts=1, schedule="linear"),
-    )(ens, Xa, ya)
-    correct = correct_points(ens, Xa, ya)
-    dist = found.dist.cpu().numpy()
-    ok = correct & np.isfinite(dist)
-    ps = perturbation_structure(found.delta.cpu().numpy(), r.test.Z[:N_ATTACKED], r.data.dictionary)
-    out[f"{prefix}min_dist"] = np.where(ok, dist, np.nan)
-    out[f"{prefix}min_share"] = np.where(ok, ps["support_share"], np.nan)
-    out[f"{prefix}min_participation"] = np.where(ok, ps["participation"], np.nan)
+    out.update(
+        minimal_structure(ens, Xa, ya, r.test.Z[:N_ATTACKED], r.data.dictionary, prefix=prefix)
+    )
     return out
 
 

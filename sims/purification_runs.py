@@ -23,11 +23,16 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from sims.attacks import PGD, AttackResult
+from sims.attacks import PGD, AttackResult, MinNorm
 from sims.baselines import LinearizedEnsemble
 from sims.errors import check_choice, check_float, check_int
 from sims.losses import LOSSES
-from sims.measure import accuracy, mixture_correlations, neuron_decomposition
+from sims.measure import (
+    accuracy,
+    mixture_correlations,
+    neuron_decomposition,
+    perturbation_structure,
+)
 from sims.methods import PGDAT, FastAT, Method
 from sims.nets import (
     LinearEnsemble,
@@ -435,6 +440,42 @@ def attack_points(
     """PGD (``steps`` steps, random start) at radius ``eps``: the perturbations whose structure the
     paper's Figure 5 draws."""
     return PGD(steps=steps)(model, X, y, threat(norm, eps))
+
+
+#: The minimal-perturbation attack of the purification simulations (09, 17): the radius bisected in 8
+#: steps with PGD-10, one start.
+MINIMAL_L2 = MinNorm(
+    norm="l2",
+    restarts=1,
+    search_steps=8,
+    search_attack=PGD(steps=10, restarts=1, schedule="linear"),
+)
+
+
+def minimal_structure(
+    model: TwoLayerEnsemble,
+    X: Tensor,
+    y: Tensor,
+    Z: np.ndarray,
+    dictionary: np.ndarray,
+    attack: MinNorm = MINIMAL_L2,
+    prefix: str = "",
+) -> dict[str, np.ndarray]:
+    """Each point's *minimal* ℓ2 perturbation (``attack``, :class:`sims.attacks.MinNorm`) and where it
+    sits in the dictionary basis (:func:`sims.measure.perturbation_structure`; PAPERS.md §2, the paper's
+    Figure 5 read without a fixed radius): ``min_dist``, ``min_share`` (of ``‖Mᵀδ‖²`` on ``supp(z)``)
+    and ``min_participation``, ``(M, n)``, NaN where the point is misclassified or no flip was found.
+    Keys carry ``prefix``."""
+    found = attack(model, X, y)
+    correct = correct_points(model, X, y)
+    dist = found.dist.cpu().numpy()
+    ok = correct & np.isfinite(dist)
+    ps = perturbation_structure(found.delta.cpu().numpy(), Z, dictionary)
+    return {
+        f"{prefix}min_dist": np.where(ok, dist, np.nan),
+        f"{prefix}min_share": np.where(ok, ps["support_share"], np.nan),
+        f"{prefix}min_participation": np.where(ok, ps["participation"], np.nan),
+    }
 
 
 def neuron_arrays(
