@@ -19,13 +19,7 @@ from figures.style import new_figure, save
 from sims.records import load_records
 
 SIM = "10_robust_window"
-BASE_MODELS = {
-    "clean": "clean",
-    "fgm50": r"FGM-AT $\ell_\infty$, 0.5 cap",
-    "pgd_l2": r"PGD-AT $\ell_2$",
-    "linear": "linear",
-    "ntk": "NTK",
-}
+BASELINES = {"pgd_l2": r"PGD-AT $\ell_2$", "linear": "linear", "ntk": "NTK"}
 
 
 def make(results: Path, out: Path) -> list[Path]:
@@ -36,13 +30,20 @@ def make(results: Path, out: Path) -> list[Path]:
         a = r.arrays()
         fracs = np.asarray(a["at_fracs"], dtype=float)
         models = {"clean": "clean"}
-        models.update({f"pgd{round(100 * f)}": rf"PGD-AT $\ell_\infty$, {f:g} cap" for f in fracs})
-        models.update({k: v for k, v in BASE_MODELS.items() if k != "clean"})
+        models.update(
+            {
+                str(m): rf"PGD-AT $\ell_\infty$, {f:g} cap"
+                for m, f in zip(a["at_models"], fracs, strict=True)
+            }
+        )
+        fgm = f"{float(a['fgm_frac']):g}"
+        models[str(a["fgm_model"])] = rf"FGM-AT $\ell_\infty$, {fgm} cap"
+        models.update(BASELINES)
         for f in fracs:
             axes[0].axvline(f, color="0.6", ls=":", lw=0.8)
         for norm, ax in (("linf", axes[0]), ("l2", axes[1])):
             grid = np.asarray(a[f"{norm}_grid"], dtype=float)
-            x = grid / grid[-1]
+            x = grid / float(a[f"{norm}_cap"])
             for m, label in models.items():
                 if f"{m}_{norm}_robust" not in a:  # quick trains no l2 net
                     continue
@@ -55,7 +56,7 @@ def make(results: Path, out: Path) -> list[Path]:
                     label=f"{label} (clean {a[m + '_test_acc'].mean():.2f})",
                 )
                 ax.fill_between(x, acc.min(0), acc.max(0), alpha=0.15, color=line.get_color())
-        caps = (a["linf_grid"][-1], a["l2_grid"][-1])
+        caps = (float(a["linf_cap"]), float(a["l2_cap"]))
     shown = [f" {c:.3g}" for c in caps] if runs else ["", ""]
     axes[0].set(
         xlabel=rf"$\ell_\infty$ radius / cap{shown[0]}",

@@ -150,16 +150,20 @@ def _reduce(value: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     return lambda a, w: np.asarray((w @ a.ravel()) / w.sum(axis=1))
 
 
-def level_crossings(x: np.ndarray, levels: np.ndarray) -> np.ndarray:
+def level_crossings(x: np.ndarray, levels: np.ndarray, tol: float = 1e-12) -> np.ndarray:
     """How many times each curve's path, its points ``x (B, J)`` in knob order joined by straight
-    segments, reaches each level: the sign changes of ``x − L`` along the path, a point exactly at
-    ``L`` counting once (``(B, T)``). A matched value at ``L`` is unique exactly where this is 1."""
+    segments, reaches each level: the sign changes of ``x − L`` along the path, a point within ``tol``
+    of ``L`` counting as on it — a touch counts once, and a segment lying on the level counts once more
+    (its points are all at ``L``: the value there is ambiguous) — ``(B, T)``. A matched value at ``L`` is
+    unique exactly where this is 1."""
     x = np.atleast_2d(x)
-    s = np.sign(x[:, :, None] - np.asarray(levels)[None, None, :])  # (B, J, T)
+    diff = x[:, :, None] - np.asarray(levels)[None, None, :]  # (B, J, T)
+    s = np.where(np.abs(diff) <= tol, 0.0, np.sign(diff))
     out = np.zeros((x.shape[0], len(levels)), dtype=int) + (s[:, 0] == 0)
     for j in range(1, x.shape[1]):
         prev, cur = s[:, j - 1], s[:, j]
-        out += ((cur == 0) & (prev != 0)) | (cur * prev < 0)  # arrives on the level, or crosses it
+        # arrives on the level, crosses it, or stays on it (a flat stretch: ambiguous)
+        out += ((cur == 0) & (prev != 0)) | (cur * prev < 0) | ((cur == 0) & (prev == 0))
     return np.asarray(out)
 
 
@@ -279,17 +283,27 @@ def matched_difference(
             label=label,
         )
 
-    turning = [f for f in (cand, ref) if np.any(level_crossings(x[f], levels) > 1)]
-    if turning:
-        return replace(
-            missing(
+    crossings = {f: level_crossings(x[f], levels) for f in (cand, ref)}
+    short = [f for f, c in crossings.items() if np.any(c == 0)]
+    turning = [f for f, c in crossings.items() if np.any(c > 1)]
+    if short or turning:
+        reasons = []
+        if short:
+            reasons.append(
+                "the "
+                + ", ".join(_name(f) for f in short)
+                + f" curve does not reach every matched robust accuracy ({levels[0]:.3f}–"
+                f"{levels[-1]:.3f})"
+            )
+        if turning:
+            reasons.append(
                 "the "
                 + ", ".join(_name(f) for f in turning)
                 + " curve reaches a matched robust accuracy more than once along its knob (it turns "
-                "back there): a matched value is ambiguous",
-                band,
-                len(runs),
-            ),
+                "back there)"
+            )
+        return replace(
+            missing("; ".join(reasons) + ": a matched value is ambiguous", band, len(runs)),
             detail=detail,
             label=label,
         )

@@ -111,7 +111,8 @@ class Comparison:
         n_seeds: independent seeds (ensemble members) behind the interval.
         train_acc: mean training accuracy of the runs' models (validity of a control), if it applies.
         clean_acc: mean clean test accuracy of the runs' models, if it applies.
-        parts: sub-comparisons when a statement has several parts (all must hold).
+        parts: sub-comparisons when a statement has several parts (all must hold, :func:`all_of`) or
+            several alternatives (one must hold, :func:`any_of`).
         label: the part's name, for a sub-comparison.
         unreliable: why the interval cannot be read as the measurement it names (e.g. curves compared
             at levels many resamples do not reach), or ``""``: such a comparison is inconclusive, and
@@ -250,7 +251,46 @@ def all_of(parts: Sequence[Comparison], *, detail: str = "") -> Comparison:
         status = "holds"
     else:
         status = "inconclusive"
-    reason = "; ".join(f"{p.label or 'part ' + str(i + 1)}: {p.status} — {p.reason}" for i, p in enumerate(parts))
+    reason = "; ".join(
+        f"{p.label or 'part ' + str(i + 1)}: {p.status} — {p.reason}" for i, p in enumerate(parts)
+    )
+    return replace(
+        head,
+        status=status,
+        reason=reason,
+        detail="; ".join(x for x in (detail, *(p.detail for p in parts)) if x),
+        n_runs=max(p.n_runs for p in parts),
+        n_seeds=min(p.n_seeds for p in parts),
+        parts=tuple(parts),
+    )
+
+
+#: How the reason of an :func:`any_of` comparison begins.
+ANY_OF_PREFIX = "one of: "
+
+
+def any_of(parts: Sequence[Comparison], *, detail: str = "") -> Comparison:
+    """An existence statement over alternatives: it holds when some part holds and fails when every
+    part fails (otherwise inconclusive). The headline is the part that holds (the first), else the
+    first inconclusive one, else the first; every part is kept in ``parts`` and named in the reason.
+    Each part's interval must already account for the search over alternatives (e.g. simultaneous
+    bands, :func:`paper_checks.stats.simultaneous`): picking the best of several 95% intervals would
+    not be a 95% statement."""
+    if not parts:
+        raise ValueError("any_of needs at least one part")
+    if any(p.status == "holds" for p in parts):
+        status: Status = "holds"
+    elif all(p.status == "fails" for p in parts):
+        status = "fails"
+    else:
+        status = "inconclusive"
+    head = next((p for p in parts if p.status == status), parts[0])
+    if status == "fails":
+        head = parts[0]
+    reason = ANY_OF_PREFIX + "; ".join(
+        f"{p.label or 'alternative ' + str(i + 1)}: {p.status} — {p.reason}"
+        for i, p in enumerate(parts)
+    )
     return replace(
         head,
         status=status,
@@ -378,11 +418,7 @@ def _valid(control: Control, main: Comparison, cmp: Comparison) -> tuple[bool, s
 
 def _bounded(cmp: Comparison) -> bool:
     """A measurement with a finite interval (what a noise-floor control must have to show anything)."""
-    return (
-        cmp.measured is not None
-        and cmp.ci is not None
-        and all(math.isfinite(x) for x in cmp.ci)
-    )
+    return cmp.measured is not None and cmp.ci is not None and all(math.isfinite(x) for x in cmp.ci)
 
 
 def control_flipped(control: Control, cmp: Comparison) -> bool:
@@ -402,7 +438,9 @@ def control_flipped(control: Control, cmp: Comparison) -> bool:
 
 
 def _verdict(
-    main: Comparison, controls: Sequence[tuple[Control, Comparison]], validity: Sequence[tuple[bool, str]]
+    main: Comparison,
+    controls: Sequence[tuple[Control, Comparison]],
+    validity: Sequence[tuple[bool, str]],
 ) -> tuple[Status, str]:
     if main.status == "inconclusive":
         return "inconclusive", main.reason

@@ -10,7 +10,9 @@ Radii from the data's geometry, not from a prediction: ``cap`` is half the media
 from a test point to the nearest training point of the other class (:func:`sims.measure.feasibility_cap`;
 for ±1/√k codes with ``M = I`` the ℓ∞ cap is ``k^{-1/2}/2``, :func:`theory.purification.feasibility_cap`):
 beyond it no classifier right on both points is robust for half the test points. Every model is
-evaluated on :data:`EVAL_FRACS` of the cap (0 to the cap), in both norms.
+evaluated on :data:`EVAL_FRACS` of the cap (1/16 of the cap to the cap), in both norms. (The
+simulation keeps its name, ``robust_window``, from its earlier design around a derived window, so
+that record paths stay stable.)
 
 Models, all on the same training points and continued from (or trained beside) the same clean members:
 the clean-trained symmetric network; ℓ∞ PGD-AT at the training radii :data:`AT_FRACS` of the ℓ∞ cap;
@@ -18,17 +20,16 @@ the clean-trained symmetric network; ℓ∞ PGD-AT at the training radii :data:`
 radius, so that the two compare at equal training radius; logistic regression (exact flip radii
 ``|f|/‖w‖₁`` and ``|f|/‖w‖₂`` recorded too, as ``linear_flip_linf``/``linear_flip_l2``); the network's
 linearisation at a standard init (its NTK model, :class:`sims.baselines.LinearizedEnsemble`). The
-``paper`` rung adds ℓ2 PGD-AT at the ℓ∞ ball's middle training radius measured in ℓ2 (``√d`` times it,
-what the ℓ∞ ball reaches, capped at the ℓ2 cap). Robust accuracy is the worst case of PGD-50 with two
-restarts; clean accuracy is recorded beside it, and every accuracy is also stored per member and point
+``paper`` rung adds ℓ2 PGD-AT at :data:`L2_FRAC` of the ℓ2 cap. Robust accuracy is the worst case of
+PGD-50 with two restarts; clean accuracy is recorded beside it, and every accuracy is also stored per member and point
 (``*_test_correct``, ``*_{norm}_robust_points``: what the checks' paired intervals resample). Every
 attacked model's parameters are stored (``{model}_W``, ``_b``, ``_a``, ``_threshold``; the NTK model's
 base and ``delta``; ``linear_w``, ``linear_c``: :func:`sims.purification_runs.network_arrays`), so
 anyone can re-attack it with another library.
 
 Control: dense codes (``k = d``), attacked and trained at the same fractions of *their* cap — the same
-radii relative to the code magnitude (``d^{-1/2}`` per entry instead of ``k^{-1/2}``); it trains no
-baselines (no check reads them there).
+radii relative to the code magnitude (entries ``±d^{-1/2}`` instead of ``±k^{-1/2}``; its ℓ∞ cap is
+``d^{-1/2}``, with no support to swap); it trains no baselines (no check reads them there).
 
 Scales: ``quick`` — ``d = 64``, ``k = 4``, 8 members, 250 attacked points; ``medium`` — ``d = 80``,
 ``k = 5``, ``m = 320``, 10 members, 500 clean and 250 adversarial steps, 500 attacked points; ``paper``
@@ -69,12 +70,15 @@ AT_FRACS = (0.25, 0.5, 0.75)
 #: ℓ∞ FGM-AT's training radius as a fraction of the cap: PGD-AT's middle one.
 FGM_FRAC = 0.5
 assert FGM_FRAC in AT_FRACS
+#: ℓ2 PGD-AT's training radius (``paper`` rung) as a fraction of the ℓ2 cap.
+L2_FRAC = 0.5
 #: The low-complexity baselines.
 BASELINES = ("linear", "ntk")
 
 
 def pgd_name(frac: float) -> str:
-    """The model name of ℓ∞ PGD-AT at ``frac`` of the cap (``pgd25`` for 0.25)."""
+    """The model name of ℓ∞ PGD-AT at ``frac`` of the cap (``pgd25`` for 0.25); the records carry the
+    names (``at_models``, ``fgm_model``, ``fgm_reference``), so the checks never rebuild them."""
     return f"pgd{round(100 * frac)}"
 
 
@@ -145,8 +149,9 @@ def run(cfg: Config, ctx: RunContext) -> RunOutput:
         r, ATSpec("linf", FGM_FRAC * caps["linf"], "fgm", steps=cfg.at_steps)
     )
     if cfg.with_l2:
-        reach = min(FGM_FRAC * caps["linf"] * s.d**0.5, caps["l2"])
-        models["pgd_l2"] = continue_at(r, ATSpec("l2", reach, "pgd", steps=cfg.at_steps))
+        models["pgd_l2"] = continue_at(
+            r, ATSpec("l2", L2_FRAC * caps["l2"], "pgd", steps=cfg.at_steps)
+        )
     if cfg.baselines:
         models["linear"] = train_linear(r, steps=s.clean_steps, lr=s.lr * 10)
         models["ntk"] = train_ntk(r, steps=s.clean_steps, lr=s.lr)
@@ -156,7 +161,12 @@ def run(cfg: Config, ctx: RunContext) -> RunOutput:
         **data_arrays(r),
         "linf_grid": grids["linf"],
         "l2_grid": grids["l2"],
+        "linf_cap": np.asarray(caps["linf"]),
+        "l2_cap": np.asarray(caps["l2"]),
         "at_fracs": np.asarray(AT_FRACS),
+        "at_models": np.asarray([pgd_name(f) for f in AT_FRACS]),
+        "fgm_model": np.asarray(FGM_MODEL),
+        "fgm_reference": np.asarray(PGD_MATCH),
         "fgm_frac": np.asarray(FGM_FRAC),
         "fgm_eps": np.asarray(FGM_FRAC * caps["linf"]),
     }

@@ -68,12 +68,13 @@ def test_interpolation_by_hand() -> None:
     # 0.2 on the first segment (0.5 → 0.1): 5 + (0.2 − 0.5)/(0.1 − 0.5)·(1 − 5) = 2; 0.4 likewise: 4
     np.testing.assert_allclose(got, [[1.0, 1.0, 2.0, 4.0, 5.0, 5.0]])
     np.testing.assert_array_equal(level_crossings(x, levels), [[0, 1, 2, 1, 1, 0]])
-    # a touch counts once; a path that sits on the level and leaves counts once
+    # a touch counts once, within rounding of the level too; a stretch on the level is ambiguous (2)
     np.testing.assert_array_equal(
         level_crossings(
-            np.array([[0.1, 0.2, 0.1], [0.2, 0.2, 0.3], [0.1, 0.3, 0.1]]), np.array([0.2])
+            np.array([[0.1, 0.2, 0.1], [0.1, 0.2 + 1e-16, 0.1], [0.2, 0.2, 0.3], [0.1, 0.3, 0.1]]),
+            np.array([0.2]),
         ),
-        [[1], [1], [2]],
+        [[1], [1], [2], [2]],
     )
     mono = np.array([[0.1, 0.3, 0.5], [0.5, 0.3, 0.1]])
     vals = np.array([[1.0, 2.0, 5.0], [5.0, 2.0, 1.0]])
@@ -278,7 +279,10 @@ def test_bat_verdicts_and_why(results: Path, cid: str) -> None:
     res = check_pinned(results, cid, VERDICTS[cid])
     assert len(res.controls) == (2 if cid == "BAT-margin" else 1)  # a noise floor per comparison
     assert "not matched" in res.main.unreliable and res.main.ci is not None, res.main
-    for ctl, cmp in res.controls:  # an unmatched noise floor shows nothing: never counted as flipped
+    for (
+        ctl,
+        cmp,
+    ) in res.controls:  # an unmatched noise floor shows nothing: never counted as flipped
         assert not (cmp.unreliable and control_flipped(ctl, cmp)), cmp
 
 

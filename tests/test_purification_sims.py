@@ -44,16 +44,11 @@ VERDICTS = {
 }
 
 
-def test_the_checks_read_simulation_10s_fgm_model() -> None:
-    """The FGM claim reads the model simulation 10 trains with FGM (at PGD-AT's middle radius)."""
-    from paper_checks import purification
-
-    assert (
-        purification.FGM_MODEL
-        == SIM10.FGM_MODEL
-        == SIM10.pgd_name(SIM10.FGM_FRAC).replace("pgd", "fgm")
-    )
-    assert SIM10.FGM_FRAC == 0.5  # the control of PUR-low-complexity reads pgd50
+def test_simulation_10_names_its_fgm_model_and_its_pgd_reference() -> None:
+    """FGM-AT trains at one of PGD-AT's radii, and the names the records carry say which."""
+    assert SIM10.FGM_FRAC in SIM10.AT_FRACS
+    assert SIM10.PGD_MATCH == SIM10.pgd_name(SIM10.FGM_FRAC) == "pgd50"
+    assert SIM10.FGM_MODEL == "fgm50"
 
 
 def test_every_purification_claim_is_pinned() -> None:
@@ -148,13 +143,16 @@ def test_robustness_records_store_the_attacked_networks_and_the_feasible_grid(
         setup = r.config["setup"]
         k, d = int(setup["k"]), int(setup["d"])
         assert r.metrics["linf_cap"] == pytest.approx(feasibility_cap(k, d, "linf"))
+        assert float(a["linf_cap"]) == r.metrics["linf_cap"]
+        assert [str(m) for m in a["at_models"]] == [SIM10.pgd_name(f) for f in SIM10.AT_FRACS]
+        assert str(a["fgm_model"]) == SIM10.FGM_MODEL and str(a["fgm_reference"]) == SIM10.PGD_MATCH
         np.testing.assert_allclose(a["linf_grid"][-1], r.metrics["linf_cap"])
         np.testing.assert_allclose(a["linf_grid"] / a["linf_grid"][-1], SIM10.EVAL_FRACS)
         np.testing.assert_allclose(a["fgm_eps"], SIM10.FGM_FRAC * r.metrics["linf_cap"])
         n = a["clean_linf_robust_points"].shape[-1]
         X = torch.from_numpy(np.array(a["X_test"][:n])).float()
         y = torch.from_numpy(np.array(a["y_test"][:n])).float()
-        for m in ("clean", "pgd25", "pgd50", "pgd75", "fgm50"):
+        for m in ("clean", *(str(x) for x in a["at_models"]), str(a["fgm_model"])):
             W, b, a_, th = (
                 torch.from_numpy(np.array(a[f"{m}_{p}"])) for p in ("W", "b", "a", "threshold")
             )
