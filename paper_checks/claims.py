@@ -22,7 +22,10 @@ Verdict rule (one rule for every claim and every control):
 * a claim **holds** when its main comparison holds, every control comes out ``fails``, and every control is
   *valid* — it trained: its clean (or, for controls that must not generalise, its training) accuracy is at
   most :data:`VALID_DROP` below the main runs'. A control that did not train, or did not flip, leaves the
-  claim inconclusive; a main comparison that fails is a finding whatever the controls say.
+  claim inconclusive; a main comparison that fails is a finding whatever the controls say — except a
+  noise floor (``expect="null"``: the same method run again, e.g. with another attack seed) that is
+  measured and excludes its null value: then differences of that kind separate two runs of one method,
+  which the interval does not resample, and the failure is inconclusive.
 
 A claim evaluated on several rungs of the scale ladder (``quick``, ``medium``, ``paper``) gets one result
 per rung (:func:`evaluate_scales`); for laws the distance from the band per rung shows whether a failure is
@@ -445,6 +448,22 @@ def _verdict(
     if main.status == "inconclusive":
         return "inconclusive", main.reason
     if main.status == "fails":
+        biased = [
+            (c.name, r)
+            for c, r in controls
+            if c.expect == "null"
+            and not r.unreliable
+            and r.ci is not None
+            and not control_flipped(c, r)
+        ]
+        if biased:
+            return "inconclusive", (
+                f"{main.reason}; but the noise floor "
+                + "; ".join(f"{n} [{r.ci[0]:.4g}, {r.ci[1]:.4g}]" for n, r in biased if r.ci)
+                + " excludes the null value too: a difference like this one also separates two runs "
+                "of the same method, which the interval does not resample, so the failure is not a "
+                "finding"
+            )
         return "fails", f"{main.reason}: a finding, not a bug to tune away"
     invalid = [c.name for (c, _), (ok, _) in zip(controls, validity, strict=True) if not ok]
     if invalid:

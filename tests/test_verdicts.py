@@ -122,6 +122,29 @@ def test_a_finding_stands_whatever_the_controls(tmp_path: Path) -> None:
     assert evaluate(_claim(), tmp_path).verdict == "fails"
 
 
+@pytest.mark.parametrize(("floor", "expected"), [(0.9, "fails"), (0.5, "inconclusive")])
+def test_a_noise_floor_that_excludes_the_null_value_keeps_a_failure_from_being_a_finding(
+    tmp_path: Path, floor: float, expected: str
+) -> None:
+    """A noise-floor control (``expect="null"``: the same method again, whose true difference is the
+    band edge) must contain that edge; when it excludes it the comparison's interval misses a source of
+    variance, so a failing main comparison is inconclusive instead of a finding."""
+    _write(tmp_path, "law", "law", _data(1.5, 0.01), 0.95)
+    _write(tmp_path, "ctl", "control", _data(floor, 0.05, seed=1), 0.95)
+    claim = _claim()
+    null = Control(
+        "another seed",
+        "the noise floor",
+        lambda r: r.config["condition"] == "control",
+        expect="null",
+    )
+    claim = Claim(**{**claim.__dict__, "controls": (null,)})
+    res = evaluate(claim, tmp_path)
+    assert res.verdict == expected, res.note
+    if expected == "inconclusive":
+        assert "noise floor" in res.note and "not a finding" in res.note
+
+
 def test_a_non_identity_check_without_an_interval_is_inconclusive(tmp_path: Path) -> None:
     def point_check(runs: Sequence[RunRecord]) -> Comparison:
         return exact(1.0, (0.9, 1.1))
