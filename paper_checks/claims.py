@@ -254,8 +254,22 @@ def all_of(parts: Sequence[Comparison], *, detail: str = "") -> Comparison:
         status = "holds"
     else:
         status = "inconclusive"
-    reason = "; ".join(
-        f"{p.label or 'part ' + str(i + 1)}: {p.status} — {p.reason}" for i, p in enumerate(parts)
+    return _joined(head, status, "", "part", parts, detail)
+
+
+def _joined(
+    head: Comparison,
+    status: Status,
+    prefix: str,
+    name: str,
+    parts: Sequence[Comparison],
+    detail: str,
+) -> Comparison:
+    """``head`` with the joint ``status``, every part named in the reason (after ``prefix``; an
+    unlabelled part as ``name i``) and kept in ``parts``."""
+    reason = prefix + "; ".join(
+        f"{p.label or name + ' ' + str(i + 1)}: {p.status} — {p.reason}"
+        for i, p in enumerate(parts)
     )
     return replace(
         head,
@@ -288,21 +302,7 @@ def any_of(parts: Sequence[Comparison], *, detail: str = "") -> Comparison:
     else:
         status = "inconclusive"
     head = next((p for p in parts if p.status == status), parts[0])
-    if status == "fails":
-        head = parts[0]
-    reason = ANY_OF_PREFIX + "; ".join(
-        f"{p.label or 'alternative ' + str(i + 1)}: {p.status} — {p.reason}"
-        for i, p in enumerate(parts)
-    )
-    return replace(
-        head,
-        status=status,
-        reason=reason,
-        detail="; ".join(x for x in (detail, *(p.detail for p in parts)) if x),
-        n_runs=max(p.n_runs for p in parts),
-        n_seeds=min(p.n_seeds for p in parts),
-        parts=tuple(parts),
-    )
+    return _joined(head, status, ANY_OF_PREFIX, "alternative", parts, detail)
 
 
 @dataclass(frozen=True)

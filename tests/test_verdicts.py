@@ -19,6 +19,7 @@ from paper_checks.claims import (
     Control,
     accuracies,
     all_of,
+    any_of,
     evaluate,
     evaluate_scales,
     exact,
@@ -143,6 +144,24 @@ def test_a_noise_floor_that_excludes_the_null_value_keeps_a_failure_from_being_a
     assert res.verdict == expected, res.note
     if expected == "inconclusive":
         assert "noise floor" in res.note and "not a finding" in res.note
+
+
+def test_any_of_holds_when_one_alternative_holds_and_fails_only_when_all_fail() -> None:
+    """An existence statement over alternatives (:func:`paper_checks.claims.any_of`): the headline is
+    the alternative that decides the status; every alternative stays in ``parts``."""
+    from paper_checks.stats import Interval
+
+    def alt(lo: float, hi: float, label: str) -> Comparison:
+        return judge(Interval((lo + hi) / 2, lo, hi, 8), (0.5, INF), label=label)
+
+    yes, no, maybe = alt(0.6, 0.7, "a"), alt(0.1, 0.2, "b"), alt(0.4, 0.6, "c")
+    got = any_of([no, maybe, yes])
+    assert got.status == "holds" and got.label == "a" and len(got.parts) == 3
+    assert got.reason.startswith("one of: b: fails")
+    assert any_of([no, maybe]).status == "inconclusive" and any_of([no, maybe]).label == "c"
+    assert any_of([no, alt(0.0, 0.3, "d")]).status == "fails"
+    with pytest.raises(ValueError):
+        any_of([])
 
 
 def test_a_non_identity_check_without_an_interval_is_inconclusive(tmp_path: Path) -> None:
