@@ -230,9 +230,11 @@ def _patch_run(share_before: float, share_after: float, gain: float) -> RunRecor
 
 
 def test_minimal_density_check_needs_pure_perturbations_after_and_dense_ones_before() -> None:
-    assert pr.minimal_density_check([_patch_run(0.1, 0.8, 0.2)]).status == "holds"
-    assert pr.minimal_density_check([_patch_run(0.1, 0.12, 0.2)]).status == "fails"
-    assert pr.minimal_density_check([_patch_run(0.8, 0.8, 0.2)]).status == "fails"
+    from paper_checks.purification import minimal_density_check
+
+    assert minimal_density_check([_patch_run(0.1, 0.8, 0.2)]).status == "holds"
+    assert minimal_density_check([_patch_run(0.1, 0.12, 0.2)]).status == "fails"
+    assert minimal_density_check([_patch_run(0.8, 0.8, 0.2)]).status == "fails"
 
 
 def test_robust_gain_check_is_paired_and_needs_five_points() -> None:
