@@ -346,56 +346,33 @@ def _paired_means(
     return (*sub, *ref), statistic
 
 
-def _extreme_gap(
-    a: dict[str, np.ndarray],
-    pairs: Sequence[tuple[str, str]],
-    radii: np.ndarray,
-    *,
-    lowest: bool = False,
-) -> stats.Interval:
-    """The largest (``lowest``: smallest) ℓ∞ robust-accuracy difference ``model − reference`` over the
-    ``(model, reference)`` pairs and the grid radii where ``radii`` is true, paired
-    (:func:`_paired_means`), the extreme over pairs and radii taken per resample. Used where the
-    extreme errs on the safe side of the band (a largest excess that must stay small, a smallest
-    difference that must stay large); an existence claim uses :func:`_gap_bands` instead."""
-    data, per_pair = _paired_means(a, pairs, radii)
-    pick = np.min if lowest else np.max
-
-    def statistic(*arrs: np.ndarray) -> np.ndarray:
-        return np.asarray(pick(per_pair(*arrs), axis=1))
-
-    return stats.bootstrap(
-        data,
-        statistic,
-        method=f"{'min' if lowest else 'max'} over models and radii of paired differences",
-    )
-
-
 def _gap_bands(
-    a: dict[str, np.ndarray], models: Sequence[str], reference: str
-) -> dict[str, list[stats.Interval]]:
-    """Per model, the paired robust-accuracy gap ``model − reference`` at every grid radius, as
-    *simultaneous* 95% bands over all models and radii (:func:`paper_checks.stats.simultaneous`): the
-    search over models and radii of an existence claim is paid for in the width."""
-    every = np.ones(len(a["linf_grid"]), bool)
-    data, statistic = _paired_means(a, [(m, reference) for m in models], every)
+    a: dict[str, np.ndarray], pairs: Sequence[tuple[str, str]], radii: np.ndarray
+) -> list[list[stats.Interval]]:
+    """Per ``(model, reference)`` pair, the paired robust-accuracy gap ``model − reference`` at each grid
+    radius where ``radii`` is true, as *simultaneous* 95% bands over all pairs and radii
+    (:func:`paper_checks.stats.simultaneous`): the search over pairs and radii that an extreme or an
+    existence statement makes is paid for in the width."""
+    data, statistic = _paired_means(a, pairs, radii)
     bands = stats.simultaneous(
         data, statistic, method="simultaneous max-|t| bands over models and radii, paired"
     )
-    J = int(every.sum())
-    return {m: bands[i * J : (i + 1) * J] for i, m in enumerate(models)}
+    J = int(np.sum(radii))
+    return [bands[i * J : (i + 1) * J] for i in range(len(pairs))]
 
 
-def _max_band(bands: Sequence[stats.Interval]) -> stats.Interval:
-    """An interval for the largest of several values from their simultaneous bands: ``[max lo, max hi]``
-    (it covers the maximum whenever the bands cover every value)."""
-    best = max(bands, key=lambda b: b.estimate)
+def _extreme_band(bands: Sequence[stats.Interval], *, lowest: bool = False) -> stats.Interval:
+    """An interval for the largest (``lowest``: smallest) of several values from their simultaneous
+    bands: ``[max lo, max hi]`` (``[min lo, min hi]``) — it covers the extreme whenever the bands cover
+    every value, so the percentile bias of a bootstrapped maximum (or minimum) never enters."""
+    pick = min if lowest else max
+    best = pick(bands, key=lambda b: b.estimate)
     return replace(
         best,
-        estimate=max(b.estimate for b in bands),
-        lo=max(b.lo for b in bands),
-        hi=max(b.hi for b in bands),
-        method=best.method + "; the maximum over radii",
+        estimate=pick(b.estimate for b in bands),
+        lo=pick(b.lo for b in bands),
+        hi=pick(b.hi for b in bands),
+        method=best.method + ("; the minimum" if lowest else "; the maximum") + " over radii",
     )
 
 
@@ -444,7 +421,8 @@ def gap_check(runs: Sequence[RunRecord]) -> Comparison:
         ats = _sim10_models(a)
         grid = np.asarray(a["linf_grid"])
         cap = float(a["linf_cap"])
-        bands = _gap_bands(a, ats, "clean")
+        every = np.ones(len(grid), bool)
+        bands = dict(zip(ats, _gap_bands(a, [(m, "clean") for m in ats], every), strict=True))
         options = []
         for m in ats:
             j = int(np.argmax([b.estimate for b in bands[m]]))
@@ -453,7 +431,7 @@ def gap_check(runs: Sequence[RunRecord]) -> Comparison:
                     all_of(
                         [
                             judge(
-                                _max_band(bands[m]),
+                                _extreme_band(bands[m]),
                                 (GAP, INF),
                                 detail=f"{prefix}{m}: largest mean gap {bands[m][j].estimate:.3f} at "
                                 f"τ = {grid[j]:.3g} ({grid[j] / cap:.3g} of the cap)",
@@ -482,7 +460,7 @@ def fgm_check(subject: str | None = None) -> Check:
     """Two parts [paper: even FGM training is robust where clean training is not, PAPERS.md §2]: at
     every grid radius up to FGM-AT's training radius, ``subject``'s ℓ∞ robust accuracy is at most
     :data:`FGM_TOL` below PGD-AT's at the same training radius (the smallest paired difference over
-    those radii); and ``subject``'s clean accuracy is at most :data:`ACC_MATCH` below PGD-AT's (an
+    those radii, from simultaneous bands: :func:`_extreme_band`); and ``subject``'s clean accuracy is at most :data:`ACC_MATCH` below PGD-AT's (an
     underfit subject makes the comparison inconclusive). ``subject`` is the FGM-trained net (``None``:
     the one the record names, ``fgm_model``; PGD-AT at its radius is ``fgm_reference``); the control
     puts the clean net in its place."""
@@ -503,7 +481,7 @@ def fgm_check(subject: str | None = None) -> Check:
         return all_of(
             [
                 judge(
-                    _extreme_gap(a, [(sub, ref)], radii, lowest=True),
+                    _extreme_band(_gap_bands(a, [(sub, ref)], radii)[0], lowest=True),
                     (-FGM_TOL, INF),
                     detail=f"{prefix}up to τ = {float(a['fgm_eps']):.3g}; "
                     + _robust_curves(a, sub, ref),
@@ -530,8 +508,7 @@ def low_complexity_check(subjects: tuple[str, ...] | None = None) -> Check:
     """For each of the ``subjects`` (``None``: the PGD-AT net the record names ``fgm_reference``, a
     control that is not low-complexity): its ℓ∞ robust accuracy exceeds the clean net's by at most
     :data:`ACC_MATCH` at every radius of the grid, 1/16 of the data's cap to the cap (the largest paired
-    excess)
-    [paper: low-complexity models cannot be robust where the clean net is not, PAPERS.md §2]. A
+    excess, from simultaneous bands: :func:`_extreme_band`) [paper: low-complexity models cannot be robust where the clean net is not, PAPERS.md §2]. A
     precondition part per subject: its clean accuracy is at most :data:`ACC_MATCH` below the clean
     net's — an underfit model is trivially non-robust, so a subject that underfits makes the comparison
     inconclusive, never a finding. Reports the subjects' (lowest) accuracies, which a control's validity
@@ -547,7 +524,7 @@ def low_complexity_check(subjects: tuple[str, ...] | None = None) -> Check:
         for s in names(a):
             excess.append(
                 judge(
-                    _extreme_gap(a, [(s, "clean")], every),
+                    _extreme_band(_gap_bands(a, [(s, "clean")], every)[0]),
                     (-INF, ACC_MATCH),
                     detail=f"{prefix}{_robust_curves(a, s, 'clean')}",
                     n_runs=1,

@@ -24,9 +24,9 @@ def results(quick: QuickRuns) -> Path:
 #: ``fails`` are findings (see the report): the k/d law holds in k under the noise-level threshold only,
 #: and its d-slope under the signal-level threshold appears with shuffled labels too (inconclusive); ℓ2
 #: and FGM training purify less than 2×; the clean net's minimal ℓ2 perturbations are not dense (share on
-#: supp(z) 0.55, above 0.5); FGM-AT falls 0.19–0.27 below PGD-AT at its training radius. The principle's
-#: share holds, but its control — adversarial training from the initialisation — does not train (clean
-#: accuracy ≈ 0.17), so the claim is inconclusive; PUR-gap's gap (0.65 [0.56, 0.74]) is above its band,
+#: supp(z) 0.55, above 0.5); FGM-AT falls 0.23 [0.17, 0.30] below PGD-AT by its training radius. The
+#: principle's share holds, but its control — adversarial training from the initialisation — does not
+#: train (clean accuracy ≈ 0.17), so the claim is inconclusive; PUR-gap's gap (0.65 [0.56, 0.74]) is above its band,
 #: but its dense-code control's clean accuracy is 0.899 against 1.000 (not valid): inconclusive.
 VERDICTS = {
     "PUR-mix-k-noise": "holds",
