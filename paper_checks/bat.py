@@ -24,8 +24,8 @@ reaches one of the matched levels more than once along its knob (it turns back a
 value would be ambiguous; turning outside the levels does not matter); a compared curve has no observed
 point within the matched levels (there it is a straight line between distant points); or in more than
 :data:`CLAMP_MAX` of the resamples a compared curve does not reach every level exactly once (it no
-longer spans them — interpolation would hold its end value — or turns back across one). Such a comparison is marked unreliable
-(:attr:`paper_checks.claims.Comparison.unreliable`): as a control it shows nothing.
+longer spans them — interpolation would hold its end value — or turns back across one). Such a
+comparison is marked unreliable (:attr:`paper_checks.claims.Comparison.unreliable`): as a control it shows nothing.
 
 Negative controls put the TRADES curve with another inner-attack seed, at other β, in the candidate's
 place, read at the *main comparison's* levels: a difference that is not there, so its interval must

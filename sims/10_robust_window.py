@@ -21,11 +21,11 @@ radius, so that the two compare at equal training radius; logistic regression (e
 ``|f|/‖w‖₁`` and ``|f|/‖w‖₂`` recorded too, as ``linear_flip_linf``/``linear_flip_l2``); the network's
 linearisation at a standard init (its NTK model, :class:`sims.baselines.LinearizedEnsemble`). The
 ``paper`` rung adds ℓ2 PGD-AT at :data:`L2_FRAC` of the ℓ2 cap. Robust accuracy is the worst case of
-PGD-50 with two restarts; clean accuracy is recorded beside it, and every accuracy is also stored per member and point
-(``*_test_correct``, ``*_{norm}_robust_points``: what the checks' paired intervals resample). Every
-attacked model's parameters are stored (``{model}_W``, ``_b``, ``_a``, ``_threshold``; the NTK model's
-base and ``delta``; ``linear_w``, ``linear_c``: :func:`sims.purification_runs.network_arrays`), so
-anyone can re-attack it with another library.
+PGD-50 with two restarts; clean accuracy is recorded beside it, and every accuracy is also stored per
+member and point (``*_test_correct``, ``*_{norm}_robust_points``: what the checks' paired intervals
+resample). Every attacked model's parameters are stored (``{model}_W``, ``_b``, ``_a``, ``_threshold``;
+the NTK model's base and ``delta``; ``linear_w``, ``linear_c``:
+:func:`sims.purification_runs.network_arrays`), so anyone can re-attack it with another library.
 
 Control: dense codes (``k = d``), attacked and trained at the same fractions of *their* cap — the same
 radii relative to the code magnitude (entries ``±d^{-1/2}`` instead of ``±k^{-1/2}``; its ℓ∞ cap is
