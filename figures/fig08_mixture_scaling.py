@@ -1,8 +1,11 @@
-"""Figure 08 — dense mixtures after clean training scale like k/d (simulation 08).
+"""Figure 08 — dense mixtures and flip radii of clean-trained networks against k and d (simulation 08).
 
-Median ``|c_ij'/c_ij*|`` over neurons and members (a) against ``k`` at ``d = 64`` and (b) against ``d`` at
-``k = 4``, for both threshold readings, with the derived ``k/d`` of :func:`theory.purification.mixture_ratio`
-(dashed) and the shuffled-label control (crosses).
+(a, b) Median ``|c_ij'/c_ij*|`` over neurons and members against ``k`` at the sweep's ``d`` and against
+``d`` at ``k = 4``, with true labels (dots), the two shuffled-label controls (crosses) and the derived
+``k/d`` of :func:`theory.purification.mixture_ratio` (dashed). (c, d) The clean nets' median minimal ℓ∞
+and ℓ2 flip radii over the same sweeps (true labels, dots; shuffled labels, crosses) with the radius of
+the paper's clean network with its threshold, :func:`theory.purification.clean_network_flip_radius_median`
+(dashed). The threshold is ``‖w‖/(2√k)`` throughout.
 """
 
 from __future__ import annotations
@@ -10,42 +13,52 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from figures.registry import FigureSpec
 from figures.style import new_figure, save
-from sims.records import load_records
+from sims.records import RunRecord, load_records
 from theory import purification as th
 
 SIM = "08_mixture_scaling"
 
 
+def _arm(r: RunRecord) -> str:
+    return str(r.config["condition"]).split("-")[0]
+
+
+def _sweep(runs: list[RunRecord], fixed: str) -> tuple[int, list[RunRecord]]:
+    """The runs at the value of ``fixed`` that most rows share (the sweep in the other size)."""
+    counts: dict[int, int] = {}
+    for r in runs:
+        counts[r.config["setup"][fixed]] = counts.get(r.config["setup"][fixed], 0) + 1
+    value = max(counts, key=lambda v: counts[v])
+    return value, [r for r in runs if r.config["setup"][fixed] == value]
+
+
+def _size_ticks(ax: object, xs: list[float]) -> None:
+    """Ticks at the sweep's sizes, written as plain numbers on the log axis."""
+    ax.set_xticks(xs)  # type: ignore[attr-defined]
+    ax.xaxis.set_major_formatter(ScalarFormatter())  # type: ignore[attr-defined]
+    ax.xaxis.set_minor_formatter(NullFormatter())  # type: ignore[attr-defined]
+
+
 def make(results: Path, out: Path) -> list[Path]:
     """Draw figure 08."""
     runs = load_records(results, SIM)
-    fig, axes = new_figure(2)
-    for ax, vary, fixed in ((axes[0], "k", "d"), (axes[1], "d", "k")):
-        pts: dict[tuple[str, str], list[tuple[float, float]]] = {}
-        fixed_counts: dict[int, int] = {}
-        for r in runs:
-            fixed_counts[r.config["setup"][fixed]] = (
-                fixed_counts.get(r.config["setup"][fixed], 0) + 1
-            )
-        fixed_value = max(fixed_counts, key=lambda v: fixed_counts[v])
-        for r in runs:
-            s = r.config["setup"]
-            if s[fixed] != fixed_value:
-                continue
-            key = (s["threshold_kind"], r.config["role"])
-            pts.setdefault(key, []).append((s[vary], float(np.median(r.arrays()["mixture_ratio"]))))
-        for (reading, role), xy in sorted(pts.items()):
+    fig, axes = new_figure(4, width=4.2)
+    for i, (vary, fixed) in enumerate((("k", "d"), ("d", "k"))):
+        fixed_value, rows = _sweep(runs, fixed)
+        ax = axes[i]
+        pts: dict[str, list[tuple[float, float]]] = {}
+        for r in rows:
+            value = float(np.median(r.arrays()["mixture_ratio"]))
+            pts.setdefault(_arm(r), []).append((r.config["setup"][vary], value))
+        for arm, xy in sorted(pts.items(), key=lambda kv: kv[0] != "true"):
             x, y = np.array(sorted(xy)).T
-            control = role == "control"
+            control = arm != "true"
             ax.plot(
-                x,
-                y,
-                ":" if control else "-",
-                marker="x" if control else "o",
-                label=f"{reading} threshold" + (" (shuffled labels)" if control else ""),
+                x, y, ":" if control else "-", marker="x" if control else "o", label=f"{arm} labels"
             )
         xs = np.array(sorted({p[0] for v in pts.values() for p in v}))
         pred = [
@@ -58,15 +71,63 @@ def make(results: Path, out: Path) -> list[Path]:
             yscale="log",
             xlabel=f"${vary}$",
             ylabel=r"median $|c_{ij'}/c_{ij^*}|$",
-            title=f"({'a' if vary == 'k' else 'b'}) ${fixed} = {fixed_value}$",
+            title=f"({'ab'[i]}) mixtures, ${fixed} = {fixed_value}$",
         )
+        _size_ticks(ax, list(xs))
         ax.legend(fontsize=7)
+        ax = axes[2 + i]
+        for norm, color in (("linf", "C0"), ("l2", "C1")):
+            key = f"flip_{norm}"
+            label = "ℓ∞" if norm == "linf" else "ℓ2"
+            for arm in ("true", "shuffled"):
+                xy = sorted(
+                    (r.config["setup"][vary], float(np.nanmedian(r.arrays()[key])))
+                    for r in rows
+                    if _arm(r) == arm and key in r.arrays()
+                )
+                if not xy:
+                    continue
+                x, y = np.array(xy).T
+                control = arm != "true"
+                ax.plot(
+                    x,
+                    y,
+                    ":" if control else "-",
+                    marker="x" if control else "o",
+                    color=color,
+                    label=f"{label}, {arm} labels",
+                )
+            setups = sorted(
+                {(r.config["setup"][vary], r.config["setup"]["threshold"]) for r in rows}
+            )
+            derived = [
+                th.clean_network_flip_radius_median(
+                    int(x) if vary == "k" else int(fixed_value),
+                    int(fixed_value) if vary == "k" else int(x),
+                    norm,
+                    float(t),
+                )
+                for x, t in setups
+            ]
+            ax.plot(
+                [x for x, _ in setups], derived, "--", color=color, lw=1, label=f"{label} derived"
+            )
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlabel=f"${vary}$",
+            ylabel="median minimal flip radius",
+            title=f"({'cd'[i]}) clean net's radius, ${fixed} = {fixed_value}$",
+        )
+        _size_ticks(ax, list(xs))
+        ax.legend(fontsize=6)
     return save(fig, out, "fig08_mixture_scaling")
 
 
 FIGURE = FigureSpec(
     stem="fig08_mixture_scaling",
     sims=(SIM,),
-    caption="Clean training leaves a dense mixture on every other atom; its size against k and d.",
+    caption="Clean training leaves a dense mixture on every other atom: its size, and the clean net's "
+    "flip radius, against k and d.",
     make=make,
 )

@@ -583,6 +583,7 @@ def slope(
     x: npt.ArrayLike,
     y: np.ndarray,
     *,
+    reference: np.ndarray | None = None,
     log: bool = True,
     reduce: str = "median",
     level: float = DEFAULT_LEVEL,
@@ -596,14 +597,20 @@ def slope(
         y: measurements ``(L, S)`` or ``(L, S, n)``: member ``s`` at every level comes from the same seed
             (advsim seeds member ``i`` alike in every row), so seeds are resampled jointly across levels;
             the points of a level (shared by its members) are resampled jointly.
+        reference: paired measurements of ``y``'s shape (the same members and points under another
+            condition, e.g. shuffled labels): the statistic is then the *difference* of the two slopes,
+            ``slope(y) − slope(reference)``, with seeds and points resampled jointly in both (paired).
         log: fit ``log reduce(y)`` on ``log x``.
         reduce: ``"median"`` (pooled over seeds and points at a level) or ``"mean"``.
     """
     xs = np.asarray(x, dtype=float)
-    Y = np.asarray(y, dtype=float)
-    if Y.ndim == 2:
-        Y = Y[:, :, None]
-    L, S, n = Y.shape
+    arms = [np.asarray(y, dtype=float)]
+    if reference is not None:
+        arms.append(np.asarray(reference, dtype=float))
+        if arms[1].shape != arms[0].shape:
+            raise ValueError(f"reference has shape {arms[1].shape}, y has {arms[0].shape}")
+    Y = np.stack([a if a.ndim == 3 else a[:, :, None] for a in arms], axis=-1)  # (L, S, n, A)
+    L, S, n, A = Y.shape
     if xs.shape != (L,):
         raise ValueError(f"x has shape {xs.shape}, y has {L} levels")
     if L < 2:
@@ -612,16 +619,20 @@ def slope(
     u = u - u.mean()
     red = _nan_reduce(reduce)
 
-    def fit(Yb: np.ndarray) -> np.ndarray:  # (B, L, S, n) -> (B,)
-        v = red(Yb.reshape(*Yb.shape[:2], -1), axis=2)
+    def fit(Yb: np.ndarray) -> np.ndarray:  # (B, L, S, n, A) -> (B,)
+        v = red(Yb.reshape(*Yb.shape[:2], S * n, A), axis=2)  # (B, L, A)
         if log:
             with np.errstate(divide="ignore", invalid="ignore"):
                 v = np.log(v)
-        return np.asarray((v * u).sum(axis=1) / (u * u).sum())
+        per_arm = (v * u[:, None]).sum(axis=1) / (u * u).sum()  # (B, A)
+        return np.asarray(per_arm[:, 0] - per_arm[:, 1] if A == 2 else per_arm[:, 0])
 
     estimate = float(fit(Y[None])[0])
+    what = "log-log slope" if log else "slope"
+    if reference is not None:
+        what = f"paired difference of {what}s"
     if S < 2:
-        return Interval(estimate, -np.inf, np.inf, S, level, "slope (one seed: no interval)")
+        return Interval(estimate, -np.inf, np.inf, S, level, f"{what} (one seed: no interval)")
     rng = np.random.default_rng(seed)
     levels = np.arange(L)[None, :, None, None]
 
@@ -632,8 +643,7 @@ def slope(
         if by_point:
             points = rng.integers(0, n, size=(b, L, 1, n))
             return fit(Y[levels, seeds[:, None, :, None], points])
-        return fit(Y[:, seeds, :].transpose(1, 0, 2, 3))
+        return fit(Y[:, seeds].transpose(1, 0, 2, 3, 4))
 
-    iv = _interval(estimate, draw, S, n, nested, level, DEFAULT_RESAMPLES, "", L * S * n)
-    what = "log-log slope" if log else "slope"
+    iv = _interval(estimate, draw, S, n, nested, level, DEFAULT_RESAMPLES, "", L * S * n * A)
     return replace(iv, method=f"{what} of {reduce}s, seeds refit")

@@ -9,7 +9,8 @@ PGD; and attack perturbations turning from dense to "pure" — their share of ``
 rising and their participation ratio falling (the paper's Figure 5 analogue).
 
 Grid (one run per continued training): ``d = 64``, ``k = 4`` sparse codes, continued with PGD-AT (ℓ∞ at
-``ε = k^{-3/2}``, ℓ2 at 0.25), FGM-AT (ℓ∞, ℓ2), or — the control that never sees adversarial points — the
+``ε = k^{-3/2}``; ℓ2 at 0.25 and at half and all of the ℓ∞ ball's ℓ2 reach ``k^{-3/2}·√d``, matched
+strength), FGM-AT (ℓ∞, ℓ2), or — the control that never sees adversarial points — the
 same number of continued *clean* steps (``ε = 0``). Controls: dense codes (``k = d``); adversarial
 training from the initialisation instead of from clean weights. Rows that share a setup share one clean
 training (``run_group``: every row's record is what it would be alone). ``quick`` (8 members) runs only
@@ -24,7 +25,10 @@ of each attacked point's *minimal* ℓ2 perturbation (``min_dist``, ``min_share`
 ``at_W``, and the cosines ``at_cos_clean``, ``at_cos_init``, ``clean_cos_init``; ``W_reference``, the
 clean-trained weights the principle compares with (``W_clean``, except for the AT-from-init control,
 where ``W_clean`` is the initialisation and the reference is clean training from it); training and test
-accuracy of both nets (``clean_train_acc``, ``at_train_acc``, ...).
+accuracy of both nets (``clean_train_acc``, ``at_train_acc``, ...); and the course of the continued
+training (issue #15, item 6): at the steps ``at_path_steps`` (:data:`PATH_POINTS` + 1 of them), each
+neuron's ``‖Mᵀv‖₁/‖w‖`` (``at_path_mixture``) and purity (``at_path_purity``), ``(T, M, m)``
+(:func:`sims.purification_runs.purification_path`).
 """
 
 from __future__ import annotations
@@ -44,10 +48,11 @@ from sims.purification_runs import (
     CleanRun,
     PurificationSetup,
     attack_points,
-    continue_at,
+    continue_training,
     data_arrays,
     minimal_structure,
     neuron_arrays,
+    purification_path,
     train_clean,
 )
 from sims.simulation import RunContext, RunOutput, Simulation, one_row
@@ -56,6 +61,9 @@ from sims.simulation import RunContext, RunOutput, Simulation, one_row
 DELTA_RADII = (0.25, 0.5, 1.0)
 #: Test points attacked for the perturbation structure.
 N_ATTACKED = 300
+#: Points at which the course of the purification is measured during the continued training (the
+#: steps ``0, steps/PATH_POINTS, …, steps``).
+PATH_POINTS = 20
 
 
 @dataclass(frozen=True)
@@ -75,14 +83,19 @@ class Config:
         check_choice("start", self.start, ("clean", "init"))
 
 
-def at_specs(k: int, steps: int) -> dict[str, ATSpec]:
+def at_specs(k: int, d: int, steps: int) -> dict[str, ATSpec]:
     """The continued trainings by name: PGD-AT and FGM-AT in ℓ∞ and ℓ2, and continued clean training
-    (``none``); ℓ∞ radii are ``k^{-3/2}`` for the *sparse* ``k`` (the dense control keeps them)."""
+    (``none``); ℓ∞ radii are ``k^{-3/2}`` for the *sparse* ``k`` (the dense control keeps them). ℓ2
+    PGD-AT also runs at the ℓ2 reach of that ℓ∞ ball, ``k^{-3/2}·√d`` (``pgd_l2_full``), and at half of
+    it (``pgd_l2_half``): ℓ2 training at matched strength (issue #15, item 6)."""
     e_inf = k**-1.5
+    reach = e_inf * d**0.5
     return {
         "pgd_linf": ATSpec("linf", e_inf, "pgd", steps=steps),
         "fgm_linf": ATSpec("linf", e_inf, "fgm", steps=steps),
         "pgd_l2": ATSpec("l2", 0.25, "pgd", steps=steps),
+        "pgd_l2_half": ATSpec("l2", reach / 2, "pgd", steps=steps),
+        "pgd_l2_full": ATSpec("l2", reach, "pgd", steps=steps),
         "fgm_l2": ATSpec("l2", 0.25, "fgm", steps=steps),
         "none": ATSpec("linf", 0.0, "pgd", attack_steps=1, steps=steps),
     }
@@ -93,7 +106,14 @@ def configs(scale: str) -> list[Config]:
     if scale == "quick":
         base = PurificationSetup(dtype="float32", n_seeds=8)
         steps = 200
-        sparse: tuple[str, ...] = ("pgd_linf", "pgd_l2", "fgm_linf", "none")
+        sparse: tuple[str, ...] = (
+            "pgd_linf",
+            "pgd_l2",
+            "pgd_l2_half",
+            "pgd_l2_full",
+            "fgm_linf",
+            "none",
+        )
         dense_rows: tuple[str, ...] = ("pgd_linf", "fgm_linf")
     else:
         if scale == "medium":
@@ -104,12 +124,14 @@ def configs(scale: str) -> list[Config]:
                 dtype="float32", d=256, k=8, m=1024, n=8000, clean_steps=2000, n_seeds=8
             )
             steps = 1000
-        sparse = ("pgd_linf", "pgd_l2", "fgm_linf", "fgm_l2", "none")
+        sparse = ("pgd_linf", "pgd_l2", "pgd_l2_half", "pgd_l2_full", "fgm_linf", "fgm_l2", "none")
         dense_rows = ("pgd_linf", "fgm_linf", "none")
-    specs = at_specs(base.k, steps)
+    specs = at_specs(base.k, base.d, steps)
     out = [Config(f"sparse-{name}", "law", base, (specs[name],)) for name in sparse]
     dense = replace(base, k=base.d)
-    dense_specs = at_specs(dense.k, steps)  # ℓ∞ radius k^{-3/2} of the dense k: never erases a code
+    dense_specs = at_specs(
+        dense.k, dense.d, steps
+    )  # ℓ∞ radius k^{-3/2} of the dense k: never erases a code
     for name in dense_rows:
         out.append(Config(f"dense-{name}", "control", dense, (dense_specs[name],)))
     out.append(Config("from_init-pgd_linf", "control", base, (specs["pgd_linf"],), start="init"))
@@ -144,7 +166,16 @@ def _row(
     measurements of each starting net already made for another row of the group (they are
     deterministic, so every row records what it would alone)."""
     r = trained if cfg.start == "clean" else replace(trained, ens=trained.ens0.clone())
-    ens = continue_at(r, cfg.at[0])
+    spec, s = cfg.at[0], r.setup
+    every = max(1, spec.steps // PATH_POINTS)
+    ens, res = continue_training(
+        r,
+        spec.method(s.loss, s.seed),
+        spec.steps,
+        spec.lr,
+        measure=purification_path(r.data),
+        measure_at=range(0, spec.steps + 1, every),
+    )
     if cfg.start not in start_arrays:
         start_arrays[cfg.start] = _net_arrays(r.ens, r, "clean_")
     arrays = {**data_arrays(r), **start_arrays[cfg.start], **_net_arrays(ens, r, "at_")}
@@ -155,6 +186,9 @@ def _row(
     arrays["at_cos_init"] = abs_cosine(W0, W)
     arrays["clean_cos_init"] = abs_cosine(W0, W_clean)
     arrays["W_reference"] = trained.ens.W.detach().cpu().numpy()
+    arrays["at_path_steps"] = np.asarray(res.measure_steps)
+    for key in ("path_mixture", "path_purity"):
+        arrays[f"at_{key}"] = res.history[key].astype(np.float32)
     metrics = {
         "clean_test_acc": float(arrays["clean_test_acc"].mean()),
         "at_test_acc": float(arrays["at_test_acc"].mean()),

@@ -62,7 +62,9 @@ __all__ = [
     "continue_with",
     "correct_points",
     "data_arrays",
+    "flip_radii",
     "neuron_arrays",
+    "purification_path",
     "setup_data",
     "threat",
     "train_clean",
@@ -96,8 +98,13 @@ class PurificationSetup:
     ``N(0, init_scale²/d)``, ``act`` (``'relu'`` or ``'smooth_relu'`` of width ``act_width``), threshold
     rule ``threshold_kind`` with value ``threshold``. Clean training: ``clean_steps`` steps of size
     ``lr`` on ``loss`` — full-batch GD, or SGD on minibatches of ``batch_size`` (drawn per member from
-    its seed). Adversarial training (:class:`ATSpec`) is full-batch. ``shuffle_labels`` permutes the
-    training labels (a control: labels unrelated to the codes).
+    its seed). ``clean_plateau`` replaces the fixed step count by the trainer's loss-plateau stop rule
+    (:class:`sims.training.TrainConfig`: a member stops once its mean loss over a 50-step window fell by
+    at most this many nats; ``clean_steps`` is then the most steps a member may take), armed only once
+    that window's mean loss is below ``clean_plateau_below`` nats (``None``: always). Adversarial
+    training (:class:`ATSpec`) is full-batch. ``shuffle_labels`` permutes the training labels (a
+    control: labels unrelated to the codes); ``shuffle_draw`` chooses the permutation (another draw: a
+    second control with the same law).
 
     ``source`` chooses the data: ``"synthetic"`` (the generator, from the law's fields) or 8×8 patches
     of scikit-learn's sample photographs on a dictionary learned from them
@@ -128,8 +135,11 @@ class PurificationSetup:
     threshold: float = 2.0
     lr: float = 0.5
     clean_steps: int = 400
+    clean_plateau: float | None = None
+    clean_plateau_below: float | None = None
     batch_size: int | None = None
     shuffle_labels: bool = False
+    shuffle_draw: int = 0
     loss: str = "logistic"
     n_seeds: int = 2
     seed: int = 0
@@ -178,6 +188,11 @@ class PurificationSetup:
         check_float("threshold", self.threshold, 0.0)
         check_float("lr", self.lr, 0.0, lo_open=True)
         check_int("clean_steps", self.clean_steps, 0)
+        if self.clean_plateau is not None:
+            check_float("clean_plateau", self.clean_plateau, 0.0)
+        if self.clean_plateau_below is not None:
+            check_float("clean_plateau_below", self.clean_plateau_below, 0.0, lo_open=True)
+        check_int("shuffle_draw", self.shuffle_draw, 0)
         if self.batch_size is not None:
             check_int("batch_size", self.batch_size, 1)
         check_choice("loss", self.loss, LOSSES)
@@ -283,6 +298,7 @@ class CleanRun:
     y_test: Tensor
     ens0: TwoLayerEnsemble
     ens: TwoLayerEnsemble
+    steps_taken: np.ndarray | None = None
 
     @property
     def seeds(self) -> list[int]:
@@ -322,7 +338,8 @@ def train_clean(s: PurificationSetup, device: str = "cpu") -> CleanRun:
     data, test = setup_data(s)
     X, y = _tensors(data, dtype, device)
     if s.shuffle_labels:
-        perm = np.random.default_rng([s.seed, 2]).permutation(s.n)
+        key = [s.seed, 2] if s.shuffle_draw == 0 else [s.seed, 2, s.shuffle_draw]
+        perm = np.random.default_rng(key).permutation(s.n)
         y = y[torch.as_tensor(perm, device=y.device)]
     Xt, yt = _tensors(test, dtype, device)
     seeds = member_seeds(s.seed, s.n_seeds)
@@ -344,9 +361,11 @@ def train_clean(s: PurificationSetup, device: str = "cpu") -> CleanRun:
         optimizer=OptimizerConfig(lr=s.lr),
         batch_size=s.batch_size,
         threshold_rule=s.rule(),
+        stop_plateau=s.clean_plateau,
+        plateau_below=s.clean_plateau_below,
     )
-    train(ens, X, y, cfg, seeds=seeds)
-    return CleanRun(s, data, test, X, y, Xt, yt, ens0, ens)
+    res = train(ens, X, y, cfg, seeds=seeds)
+    return CleanRun(s, data, test, X, y, Xt, yt, ens0, ens, res.steps_taken)
 
 
 def continue_at(run: CleanRun, spec: ATSpec) -> TwoLayerEnsemble:
@@ -452,6 +471,47 @@ MINIMAL_L2 = MinNorm(
 )
 
 
+#: The minimal ℓ∞ flip radius's attack, as cheap as :data:`MINIMAL_L2`.
+MINIMAL_LINF = MinNorm(
+    norm="linf",
+    restarts=1,
+    search_steps=8,
+    search_attack=PGD(steps=10, restarts=1, schedule="linear"),
+)
+
+
+def purification_path(data: SparseCodingData) -> Measure:
+    """A :func:`sims.training.train` ``measure`` hook: each neuron's dense mixture per unit of its norm,
+    ``‖Mᵀv_i‖₁/‖w_i‖`` (``path_mixture``), and its purity ``|c_ij*|/‖c_i‖`` (``path_purity``), ``(M, m)``
+    each — the purification's course during adversarial training (issue #15, item 6; the decomposition
+    of :func:`sims.measure.neuron_decomposition`)."""
+
+    def measure(ens: ScalarModel) -> dict[str, Tensor]:
+        assert isinstance(ens, TwoLayerEnsemble)
+        W = ens.W.detach().cpu().numpy()
+        dec = neuron_decomposition(W, data.dictionary, data.w_star)
+        rel = dec["mixture_l1"] / np.linalg.norm(W, axis=-1)
+        return {
+            "path_mixture": torch.as_tensor(rel),
+            "path_purity": torch.as_tensor(dec["purity"]),
+        }
+
+    return measure
+
+
+def flip_radii(model: TwoLayerEnsemble, X: Tensor, y: Tensor) -> dict[str, np.ndarray]:
+    """Each point's minimal ℓ∞ and ℓ2 flip radius (:data:`MINIMAL_LINF`, :data:`MINIMAL_L2`; upper
+    bounds — every perturbation found is verified adversarial): ``flip_linf``, ``flip_l2``, ``(M, n)``,
+    NaN where the point is misclassified, ``inf`` where no flip was found [PAPERS.md §2: *measure* the
+    clean net's flip radius]."""
+    correct = correct_points(model, X, y)
+    out = {}
+    for norm, attack in (("linf", MINIMAL_LINF), ("l2", MINIMAL_L2)):
+        dist = attack(model, X, y).dist.cpu().numpy()
+        out[f"flip_{norm}"] = np.where(correct, dist, np.nan)
+    return out
+
+
 def minimal_structure(
     model: TwoLayerEnsemble,
     X: Tensor,
@@ -500,11 +560,15 @@ def correct_points(model: ScalarModel, X: Tensor, y: Tensor) -> np.ndarray:
 
 
 def clean_summary(run: CleanRun) -> dict[str, np.ndarray]:
-    """Clean and test accuracy of the clean-trained members, ``(M,)`` each."""
-    return {
+    """Clean and test accuracy of the clean-trained members, ``(M,)`` each, and where the clean
+    training ran to a loss plateau (``clean_plateau``) the steps each member took."""
+    out = {
         "train_acc": accuracy(run.ens, run.X, run.y),
         "test_acc": accuracy(run.ens, run.X_test, run.y_test),
     }
+    if run.setup.clean_plateau is not None and run.steps_taken is not None:
+        out["clean_steps_taken"] = np.asarray(run.steps_taken)
+    return out
 
 
 def network_arrays(model: ScalarModel, prefix: str = "") -> dict[str, np.ndarray]:

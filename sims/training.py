@@ -134,6 +134,9 @@ class TrainConfig:
             fraction. The loss is the one each step's gradient comes from (the method's loss, on the
             step's minibatch), so the rule costs no extra pass.
         plateau_window: the window of ``stop_plateau`` in steps (>= 1).
+        plateau_below: arm the plateau rule only for a window whose mean loss is below this (nats;
+            ``None``: always armed) — the flat start of training from a small initialisation (the
+            loss still at ``log 2``) is a saddle, not a plateau.
         method: a training method of :mod:`sims.methods` (adversarial training, TRADES, BAT);
             ``None`` trains on the clean loss ``loss``. With ``batch_size`` a method sees each member's
             own minibatch (``(M, b, d)``), as a per-member data set.
@@ -154,6 +157,7 @@ class TrainConfig:
     check_every: int = 1
     stop_plateau: float | None = None
     plateau_window: int = 50
+    plateau_below: float | None = None
     method: Method | None = None
     threshold_rule: ThresholdRule | None = None
     guard: OverfitGuard | None = None
@@ -184,6 +188,8 @@ class TrainConfig:
         if self.stop_plateau is not None:
             check_float("stop_plateau", self.stop_plateau, 0.0)
         check_int("plateau_window", self.plateau_window, 1)
+        if self.plateau_below is not None:
+            check_float("plateau_below", self.plateau_below, 0.0, lo_open=True)
         if self.guard is not None and not hasattr(self.method, "threat"):
             fail(
                 "guard",
@@ -483,6 +489,8 @@ def train(
                     mean_loss = window_sum / cfg.plateau_window
                     if prev_window is not None:
                         flat = active & (prev_window - mean_loss <= tol)
+                        if cfg.plateau_below is not None:
+                            flat &= mean_loss < cfg.plateau_below
                         stop_step[flat] = step
                         active &= ~flat
                     prev_window, window_sum = mean_loss, torch.zeros_like(window_sum)

@@ -4,6 +4,7 @@ decomposition, perturbation structure, the linear and NTK baselines, and the the
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -244,22 +245,45 @@ def test_purification_setup_rejects_bad_input_and_trains_with_sgd() -> None:
     assert not torch.equal(a.ens.W, a.ens0.W)
 
 
+def test_clean_training_to_a_plateau_and_a_second_shuffle() -> None:
+    """``clean_plateau`` stops each member once its loss flattens (the steps are recorded, and a member
+    stops no later than the cap); ``shuffle_draw`` draws another permutation of the same labels."""
+    from sims.purification_runs import PurificationSetup, clean_summary, train_clean
+
+    with pytest.raises(AdvsimError, match="clean_plateau must be"):
+        PurificationSetup(clean_plateau=-0.1)
+    with pytest.raises(AdvsimError, match="shuffle_draw must be"):
+        PurificationSetup(shuffle_draw=-1)
+    s = PurificationSetup(d=8, k=2, m=16, n=64, n_test=16, clean_steps=400, n_seeds=2)
+    capped = train_clean(s)
+    assert "clean_steps_taken" not in clean_summary(capped)
+    flat = train_clean(replace(s, clean_plateau=0.01))
+    steps = clean_summary(flat)["clean_steps_taken"]
+    assert steps.shape == (2,) and (steps % 50 == 0).all() and (steps < 400).all()
+    assert (steps >= 100).all()  # the first comparison is at step 2·50
+    never = train_clean(replace(s, clean_plateau=0.01, clean_plateau_below=1e-9))
+    np.testing.assert_array_equal(never.steps_taken, [400, 400])  # not armed: runs to the cap
+    with pytest.raises(AdvsimError, match="clean_plateau_below must be"):
+        PurificationSetup(clean_plateau_below=0.0)
+    a, b, c = (
+        train_clean(replace(s, clean_steps=0, shuffle_labels=True, shuffle_draw=i))
+        for i in (0, 0, 1)
+    )
+    assert torch.equal(a.y, b.y) and not torch.equal(a.y, c.y)
+    assert torch.equal(torch.sort(a.y).values, torch.sort(c.y).values)
+
+
 def test_grouped_rows_record_what_they_would_alone() -> None:
-    """Simulations 08 and 09 share one clean training among rows (``run_group``): each row's arrays are
+    """Simulation 09 shares one clean training among rows (``run_group``): each row's arrays are
     exactly what the row run alone gives (tiny setups)."""
     import importlib
     from dataclasses import replace
 
-    from sims.purification_runs import ATSpec, Condition, PurificationSetup
+    from sims.purification_runs import ATSpec, PurificationSetup
     from sims.simulation import RunContext
 
     ctx = RunContext()
     base = PurificationSetup(d=16, k=1, m=8, n=48, n_test=24, clean_steps=4, n_seeds=2)
-    sim08 = importlib.import_module("sims.08_mixture_scaling")
-    noise = Condition("noise", "law", replace(base, threshold_kind="noise", threshold=2.0))
-    signal = Condition("signal", "law", replace(base, threshold_kind="signal", threshold=0.5))
-    assert sim08.training(noise) == sim08.training(signal)  # d = 16k: the readings coincide
-    assert sim08.training(noise) != sim08.training(replace(noise, setup=replace(base, d=32)))
     sim09 = importlib.import_module("sims.09_purification")
     spec = ATSpec("linf", 0.3, "pgd", steps=2)
     rows = [
@@ -267,10 +291,110 @@ def test_grouped_rows_record_what_they_would_alone() -> None:
         sim09.Config("sparse-none", "law", base, (replace(spec, eps=0.0, attack_steps=1),)),
         sim09.Config("from_init-pgd_linf", "control", base, (spec,), start="init"),
     ]
-    for sim, cfgs in ((sim08, [noise, signal]), (sim09, rows)):
-        grouped = sim.run_group(cfgs, ctx)
-        for cfg, out in zip(cfgs, grouped, strict=True):
-            alone = sim.SIM.run(cfg, ctx)
-            assert set(alone.arrays) == set(out.arrays)
-            for key, value in alone.arrays.items():
-                np.testing.assert_array_equal(out.arrays[key], value, err_msg=key)
+    for cfg, out in zip(rows, sim09.run_group(rows, ctx), strict=True):
+        alone = sim09.SIM.run(cfg, ctx)
+        assert set(alone.arrays) == set(out.arrays)
+        for key, value in alone.arrays.items():
+            np.testing.assert_array_equal(out.arrays[key], value, err_msg=key)
+
+
+def test_path_check_tells_less_from_slower(tmp_path: object) -> None:
+    """PUR-fgm-path's check on synthetic paths: a subject that plateaus at the reference's level holds;
+    one that plateaus at half the reference's fall fails (it purifies *less*); one still falling at
+    the end is inconclusive (slower cannot be told from less); one that falls and climbs back (as
+    FGM-AT does) fails; continued clean training (flat) fails; an underfit subject is inconclusive."""
+    from pathlib import Path
+
+    from paper_checks.purification import path_check
+    from sims.records import RunStore
+
+    root = Path(str(tmp_path))
+    steps = np.arange(0, 201, 10)
+    rng = np.random.default_rng(0)
+
+    def write(name: str, end: float, rate: float, acc: float = 1.0, climb: float = 0.0) -> None:
+        curve = end + (2.0 - end) * np.exp(-rate * steps) + climb * steps  # from 2.0 at the start
+        noise = 1 + 0.01 * rng.normal(size=(len(steps), 8, 64))
+        RunStore(root, "09_purification").write(
+            name,
+            {"config": {"condition": name}, "status": "ok", "timings": {"end": 1.0}},
+            {
+                "at_path_steps": steps,
+                "at_path_mixture": curve[:, None, None] * noise,
+                "at_test_acc": np.full(8, acc),
+                "at_train_acc": np.full(8, acc),
+            },
+        )
+
+    write("sparse-pgd_linf", 1.0, 0.1)
+    write("same", 1.0, 0.05)  # slower, but plateaued by the end at the same level
+    write("less", 1.5, 0.1)
+    write("falling", 1.0, 0.008)
+    write("sparse-none", 2.0, 0.1)
+    write("underfit", 1.0, 0.1, acc=0.8)
+    write("climbs", 1.0, 0.1, climb=0.004)
+    runs = RunStore(root, "09_purification").records()
+    status = {
+        name: path_check((name,))(runs).status
+        for name in ("same", "less", "falling", "sparse-none", "underfit", "climbs")
+    }
+    assert status == {
+        "same": "holds",
+        "less": "fails",
+        "falling": "inconclusive",
+        "sparse-none": "fails",
+        "underfit": "inconclusive",
+        "climbs": "fails",
+    }
+    assert "may still be falling" in path_check(("falling",))(runs).reason
+    assert path_check(("less", "same"))(runs).status == "holds"  # an existence over radii
+
+
+def test_label_difference_check_pairs_the_arms(tmp_path: object) -> None:
+    """PUR-mix-d-labels' check on synthetic neurons: a true-label mixture whose median ratio falls
+    like 1/d against a shuffled one that barely moves holds (slope difference −0.8 below −0.3); two
+    shuffles with the same law differ by noise only and fail (the control flips); arms that do not
+    share data and initialisation are refused (inconclusive), never compared."""
+    from pathlib import Path
+
+    from paper_checks.purification import mixture_label_check
+    from sims.records import RunStore
+
+    root = Path(str(tmp_path))
+    rng = np.random.default_rng(1)
+
+    def write(arm: str, d: int, ratio: float, seed: int = 0) -> None:
+        W = ratio * rng.choice((-1.0, 1.0), size=(8, 64, d)) * rng.uniform(0.5, 1.5, (8, 64, d))
+        W[:, np.arange(64), np.arange(64) % d] = 1.0  # one pure atom per neuron
+        shared = np.random.default_rng([d, seed])
+        name = f"{arm}-d{d}-k4"
+        RunStore(root, "08_mixture_scaling").write(
+            name,
+            {
+                "config": {"condition": name, "setup": {"d": d, "k": 4}},
+                "status": "ok",
+                "timings": {"end": 1.0},
+            },
+            {
+                "W_clean": W,
+                "W0": shared.normal(size=(8, 64, d)),
+                "X_test": shared.normal(size=(16, d)),
+                "dictionary": np.eye(d),
+                "w_star": np.ones(d),
+                "train_acc": np.ones(8),
+                "test_acc": np.ones(8),
+            },
+        )
+
+    for d in (32, 64, 128):
+        write("true", d, 4 / d)
+        write("shuffled", d, 0.1 * (32 / d) ** 0.2)
+        write("reshuffled", d, 0.1 * (32 / d) ** 0.2)
+    runs = RunStore(root, "08_mixture_scaling").records()
+    main = mixture_label_check("d")(runs)
+    assert main.status == "holds" and main.measured == pytest.approx(-0.8, abs=0.05)
+    assert mixture_label_check("d", "reshuffled", "shuffled")(runs).status == "fails"
+    write("shuffled", 64, 0.1, seed=1)  # another initialisation: no longer paired with "true"
+    runs = RunStore(root, "08_mixture_scaling").records()
+    unpaired = mixture_label_check("d")(runs)
+    assert unpaired.status == "inconclusive" and "not paired" in unpaired.reason

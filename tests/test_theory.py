@@ -97,3 +97,91 @@ def test_nearest_other_class_code_distance_by_brute_force(D: int, k: int) -> Non
         values, probs = tp.code_score_law(k)
         counts = np.array([(score == v).mean() for v in values])
         np.testing.assert_allclose(counts, probs, rtol=1e-12)
+
+
+def _idealized_network(
+    d: int, k: int, w: np.ndarray, theta: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The paper's clean-trained network written out (one neuron per atom, ``c = 1``): weights
+    ``w*_j e_j + (k/d) Σ_{j'≠j} w*_j' e_j'`` and thresholds ``θ‖w_j‖/√k``."""
+    mu = k / d
+    W = mu * np.tile(w, (d, 1))
+    W[np.arange(d), np.arange(d)] = w
+    return W, theta * np.linalg.norm(W, axis=1) / np.sqrt(k)
+
+
+@pytest.mark.parametrize(
+    ("d", "k", "first_order"),
+    [
+        (16, 2, True),
+        (16, 4, False),
+        (32, 4, True),
+        (64, 4, True),
+        (128, 4, True),
+        (512, 4, True),
+        (64, 8, False),
+    ],
+)
+def test_clean_network_flip_radius_on_the_network_itself(d: int, k: int, first_order: bool) -> None:
+    """The derived flip radius of the idealized clean network (theory.purification), against that
+    network built explicitly on a code of every score: where ``y f`` changes sign along the steepest ℓ∞
+    ray ``−y·sign(w*)`` and ℓ2 ray ``−y·∇f/‖∇f‖₂`` (bisection on the network). At the median score
+    both equal the first-order radii ``y f/‖∇f‖₁`` and ``y f/‖∇f‖₂`` where no neuron crosses its
+    threshold before the flip (``first_order``); at ``k = 8``, ``d = 64`` the disagreeing atoms' neurons
+    wake up on the way (their preactivation ``−(1 − μ) + 2μ`` is inside the threshold at the point),
+    and the ray's radius is the smaller one."""
+    from theory import purification as tp
+
+    rng = np.random.default_rng(d + k)
+    w = rng.choice((-1.0, 1.0), size=d)
+    W, t = _idealized_network(d, k, w, 0.5)
+
+    def f(x: np.ndarray) -> float:
+        p = W @ x
+        return float(np.sum(np.sign(p) * np.maximum(np.abs(p) - t, 0.0)))
+
+    values, _ = tp.code_score_law(k)
+    radii = {n: tp.clean_network_flip_radius(k, d, n)[0] for n in ("linf", "l2")}
+    median_score = min(abs(int(v)) for v in values)
+    for i, q in enumerate(values):
+        support = rng.choice(d, size=k, replace=False)
+        agree = (k + abs(int(q))) // 2  # atoms whose sign agrees with the label
+        signs = np.where(np.arange(k) < agree, 1.0, -1.0) * np.sign(q) * w[support]
+        x = np.zeros(d)
+        x[support] = signs / np.sqrt(k)
+        y = np.sign(q)
+        grad = W[np.abs(W @ x) > t].sum(axis=0)
+        for norm, u, dual in (
+            ("linf", np.sign(grad), np.abs(grad).sum()),
+            ("l2", grad / np.linalg.norm(grad), np.linalg.norm(grad)),
+        ):
+            lo, hi = 0.0, 1.0
+            for _ in range(60):
+                mid = (lo + hi) / 2
+                lo, hi = (mid, hi) if y * f(x - mid * y * u) > 0 else (lo, mid)
+            assert hi == pytest.approx(radii[norm][i], rel=1e-9), (norm, int(q))
+            if abs(int(q)) == median_score:
+                linear = y * f(x) / dual
+                if first_order:
+                    assert linear == pytest.approx(radii[norm][i], rel=1e-9), (norm, int(q))
+                else:
+                    assert linear > radii[norm][i] * 1.01, (norm, int(q))
+
+
+def test_clean_network_flip_radius_threshold_and_scaling() -> None:
+    """A higher threshold lowers the radius; without a threshold the network is the linear rule and its
+    ℓ∞ radius the linear model's ``|q|/(√k·d)``; the median follows the code law."""
+    from theory import purification as tp
+
+    for norm in ("linf", "l2"):
+        low = tp.clean_network_flip_radius_median(4, 64, norm, 0.25)
+        high = tp.clean_network_flip_radius_median(4, 64, norm, 0.75)
+        assert low > tp.clean_network_flip_radius_median(4, 64, norm) > high > 0
+    radii, probs = tp.clean_network_flip_radius(4, 64, "linf", 0.0)
+    np.testing.assert_allclose(radii, np.array([4, 2, 2, 4]) / (2 * 64))
+    np.testing.assert_allclose(probs, [0.1, 0.4, 0.4, 0.1])
+    assert tp.clean_network_flip_radius_median(4, 64, "linf") == pytest.approx(
+        tp.clean_network_flip_radius(4, 64, "linf")[0][1]
+    )  # 80% of the codes have score ±2
+    with pytest.raises(ValueError, match="norm"):
+        tp.clean_network_flip_radius(4, 64, "l1")

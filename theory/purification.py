@@ -18,6 +18,9 @@ import numpy as np
 __all__ = [
     "PRINCIPLE_COSINE",
     "clean_flip_radius_linf",
+    "clean_network_flip_radius",
+    "clean_network_flip_radius_median",
+    "clean_network_preactivations",
     "code_score_law",
     "feasibility_cap",
     "least_squares_split",
@@ -54,6 +57,119 @@ def clean_flip_radius_linf(k: float) -> float:
     reaches the signal ``1/√k`` at ``τ ≈ k^{-3/2}``.
     """
     return float(float(k) ** -1.5)
+
+
+def clean_network_preactivations(
+    k: int, d: int, q: int, threshold: float = 0.5
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """The paper's clean-trained network at a code of score ``q`` (:func:`code_score_law`), in units of
+    ``c/√k`` along ``y = sign q`` [derived from PAPERS.md §2, "form of a clean-trained neuron"].
+
+    Every neuron is ``w_i = c (w*_j e_j + μ Σ_{j'≠j} w*_j' e_j')`` (identity dictionary, one atom ``j``,
+    the dense mixture ``μ = k/d`` along ``w*``), the same number of neurons per atom, and the threshold
+    of the ``'signal'`` reading, ``t_i = θ‖w_i‖/√k`` with ``‖w_i‖ = c√(1 + μ²(d − 1))``. Returns the
+    neurons' preactivations ``⟨w_i, x⟩·y`` for the three kinds of atoms — a support atom that agrees
+    with the label (``(k + |q|)/2`` of them): ``1 − μ + μ|q|``; one that disagrees (``(k − |q|)/2``):
+    ``−(1 − μ) + μ|q|``; an atom off the support (``d − k``): ``μ|q|`` — as ``(values, counts)``, and the
+    threshold ``θ' = θ√(1 + μ²(d − 1))`` in the same units.
+    """
+    mu = k / d
+    a = abs(q)
+    values = np.array([1 - mu + mu * a, -(1 - mu) + mu * a, mu * a])
+    counts = np.array([(k + a) / 2, (k - a) / 2, d - k])
+    return values, counts, threshold * math.sqrt(1 + mu * mu * (d - 1))
+
+
+def clean_network_flip_radius(
+    k: int, d: int, norm: str, threshold: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
+    """The flip radius of the paper's clean-trained network (:func:`clean_network_preactivations`) at
+    each score of the code law, *with* its threshold: ``(radii, probabilities)`` over
+    :func:`code_score_law` [derived].
+
+    The symmetric network is ``f = Σ_i g(⟨w_i, x⟩)``, ``g(p) = sign(p)(|p| − t)₊``, with gradient
+    ``Σ_{active} w_i``; every coordinate of it has the sign of ``w*``. The radius is where ``y f`` first
+    reaches 0 along the steepest ray of the norm at the point, ``−y·sign(∇f) = −y·sign(w*)`` (ℓ∞) or
+    ``−y·∇f/‖∇f‖₂`` (ℓ2): along it each kind of neuron's preactivation moves at its own constant rate
+    ``⟨w_i, u⟩``, so ``y f`` is piecewise linear and its first zero is exact (:func:`_ray_zero`). It is
+    an upper bound of the network's minimal flip radius, and equals the first-order radius
+    ``y f/‖∇f‖_*`` whenever no neuron crosses its threshold first (at codes of median score it does
+    for ``k = 4`` and ``d ≥ 32``; at ``k = 8``, ``d = 64`` the disagreeing atoms' neurons wake up on
+    the way and the ray's radius is smaller: ``tests/test_theory.py``).
+
+    Orders: without a threshold every neuron is active, the network is the linear rule
+    ``(1 + μ(d − 1))⟨w*, x⟩`` and the ℓ∞ radius is the linear model's ``|q|/(√k·d)``; with one, the
+    off-support neurons are silent and the ℓ∞ radius is ``≈ |q|(1 − θ)/(√k·k(1 + k))`` for ``k²/d``
+    small — ``k^{-3/2}`` (:func:`clean_flip_radius_linf`, the paper's order) for a code whose atoms all
+    agree with its label (``|q| = k``), ``k^{-2}`` for a typical one (``|q| ~ √k``), and nearly
+    independent of ``d``.
+    """
+    if norm not in ("l2", "linf"):
+        raise ValueError(f"norm must be 'linf' or 'l2'; got {norm!r}")
+    mu = k / d
+    qs, probs = code_score_law(k)
+    radii = []
+    for q in qs:
+        values, counts, th = clean_network_preactivations(k, d, int(q), threshold)
+        active = np.abs(values) > th
+        # the gradient's coefficient on an active atom and on an inactive one (times c·w*_j)
+        n_act = float(np.sum(counts[active]))
+        on, off = 1 + mu * (n_act - 1), mu * n_act
+        if norm == "linf":
+            rates = np.full(3, 1 + mu * (d - 1))  # ⟨w_i, sign w*⟩ for every neuron
+        else:
+            coef = np.where(active, on, off)
+            total = float(np.sum(counts * coef))
+            rates = (coef * (1 - mu) + mu * total) / math.sqrt(n_act * on**2 + (d - n_act) * off**2)
+        radii.append(_ray_zero(values, counts, th, rates * math.sqrt(k)))
+    return np.array(radii), probs
+
+
+def _g(v: np.ndarray, t: float) -> np.ndarray:
+    """The symmetric thresholded ReLU ``sign(v)(|v| − t)₊``."""
+    return np.asarray(np.sign(v) * np.maximum(np.abs(v) - t, 0.0))
+
+
+def _ray_zero(values: np.ndarray, counts: np.ndarray, t: float, rates: np.ndarray) -> float:
+    """The smallest ``τ ≥ 0`` with ``Σ counts·g(values − rates·τ) ≤ 0`` (misclassified, as
+    :func:`sims.measure.accuracy` counts ``y f = 0``): exact, from the breakpoints of the piecewise-linear
+    sum (where a neuron crosses ``±t``), to a rounding tolerance (the sum can be 0 on a whole stretch
+    where every neuron is silent); ``inf`` if it never gets there."""
+
+    def total(tau: float) -> float:
+        return float(np.sum(counts * _g(values - rates * tau, t)))
+
+    start = total(0.0)
+    if start <= 0:
+        return 0.0
+    tol = 1e-12 * start
+    pos = rates > 0
+    breaks = sorted(
+        {
+            float(b)
+            for b in np.concatenate(
+                [(values[pos] - t) / rates[pos], (values[pos] + t) / rates[pos]]
+            )
+            if b > 0
+        }
+    )
+    lo = 0.0
+    for hi in breaks:
+        f_lo, f_hi = total(lo), total(hi)
+        if f_hi <= tol:  # linear on [lo, hi]: interpolate
+            return lo + (hi - lo) * f_lo / (f_lo - f_hi) if f_lo > f_hi else hi
+        lo = hi
+    # beyond the last breakpoint the sum is linear: follow its slope
+    slope = total(lo + 1.0) - total(lo)
+    return lo - total(lo) / slope if slope < 0 else math.inf
+
+
+def clean_network_flip_radius_median(k: int, d: int, norm: str, threshold: float = 0.5) -> float:
+    """The median over the code law of :func:`clean_network_flip_radius` [derived]."""
+    radii, probs = clean_network_flip_radius(k, d, norm, threshold)
+    order = np.argsort(radii, kind="stable")
+    cdf = np.cumsum(probs[order])
+    return float(radii[order][int(np.searchsorted(cdf, 0.5 - 1e-12))])
 
 
 def purified_flip_radius_linf(k: float) -> float:
