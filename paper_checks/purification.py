@@ -18,6 +18,7 @@ each run is one labelled part.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -128,10 +129,19 @@ def _ragged(arrays: Sequence[np.ndarray]) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- simulation 08
+#: Simulation 08's row names: the arm, then the shape (records of its earlier design do not match).
+_ARM = re.compile(r"^(true|shuffled|reshuffled)-d\d+-k\d+$")
+
+
 def _arm(*arms: str) -> Callable[[RunRecord], bool]:
     """Simulation 08's rows of the given arms (``true``, ``shuffled``, ``reshuffled``: the prefix of the
     row's condition)."""
-    return lambda r: str(r.config.get("condition", "")).split("-")[0] in arms
+
+    def select(r: RunRecord) -> bool:
+        m = _ARM.match(str(r.config.get("condition", "")))
+        return m is not None and m.group(1) in arms
+
+    return select
 
 
 def _series(runs: Sequence[RunRecord], vary: str, fixed: str) -> tuple[list[RunRecord], int]:
@@ -218,6 +228,10 @@ def flip_radius_check(vary: str, norm: str) -> Check:
             )
         xs = np.array([float(_setup(r)[vary]) for r in group])
         setups = [_setup(r) for r in group]
+        if any(s.get("threshold_kind") != "signal" for s in setups):
+            return missing(
+                "the derived radius is the 'signal' threshold reading's", (-INF, INF), len(group)
+            )
         derived = np.array(
             [
                 th.clean_network_flip_radius_median(
@@ -449,6 +463,13 @@ def _half_step(a: dict[str, np.ndarray], curve: np.ndarray) -> float:
     return float(steps[int(np.argmax(mean <= half))])
 
 
+def _at_most_inconclusive(cmp: Comparison, why: str) -> Comparison:
+    """A precondition part: one that does not hold makes the claim inconclusive, never a finding."""
+    if cmp.status == "holds":
+        return cmp
+    return replace(cmp, status="inconclusive", reason=why + cmp.reason)
+
+
 def path_check(subjects: Sequence[str], reference: str = "sparse-pgd_linf") -> Check:
     """The purification's course (issue #15, item 6): does ``subject``'s continued training purify as
     much as ``reference``'s (ℓ∞ PGD-AT), only possibly more slowly? From the records' path
@@ -460,8 +481,8 @@ def path_check(subjects: Sequence[str], reference: str = "sparse-pgd_linf") -> C
       PAPERS.md §2];
     * where the curves stand: over the last quarter of the run each median moved by some share of its
       final value. A share that fails is a finding only once the subject no longer falls (by more than
-      :data:`PATH_PLATEAU`; the reference falling further only lowers the share) — while it may still
-      fall, "slower" cannot be told from "less" and the claim is inconclusive; a share that holds
+      :data:`PATH_PLATEAU`; the reference falling further only lowers the share) and the reference no
+      longer climbs back — while either may still move that way, "slower" cannot be told from "less" and the claim is inconclusive; a share that holds
       holds only if both curves moved by at most ±:data:`PATH_PLATEAU` (plateaued), else it is
       inconclusive;
     * the subject's clean accuracy at most :data:`ACC_MATCH` below the reference's (an underfit
@@ -498,40 +519,47 @@ def path_check(subjects: Sequence[str], reference: str = "sparse-pgd_linf") -> C
         if parts[0].status == "fails":
             # the share can only grow if the subject is still falling (the reference falling further
             # only lowers it): a failure stands once the subject no longer falls
-            still = judge(
-                moved[subject],
-                (-INF, PATH_PLATEAU),
-                n_runs=1,
-                label=f"{subject}: its fall over the last quarter (share of its end)",
+            still = _at_most_inconclusive(
+                judge(
+                    moved[subject],
+                    (-INF, PATH_PLATEAU),
+                    n_runs=1,
+                    label=f"{subject}: its fall over the last quarter (share of its end)",
+                ),
+                f"{subject} may still be falling (slower cannot be told from less): ",
             )
-            if still.status != "holds":
-                still = replace(
-                    still,
-                    status="inconclusive",
-                    reason=f"{subject} may still be falling (slower cannot be told from less): "
-                    + still.reason,
-                )
+            # nor once the reference no longer climbs back (which would raise the share)
+            ref_still = _at_most_inconclusive(
+                judge(
+                    moved[reference],
+                    (-PATH_PLATEAU, INF),
+                    n_runs=1,
+                    label=f"{subject}: {reference}'s fall over the last quarter (share of its end)",
+                ),
+                f"{reference} may still be climbing back: ",
+            )
+            if still.status != "holds" or ref_still.status != "holds":
                 parts[0] = replace(parts[0], status="inconclusive")
-            parts.append(still)
+            parts += [still, ref_still]
         else:
             # a share that holds now holds for good only if neither curve still moves
-            for name, iv in moved.items():
-                flat = judge(
-                    iv,
-                    (-PATH_PLATEAU, PATH_PLATEAU),
-                    n_runs=1,
-                    label=f"{subject}: {name} moved over the last quarter (share of its end)",
+            parts += [
+                _at_most_inconclusive(
+                    judge(
+                        iv,
+                        (-PATH_PLATEAU, PATH_PLATEAU),
+                        n_runs=1,
+                        label=f"{subject}: {name} moved over the last quarter (share of its end)",
+                    ),
+                    f"{name} has not plateaued: ",
                 )
-                if flat.status != "holds":
-                    flat = replace(
-                        flat,
-                        status="inconclusive",
-                        reason=f"{name} has not plateaued: " + flat.reason,
-                    )
-                parts.append(flat)
+                for name, iv in moved.items()
+            ]
         acc = judge(
             stats.paired_difference(
-                np.asarray(a_ref["at_test_acc"], float), np.asarray(a_sub["at_test_acc"], float)
+                np.asarray(a_ref["at_test_acc"], float),
+                np.asarray(a_sub["at_test_acc"], float),
+                level=level,
             ),
             (-INF, ACC_MATCH),
             n_runs=1,
@@ -894,6 +922,15 @@ def _slope_claims() -> list[Claim]:
     return out
 
 
+#: The control of the path claims: continued clean training in the compared training's place.
+_PATH_NO_AT = Control(
+    "no AT",
+    "continued clean steps in the compared training's place",
+    _condition("sparse-none", "sparse-pgd_linf"),
+    check=path_check(("sparse-none",)),
+)
+
+
 CLAIMS: tuple[Claim, ...] = (
     *_slope_claims(),
     Claim(
@@ -1000,14 +1037,7 @@ CLAIMS: tuple[Claim, ...] = (
         sim=SIM09,
         select=_condition("sparse-fgm_linf", "sparse-pgd_linf"),
         check=path_check(("sparse-fgm_linf",)),
-        controls=(
-            Control(
-                "no AT",
-                "continued clean steps in FGM-AT's place",
-                _condition("sparse-none", "sparse-pgd_linf"),
-                check=path_check(("sparse-none",)),
-            ),
-        ),
+        controls=(_PATH_NO_AT,),
         figure="fig09_purification_dynamics",
     ),
     Claim(
@@ -1025,14 +1055,7 @@ CLAIMS: tuple[Claim, ...] = (
             "sparse-pgd_l2", "sparse-pgd_l2_half", "sparse-pgd_l2_full", "sparse-pgd_linf"
         ),
         check=path_check(("sparse-pgd_l2", "sparse-pgd_l2_half", "sparse-pgd_l2_full")),
-        controls=(
-            Control(
-                "no AT",
-                "continued clean steps in the ℓ2 rows' place",
-                _condition("sparse-none", "sparse-pgd_linf"),
-                check=path_check(("sparse-none",)),
-            ),
-        ),
+        controls=(_PATH_NO_AT,),
         figure="fig09_purification_dynamics",
     ),
     Claim(

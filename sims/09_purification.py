@@ -26,7 +26,7 @@ of each attacked point's *minimal* ℓ2 perturbation (``min_dist``, ``min_share`
 clean-trained weights the principle compares with (``W_clean``, except for the AT-from-init control,
 where ``W_clean`` is the initialisation and the reference is clean training from it); training and test
 accuracy of both nets (``clean_train_acc``, ``at_train_acc``, ...); and the course of the continued
-training (issue #15, item 6): at the steps ``at_path_steps`` (:data:`PATH_POINTS` + 1 of them), each
+training (issue #15, item 6): at the steps ``at_path_steps`` (every ``steps // PATH_POINTS`` and the last), each
 neuron's ``‖Mᵀv‖₁/‖w‖`` (``at_path_mixture``) and purity (``at_path_purity``), ``(T, M, m)``
 (:func:`sims.purification_runs.purification_path`).
 """
@@ -61,8 +61,8 @@ from sims.simulation import RunContext, RunOutput, Simulation, one_row
 DELTA_RADII = (0.25, 0.5, 1.0)
 #: Test points attacked for the perturbation structure.
 N_ATTACKED = 300
-#: Points at which the course of the purification is measured during the continued training (the
-#: steps ``0, steps/PATH_POINTS, …, steps``).
+#: Points at which the course of the purification is measured during the continued training (every
+#: ``steps // PATH_POINTS`` steps from 0, and the last step).
 PATH_POINTS = 20
 
 
@@ -174,7 +174,7 @@ def _row(
         spec.steps,
         spec.lr,
         measure=purification_path(r.data),
-        measure_at=range(0, spec.steps + 1, every),
+        measure_at=sorted({*range(0, spec.steps + 1, every), spec.steps}),
     )
     if cfg.start not in start_arrays:
         start_arrays[cfg.start] = _net_arrays(r.ens, r, "clean_")

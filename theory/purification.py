@@ -131,7 +131,9 @@ def _g(v: np.ndarray, t: float) -> np.ndarray:
 
 
 def _ray_zero(values: np.ndarray, counts: np.ndarray, t: float, rates: np.ndarray) -> float:
-    """The smallest ``τ ≥ 0`` with ``Σ counts·g(values − rates·τ) ≤ 0`` (misclassified, as
+    """For non-negative ``rates`` (every preactivation moves toward the other class, as along the
+    steepest rays of :func:`clean_network_flip_radius`): the smallest ``τ ≥ 0`` with
+    ``Σ counts·g(values − rates·τ) ≤ 0`` (misclassified, as
     :func:`sims.measure.accuracy` counts ``y f = 0``): exact, from the breakpoints of the piecewise-linear
     sum (where a neuron crosses ``±t``), to a rounding tolerance (the sum can be 0 on a whole stretch
     where every neuron is silent); ``inf`` if it never gets there."""
