@@ -516,44 +516,38 @@ def path_check(subjects: Sequence[str], reference: str = "sparse-pgd_linf") -> C
             name: stats.mean((curve[q] - curve[-1]) / curve[-1], level=level)
             for name, curve in ((subject, sub), (reference, ref))
         }
+
+        def where(name: str, band: tuple[float, float], why: str) -> Comparison:
+            """How far ``name``'s curve moved over the last quarter, as a precondition part."""
+            return _at_most_inconclusive(
+                judge(
+                    moved[name],
+                    band,
+                    n_runs=1,
+                    label=f"{subject}: {name} moved over the last quarter (share of its end)",
+                ),
+                why,
+            )
+
         if parts[0].status == "fails":
-            # the share can only grow if the subject is still falling (the reference falling further
-            # only lowers it): a failure stands once the subject no longer falls
-            still = _at_most_inconclusive(
-                judge(
-                    moved[subject],
+            # a failure stands once the subject no longer falls (the reference falling further only
+            # lowers the share) and the reference no longer climbs back (which would raise it)
+            still = [
+                where(
+                    subject,
                     (-INF, PATH_PLATEAU),
-                    n_runs=1,
-                    label=f"{subject}: its fall over the last quarter (share of its end)",
+                    f"{subject} may still be falling (slower cannot be told from less): ",
                 ),
-                f"{subject} may still be falling (slower cannot be told from less): ",
-            )
-            # nor once the reference no longer climbs back (which would raise the share)
-            ref_still = _at_most_inconclusive(
-                judge(
-                    moved[reference],
-                    (-PATH_PLATEAU, INF),
-                    n_runs=1,
-                    label=f"{subject}: {reference}'s fall over the last quarter (share of its end)",
-                ),
-                f"{reference} may still be climbing back: ",
-            )
-            if still.status != "holds" or ref_still.status != "holds":
+                where(reference, (-PATH_PLATEAU, INF), f"{reference} may still be climbing back: "),
+            ]
+            if any(p.status != "holds" for p in still):
                 parts[0] = replace(parts[0], status="inconclusive")
-            parts += [still, ref_still]
+            parts += still
         else:
             # a share that holds now holds for good only if neither curve still moves
             parts += [
-                _at_most_inconclusive(
-                    judge(
-                        iv,
-                        (-PATH_PLATEAU, PATH_PLATEAU),
-                        n_runs=1,
-                        label=f"{subject}: {name} moved over the last quarter (share of its end)",
-                    ),
-                    f"{name} has not plateaued: ",
-                )
-                for name, iv in moved.items()
+                where(name, (-PATH_PLATEAU, PATH_PLATEAU), f"{name} has not plateaued: ")
+                for name in moved
             ]
         acc = judge(
             stats.paired_difference(
