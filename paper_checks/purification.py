@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -144,16 +144,50 @@ def _arm(*arms: str) -> Callable[[RunRecord], bool]:
     return select
 
 
-def _series(runs: Sequence[RunRecord], vary: str, fixed: str) -> tuple[list[RunRecord], int]:
+#: A sweep level is read only where its clean nets fit their own training labels: mean training
+#: accuracy at least this (halfway from chance, 0.5, to a perfect fit). A level below it did not train
+#: — e.g. a threshold that silences every neuron at the initialisation (its output is 0, which counts
+#: as wrong) — and a slope through it measures the failure, not the law.
+FIT_FLOOR = 0.75
+
+
+def _fitted(r: RunRecord) -> bool:
+    a = r.arrays()
+    return "train_acc" not in a or float(np.mean(a["train_acc"])) >= FIT_FLOOR
+
+
+class Series(NamedTuple):
+    """A sweep of simulation 08: the runs at one ``fixed`` value sorted by the swept one (one per
+    value, only levels that trained), that fixed value, and what was left out (text, ``""`` if none)."""
+
+    group: list[RunRecord]
+    fixed_value: int
+    dropped: str
+
+
+def _series(runs: Sequence[RunRecord], vary: str, fixed: str) -> Series:
     """The runs sharing the ``fixed`` value with the most distinct ``vary`` values, sorted by ``vary``
-    (one run per value), and that fixed value."""
+    (one run per value), less the levels whose nets did not fit their training labels
+    (:data:`FIT_FLOOR`), said in ``dropped``. The sweep is chosen before levels are left out: the
+    design's sweep is read (or found too short), never another one that happens to have trained."""
     by_fixed: dict[int, dict[int, RunRecord]] = {}
     for r in runs:
         by_fixed.setdefault(int(_setup(r)[fixed]), {})[int(_setup(r)[vary])] = r
     if not by_fixed:
-        return [], 0
+        return Series([], 0, "")
     fixed_value, group = max(by_fixed.items(), key=lambda kv: (len(kv[1]), kv[0]))
-    return [group[v] for v in sorted(group)], fixed_value
+    kept = [group[v] for v in sorted(group) if _fitted(group[v])]
+    left = [
+        f"{vary}={v} (training accuracy {float(np.mean(group[v].arrays()['train_acc'])):.2f})"
+        for v in sorted(group)
+        if not _fitted(group[v])
+    ]
+    dropped = (
+        f"; left out, did not train (< {FIT_FLOOR:g} of its labels fitted): {', '.join(left)}"
+        if left
+        else ""
+    )
+    return Series(kept, fixed_value, dropped)
 
 
 def _ratios(group: Sequence[RunRecord]) -> np.ndarray:
@@ -176,17 +210,18 @@ def mixture_slope_check(vary: str) -> Check:
     (:func:`theory.purification.mixture_slopes`, PAPERS.md §2 "form of a clean-trained neuron").
 
     Interval: :func:`paper_checks.stats.slope` — members resampled jointly across the levels (member ``i``
-    has the same seed in every row; the data are drawn per row), neurons within members, refit.
+    has the same seed in every row; the data are drawn per row), neurons within members, refit. Levels
+    whose nets did not fit their labels (:data:`FIT_FLOOR`) are left out, and the detail says so.
     """
     fixed = "d" if vary == "k" else "k"
     predicted = th.mixture_slopes()[0 if vary == "k" else 1]
     band = (predicted - SLOPE_TOL, predicted + SLOPE_TOL)
 
     def check(runs: Sequence[RunRecord]) -> Comparison:
-        group, fixed_value = _series(runs, vary, fixed)
+        group, fixed_value, dropped = _series(runs, vary, fixed)
         if len(group) < 2:
             return missing(
-                f"fewer than 2 {vary} values at {fixed} = {fixed_value}", band, len(runs)
+                f"fewer than 2 {vary} values at {fixed} = {fixed_value}{dropped}", band, len(runs)
             )
         xs = np.array([float(_setup(r)[vary]) for r in group])
         ratios = _ratios(group)
@@ -200,7 +235,7 @@ def mixture_slope_check(vary: str) -> Check:
             iv,
             band,
             predicted=predicted,
-            detail=f"{fixed}={fixed_value}; {pairs}{_steps_text(group)}",
+            detail=f"{fixed}={fixed_value}; {pairs}{_steps_text(group)}{dropped}",
             n_runs=len(group),
         )
         return cmp.with_accuracy(*accuracies(group))
@@ -219,10 +254,10 @@ def flip_radius_check(vary: str, norm: str) -> Check:
     key = f"flip_{norm}"
 
     def check(runs: Sequence[RunRecord]) -> Comparison:
-        group, fixed_value = _series([r for r in runs if key in r.arrays()], vary, fixed)
+        group, fixed_value, dropped = _series([r for r in runs if key in r.arrays()], vary, fixed)
         if len(group) < 2:
             return missing(
-                f"fewer than 2 {vary} values with {key} at {fixed} = {fixed_value}",
+                f"fewer than 2 {vary} values with {key} at {fixed} = {fixed_value}{dropped}",
                 (-INF, INF),
                 len(runs),
             )
@@ -231,6 +266,22 @@ def flip_radius_check(vary: str, norm: str) -> Check:
         if any(s.get("threshold_kind") != "signal" for s in setups):
             return missing(
                 "the derived radius is the 'signal' threshold reading's", (-INF, INF), len(group)
+            )
+        # the derivation's network lives on noiseless codes; its ℓ∞ ray is along the code axes (M = I),
+        # its ℓ2 radius does not see a rotation of them (M orthonormal)
+        dictionaries = ("identity",) if norm == "linf" else ("identity", "orthonormal")
+        off = [
+            s
+            for s in setups
+            if s.get("noise", 0.0) != 0.0 or s.get("dictionary") not in dictionaries
+        ]
+        if off:
+            return missing(
+                f"the derived {norm} radius is for noiseless codes on "
+                + ("the identity dictionary" if norm == "linf" else "an orthonormal dictionary")
+                + f"; got dictionary={off[0].get('dictionary')!r}, noise={off[0].get('noise', 0.0):g}",
+                (-INF, INF),
+                len(group),
             )
         derived = np.array(
             [
@@ -253,7 +304,7 @@ def flip_radius_check(vary: str, norm: str) -> Check:
             iv,
             band,
             predicted=predicted,
-            detail=f"{fixed}={fixed_value}; median {norm} flip radius {pairs}",
+            detail=f"{fixed}={fixed_value}; median {norm} flip radius {pairs}{dropped}",
             n_runs=len(group),
         )
         return cmp.with_accuracy(*accuracies(group))
@@ -273,13 +324,16 @@ def mixture_label_check(vary: str, subject: str = "true", reference: str = "shuf
     band = (SLOPE_TOL, INF) if vary == "k" else (-INF, -SLOPE_TOL)
 
     def check(runs: Sequence[RunRecord]) -> Comparison:
-        sub, fixed_value = _series([r for r in runs if _arm(subject)(r)], vary, fixed)
-        ref, _ = _series([r for r in runs if _arm(reference)(r)], vary, fixed)
+        sub, fixed_value, sub_dropped = _series([r for r in runs if _arm(subject)(r)], vary, fixed)
+        ref, _, ref_dropped = _series([r for r in runs if _arm(reference)(r)], vary, fixed)
+        dropped = sub_dropped.replace(
+            "; left out", f"; left out of {subject}"
+        ) + ref_dropped.replace("; left out", f"; left out of {reference}")
         xs = [int(_setup(r)[vary]) for r in sub]
         if len(sub) < 2 or [int(_setup(r)[vary]) for r in ref] != xs:
             return missing(
                 f"{subject} and {reference} rows at {fixed} = {fixed_value} do not share "
-                f"2 or more {vary} values",
+                f"2 or more {vary} values{dropped}",
                 band,
                 len(runs),
             )
@@ -295,7 +349,8 @@ def mixture_label_check(vary: str, subject: str = "true", reference: str = "shuf
         cmp = judge(
             iv,
             band,
-            detail=f"{fixed}={fixed_value}; slope {subject} {one:.3f}, {reference} {other:.3f}",
+            detail=f"{fixed}={fixed_value}; slope {subject} {one:.3f}, {reference} {other:.3f}"
+            f"{dropped}",
             n_runs=len(sub),
         )
         return cmp.with_accuracy(*accuracies(sub))
@@ -306,7 +361,8 @@ def mixture_label_check(vary: str, subject: str = "true", reference: str = "shuf
 def mixture_alignment_check(runs: Sequence[RunRecord]) -> Comparison:
     """Median ``cos(v_i, M w*)`` (over members and neurons) of every run, in units of ``3/√d`` (three
     standard deviations of a random direction's cosine), above 1: the mixture points along ``M w*``
-    [recalled; derived, PAPERS.md §2]. One labelled part per run; the weakest run is the headline."""
+    [recalled; derived, PAPERS.md §2]. One labelled part per run; the weakest run is the headline. A run
+    whose nets did not fit their labels (:data:`FIT_FLOOR`) is left out, and the detail says so."""
 
     def one(r: RunRecord, prefix: str) -> Comparison:
         d = int(_setup(r)["d"])
@@ -320,13 +376,24 @@ def mixture_alignment_check(runs: Sequence[RunRecord]) -> Comparison:
             label=f"{prefix}median cos(v, M w*)·√d/3",
         )
 
+    fitted = [r for r in runs if _fitted(r)]
+    left = [_name(r) for r in runs if not _fitted(r)]
+    if not fitted:
+        return missing(f"no run trained (training accuracy below {FIT_FLOOR:g})", (1.0, INF), 0)
     ordered = sorted(
-        runs,
+        fitted,
         key=lambda r: float(
             np.nanmedian(_decompose(r, "W_clean")["mixture_cos"]) * np.sqrt(int(_setup(r)["d"]))
         ),
     )
-    return _per_run(ordered, one).with_accuracy(*accuracies(runs))
+    cmp = _per_run(ordered, one).with_accuracy(*accuracies(fitted))
+    if left:
+        cmp = replace(
+            cmp,
+            detail=f"{cmp.detail}; left out, did not train (< {FIT_FLOOR:g} of its labels fitted): "
+            + ", ".join(left),
+        )
+    return cmp
 
 
 # --------------------------------------------------------------------------- simulation 09
@@ -486,7 +553,9 @@ def path_check(subjects: Sequence[str], reference: str = "sparse-pgd_linf") -> C
       holds only if both curves moved by at most ±:data:`PATH_PLATEAU` (plateaued), else it is
       inconclusive;
     * the subject's clean accuracy at most :data:`ACC_MATCH` below the reference's (an underfit
-      subject makes the comparison inconclusive).
+      subject makes the comparison inconclusive);
+    * the reference purifies at all (its fall, start over end, above 1): where it adds mixture — as
+      ℓ∞ PGD-AT does on a rotated dictionary — the share means nothing and the claim is inconclusive.
 
     With several ``subjects`` (an ℓ2 radius sweep) the claim is an existence statement over them
     (:func:`paper_checks.claims.any_of`), each part's interval at the Bonferroni level ``1 − 0.05/n``.
@@ -512,6 +581,19 @@ def path_check(subjects: Sequence[str], reference: str = "sparse-pgd_linf") -> C
                 label=f"{subject}: its fall over {reference}'s",
             )
         ]
+        # a share of a fall needs a fall: where the reference adds mixture there is nothing to share
+        purifies = _at_most_inconclusive(
+            judge(
+                stats.mean(ref[0] / ref[-1], level=level),
+                (1.0, INF),
+                n_runs=1,
+                label=f"{subject}: {reference}'s own fall (start over end)",
+            ),
+            f"{reference} does not purify here (no fall to take a share of): ",
+        )
+        if purifies.status != "holds":
+            parts[0] = replace(parts[0], status="inconclusive")
+        parts.append(purifies)
         moved = {
             name: stats.mean((curve[q] - curve[-1]) / curve[-1], level=level)
             for name, curve in ((subject, sub), (reference, ref))

@@ -47,6 +47,7 @@ from sims.purification_runs import (
     data_arrays,
     flip_radii,
     neuron_arrays,
+    setup_variants,
     train_clean,
 )
 from sims.simulation import RunContext, RunOutput, Simulation
@@ -135,6 +136,7 @@ SIM = Simulation(
     configs=configs,
     run=run,
     label=lambda c: c.condition,
+    variants=setup_variants(),
 )
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ from sims.purification_runs import (
     minimal_structure,
     neuron_arrays,
     purification_path,
+    setup_variants,
     train_clean,
 )
 from sims.simulation import RunContext, RunOutput, Simulation, one_row
@@ -214,6 +215,7 @@ SIM = Simulation(
     label=lambda c: c.condition,
     group=lambda c: c.setup,
     run_group=run_group,
+    variants=setup_variants(),
 )
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from sims.errors import AdvsimError
 from sims.simulation import SCALES, Simulation
@@ -45,6 +46,13 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         help="run every row alone (by default rows that share shapes run as one batched ensemble)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument(
+        "--variant",
+        default=None,
+        help="run the grid under a named variant of its data (e.g. the feature-purification "
+        "simulations' dictionaries: orthonormal, overcomplete, noise) into OUT/variants/VARIANT; "
+        "'run all --variant V' runs the simulations that offer V",
+    )
 
 
 def _preflight(args: argparse.Namespace) -> None:
@@ -70,7 +78,7 @@ def _preflight(args: argparse.Namespace) -> None:
 
 
 def _run(sims: Sequence[Simulation], args: argparse.Namespace) -> int:
-    from sims.simulation import SweepSummary, run_simulations
+    from sims.simulation import SweepSummary, run_simulations, variant_out
 
     _preflight(args)
     failed = False
@@ -93,7 +101,7 @@ def _run(sims: Sequence[Simulation], args: argparse.Namespace) -> int:
         )
         print(
             f"sim {s.sim}: {s.ran} ran, {s.skipped} already done, {s.failed} failed{extra} "
-            f"({when}) -> {args.out}/{s.sim}",
+            f"({when}) -> {variant_out(Path(args.out), args.variant)}/{s.sim}",
             flush=True,
         )
         for f in s.failures:
@@ -114,6 +122,7 @@ def _run(sims: Sequence[Simulation], args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         group=not args.no_group,
         on_finish=report,
+        variant=args.variant,
     )
     return 1 if failed else 0
 
@@ -135,6 +144,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{sim.number}  {sim.name:<24} {sim.title}  [{sim.paper}]")
             return 0
         sims = all_simulations() if args.which == "all" else [find_simulation(args.which)]
+        if args.which == "all" and args.variant is not None:
+            sims = [s for s in sims if args.variant in s.variants]
+            if not sims:
+                offered = sorted({v for s in all_simulations() for v in s.variants})
+                raise AdvsimError(
+                    f"--variant must be one that some simulation offers ({', '.join(offered)}); "
+                    f"got {args.variant!r}"
+                )
         return _run(sims, args)
     except AdvsimError as exc:
         print(f"error: {exc}", file=sys.stderr)

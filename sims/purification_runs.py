@@ -16,8 +16,9 @@ before every step, in one of three readings of the paper's schedule:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import torch
@@ -50,6 +51,7 @@ from sims.training import Measure, TrainConfig, TrainResult, train
 from sims.validate import check_defaults, fail
 
 __all__ = [
+    "DICTIONARY_VARIANTS",
     "PURIFICATION_SOURCES",
     "ATSpec",
     "CleanRun",
@@ -62,10 +64,12 @@ __all__ = [
     "continue_with",
     "correct_points",
     "data_arrays",
+    "dictionary_variant",
     "flip_radii",
     "neuron_arrays",
     "purification_path",
     "setup_data",
+    "setup_variants",
     "threat",
     "train_clean",
     "train_linear",
@@ -269,6 +273,55 @@ class ATSpec:
                 seed=seed,
             )
         return PGDAT(norm=self.norm, eps=self.eps, steps=self.attack_steps, loss=loss, seed=seed)
+
+
+#: The dictionary variants every purification simulation on generated data can run under.
+DICTIONARY_VARIANTS = ("orthonormal", "overcomplete", "noise")
+#: The noise of the ``'noise'`` variant: ``‖ξ‖ ≈ 0.1`` against ``‖Mz‖ = 1`` (ξ ~ N(0, 0.1²/d I)), below
+#: the clean nets' median minimal ℓ2 flip radius for ``k ≤ 4`` (0.16–0.22 in simulation 08) and about
+#: at it for ``k = 8`` (0.10), yet every coordinate of every point is non-zero.
+VARIANT_NOISE = 0.1
+#: The overcomplete variant's atoms per dimension (``D = 2d`` unit-norm columns).
+VARIANT_OVERCOMPLETE = 2
+
+
+def dictionary_variant(setup: PurificationSetup, name: str) -> PurificationSetup:
+    """``setup`` under one of the generator's other settings (PAPERS.md §2: the paper's ``M`` is
+    orthonormal and its result is said to extend to well-conditioned or overcomplete ``M``; ``ξ`` is
+    small dense noise; issue #15, item 8): ``'orthonormal'`` (a random orthonormal ``M``),
+    ``'overcomplete'`` (``D = 2d`` random unit-norm columns; dense codes, ``k = d``, become ``k = D``:
+    still every atom, and the dense controls' ℓ∞ radius ``d^{-3/2}`` still far below a code entry
+    ``1/√D``) or ``'noise'`` (the setup's dictionary — the identity in simulations 08 and 09 — with
+    ``ξ ≠ 0``: :data:`VARIANT_NOISE`). Everything else — codes, labels, network, training — is kept."""
+    check_choice("variant", name, DICTIONARY_VARIANTS)
+    if setup.source != "synthetic":
+        fail(
+            "setup.source",
+            "'synthetic' (generated data) to run under a dictionary variant",
+            setup.source,
+        )
+    if name == "orthonormal":
+        return replace(setup, dictionary="orthonormal", D=None)
+    if name == "overcomplete":
+        D = VARIANT_OVERCOMPLETE * setup.d
+        return replace(
+            setup, dictionary="overcomplete", D=D, k=D if setup.k == setup.d else setup.k
+        )
+    return replace(setup, noise=VARIANT_NOISE)
+
+
+def setup_variants() -> dict[str, Callable[[Any], Any]]:
+    """:attr:`sims.simulation.Simulation.variants` for a simulation whose configs carry a
+    :class:`PurificationSetup` as ``setup``: each :data:`DICTIONARY_VARIANTS` entry changes that setup
+    by :func:`dictionary_variant`."""
+
+    def one(name: str) -> Callable[[Any], Any]:
+        def apply(cfg: Any) -> Any:
+            return replace(cfg, setup=dictionary_variant(cfg.setup, name))
+
+        return apply
+
+    return {name: one(name) for name in DICTIONARY_VARIANTS}
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import time
 import traceback
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,6 +195,10 @@ class Simulation:
         group: optional; ``group(config)`` is a key, equal for rows that ``run_group`` can batch.
         run_group: optional; ``run_group(configs, context)`` runs configs of one group as one batched
             ensemble and returns one :class:`RunOutput` per config, in order.
+        variants: optional named changes of the data the whole grid can run under, ``{name: f}`` with
+            ``f(config)`` the config under that variant (e.g. the dictionary variants of the
+            feature-purification simulations, :data:`sims.purification_runs.DICTIONARY_VARIANTS`);
+            a variant's records go to their own results directory (:func:`variant_out`).
     """
 
     number: str
@@ -205,6 +210,9 @@ class Simulation:
     label: Callable[[Any], str] = field(default=lambda cfg: "run")
     group: Callable[[Any], Hashable] | None = None
     run_group: Callable[[Sequence[Any], RunContext], Sequence[RunOutput]] | None = None
+    variants: Mapping[str, Callable[[Any], Any]] = field(
+        default_factory=dict, hash=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if not (isinstance(self.number, str) and len(self.number) == 2 and self.number.isdigit()):
@@ -214,6 +222,13 @@ class Simulation:
         for attr in ("configs", "run", "label"):
             if not callable(getattr(self, attr)):
                 fail(attr, "a callable", getattr(self, attr))
+        if not isinstance(self.variants, Mapping):
+            fail("variants", "a mapping of names to config transforms", self.variants)
+        for vname, transform in self.variants.items():
+            if not (isinstance(vname, str) and re.fullmatch(r"[a-z0-9_]+", vname)):
+                fail("variant name", "lower-case letters, digits and '_' (a folder name)", vname)
+            if not callable(transform):
+                fail(f"variants[{vname!r}]", "a callable (config -> config)", transform)
         if (self.group is None) != (self.run_group is None):
             raise AdvsimError(
                 f"simulation {self.number}: give both group and run_group, or neither"
@@ -224,14 +239,25 @@ class Simulation:
         """``NN_name``: the records folder and module name."""
         return f"{self.number}_{self.name}"
 
-    def grid(self, scale: str, n_seeds: int | None = None) -> list[Any]:
-        """The configs at ``scale``, with ``n_seeds`` overridden when given."""
+    def grid(self, scale: str, n_seeds: int | None = None, variant: str | None = None) -> list[Any]:
+        """The configs at ``scale``, with ``n_seeds`` overridden when given, under ``variant`` (one of
+        :attr:`variants`) when given."""
         check_choice("scale", scale, SCALES)
         cfgs = list(self.configs(scale))
+        if variant is not None:
+            self.check_variant(variant)
+            cfgs = [self.variants[variant](c) for c in cfgs]
         if n_seeds is not None:
             n_seeds = check_int("seeds", n_seeds, 1, 9_999)
             cfgs = [with_seeds(c, n_seeds) for c in cfgs]
         return cfgs
+
+    def check_variant(self, variant: str) -> str:
+        """``variant`` if it is one of :attr:`variants`; else :class:`AdvsimError` naming them."""
+        if not isinstance(variant, str) or variant not in self.variants:
+            allowed = ", ".join(repr(v) for v in self.variants) or "none"
+            fail("variant", f"one of simulation {self.number}'s variants ({allowed})", variant)
+        return variant
 
     def key(self, cfg: Any, scale: str = "quick") -> str:
         """The run key of one config at ``scale`` (the rung is part of the key, so the same config on two
@@ -438,7 +464,12 @@ def module_of(sim: Simulation) -> str:
 
 
 def _remote(
-    module: str, scale: str, n_seeds: int | None, keys: Sequence[str], device: str
+    module: str,
+    scale: str,
+    n_seeds: int | None,
+    keys: Sequence[str],
+    device: str,
+    variant: str | None = None,
 ) -> list[Outcome]:
     """Worker side of a distributed sweep: import the simulation's module, rebuild the configs from
     their keys (nothing but names and numbers crosses the wire), run them (one batch) with one torch
@@ -448,7 +479,7 @@ def _remote(
 
     torch.set_num_threads(int(os.environ.get("ADVSIM_WORKER_THREADS", "1")))
     sim = load_simulation(module)
-    by_key = {sim.key(c, scale): c for c in sim.grid(scale, n_seeds)}
+    by_key = {sim.key(c, scale): c for c in sim.grid(scale, n_seeds, variant)}
     outs = execute_group(sim, [by_key[k] for k in keys], device)
     for out in outs:
         out.worker = f"{socket.gethostname()}:{os.getpid()}"
@@ -503,6 +534,7 @@ class _Sweep:
         progress: bool | None,
         device: str,
         start: float | None = None,
+        variant: str | None = None,
     ) -> None:
         check_instance_sim(sim)
         check_bool("force", force)
@@ -510,8 +542,9 @@ class _Sweep:
             check_bool("progress", progress)
         self.sim = sim
         self.force = force
-        cfgs = sim.grid(scale, n_seeds)
-        self.store = RunStore(check_out_dir(out), sim.id)
+        cfgs = sim.grid(scale, n_seeds, variant)
+        self.variant = variant
+        self.store = RunStore(variant_out(check_out_dir(out), variant), sim.id)
         self.summary = SweepSummary(sim=sim.id)
         self.t_start = time.perf_counter() if start is None else start
         self.summary.cleaned = self.store.clean_temporary()
@@ -601,6 +634,7 @@ def run_simulation(
     workers: int | None = None,
     scheduler: str | None = None,
     group: bool = True,
+    variant: str | None = None,
 ) -> SweepSummary:
     """Run every config of ``sim`` at ``scale`` not already finished under ``out``.
 
@@ -612,7 +646,8 @@ def run_simulation(
     rescheduled by Dask, and each run's record is written once, by this process, when its result
     arrives. Pending rows that share shapes run as one batched ensemble when the simulation can
     (``group``, see the module docstring; ``group=False`` runs every row alone). Ends by rewriting
-    the table.
+    the table. ``variant`` runs the grid under one of the simulation's :attr:`Simulation.variants`,
+    into :func:`variant_out` of ``out``.
     """
     return run_simulations(
         [sim],
@@ -625,6 +660,7 @@ def run_simulation(
         workers=workers,
         scheduler=scheduler,
         group=group,
+        variant=variant,
     )[0]
 
 
@@ -641,6 +677,7 @@ def run_simulations(
     scheduler: str | None = None,
     group: bool = True,
     on_finish: Callable[[SweepSummary], None] | None = None,
+    variant: str | None = None,
 ) -> list[SweepSummary]:
     """:func:`run_simulation` for several simulations; their summaries in the order given.
 
@@ -654,11 +691,14 @@ def run_simulations(
     simulation gets the records it would get alone up to float rounding (how rows are batched may
     differ, and with it ``group_size``, ``timings`` and ``worker``); ``on_finish`` is called with each
     summary as soon as its simulation is complete (see :class:`SweepSummary` for ``seconds``).
+    ``variant`` (a name in every simulation's :attr:`Simulation.variants`) runs each grid under it.
     """
     if isinstance(sims, Simulation) or not isinstance(sims, Sequence):
         fail("sims", "a sequence of Simulations", sims)
     for sim in sims:
         check_instance_sim(sim)
+        if variant is not None:
+            sim.check_variant(variant)
     device = resolve_device(device)
     check_bool("group", group)
     if workers is not None:
@@ -669,7 +709,14 @@ def run_simulations(
     if workers is None and scheduler is None:
         for sim in sims:
             sweep = _Sweep(
-                sim, scale=scale, out=out, n_seeds=n_seeds, force=force, progress=progress, device=device
+                sim,
+                scale=scale,
+                out=out,
+                n_seeds=n_seeds,
+                force=force,
+                progress=progress,
+                device=device,
+                variant=variant,
             )
             try:
                 for batch in make_batches(sim, sweep.pending, group):
@@ -698,6 +745,7 @@ def run_simulations(
                 progress=progress,
                 device=device,
                 start=t0,
+                variant=variant,
             )
             sweep.summary.packed = len(sims) > 1
             sweeps.append(sweep)
@@ -776,6 +824,7 @@ def _run_dask(
                 n_seeds,
                 [key for key, _ in batch],
                 device,
+                sweeps[i].variant,
                 pure=False,
                 priority=priority,
                 key=f"{sweeps[i].sim.id}-{batch[0][0]}-x{len(batch)}",
@@ -821,6 +870,13 @@ def check_instance_sim(sim: object) -> None:
     """Raise unless ``sim`` is a :class:`Simulation`."""
     if not isinstance(sim, Simulation):
         fail("sim", "a Simulation (e.g. sims.registry.find_simulation('01'))", sim)
+
+
+def variant_out(out: Path, variant: str | None) -> Path:
+    """Where a sweep under ``variant`` keeps its records: ``out/variants/<variant>`` (``out`` itself for
+    the plain grid), so a variant's rows — labelled as the plain ones — never mix with them and
+    ``python -m paper_checks --results out/variants/<variant>`` evaluates the same claims on them."""
+    return out if variant is None else out / "variants" / variant
 
 
 def check_out_dir(out: object) -> Path:

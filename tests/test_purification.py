@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -302,7 +303,8 @@ def test_path_check_tells_less_from_slower(tmp_path: object) -> None:
     """PUR-fgm-path's check on synthetic paths: a subject that plateaus at the reference's level holds;
     one that plateaus at half the reference's fall fails (it purifies *less*); one still falling at
     the end is inconclusive (slower cannot be told from less); one that falls and climbs back (as
-    FGM-AT does) fails; continued clean training (flat) fails; an underfit subject is inconclusive."""
+    FGM-AT does) fails; continued clean training (flat) fails; an underfit subject is inconclusive; so
+    is any subject of a reference that does not purify (its share would be a ratio of two rises)."""
     from pathlib import Path
 
     from paper_checks.purification import path_check
@@ -348,6 +350,11 @@ def test_path_check_tells_less_from_slower(tmp_path: object) -> None:
     }
     assert "may still be falling" in path_check(("falling",))(runs).reason
     assert path_check(("less", "same"))(runs).status == "holds"  # an existence over radii
+    write("rises", 3.0, 0.1)  # a reference that adds mixture: no fall to take a share of
+    write("rises_more", 4.0, 0.1)
+    runs = RunStore(root, "09_purification").records()
+    rising = path_check(("rises_more",), reference="rises")(runs)
+    assert rising.status == "inconclusive" and "does not purify here" in rising.reason
 
 
 def test_label_difference_check_pairs_the_arms(tmp_path: object) -> None:
@@ -398,3 +405,155 @@ def test_label_difference_check_pairs_the_arms(tmp_path: object) -> None:
     runs = RunStore(root, "08_mixture_scaling").records()
     unpaired = mixture_label_check("d")(runs)
     assert unpaired.status == "inconclusive" and "not paired" in unpaired.reason
+
+
+def test_dictionary_variants_change_only_the_data() -> None:
+    """Issue #15 item 8: each variant changes the generator's dictionary or noise and nothing else
+    (dense codes, k = d, stay dense under the overcomplete dictionary: k = D); the data it draws have
+    that dictionary (orthonormal columns, ``D = 2d`` unit columns) or noise; real patches are refused."""
+    from sims.purification_runs import (
+        DICTIONARY_VARIANTS,
+        VARIANT_NOISE,
+        PurificationSetup,
+        dictionary_variant,
+        setup_data,
+    )
+
+    s = PurificationSetup(d=16, k=2, m=8, n=64, n_test=8, n_seeds=1)
+    got = {v: dictionary_variant(s, v) for v in DICTIONARY_VARIANTS}
+    for v, t in got.items():
+        changed = {f for f in s.__dataclass_fields__ if getattr(s, f) != getattr(t, f)}
+        assert (
+            changed
+            == {
+                "orthonormal": {"dictionary"},
+                "overcomplete": {"dictionary", "D"},
+                "noise": {"noise"},
+            }[v]
+        )
+    M = setup_data(got["orthonormal"])[0].dictionary
+    np.testing.assert_allclose(M.T @ M, np.eye(16), atol=1e-12)
+    assert not np.allclose(M, np.eye(16))
+    over = setup_data(got["overcomplete"])[0]
+    assert over.dictionary.shape == (16, 32)
+    np.testing.assert_allclose(np.linalg.norm(over.dictionary, axis=0), 1.0)
+    noisy = setup_data(got["noise"])[0]
+    residual = noisy.X - noisy.Z @ noisy.dictionary.T
+    assert 0.5 * VARIANT_NOISE < np.linalg.norm(residual, axis=1).mean() < 1.5 * VARIANT_NOISE
+    with pytest.raises(AdvsimError, match="variant must be one of"):
+        dictionary_variant(s, "identity")
+    dense = dictionary_variant(replace(s, k=16), "overcomplete")
+    assert (dense.k, dense.D) == (32, 32)  # dense codes stay dense: every atom
+    with pytest.raises(
+        AdvsimError, match=r"setup.source must be 'synthetic' .*; got 'patches_teacher'"
+    ):
+        dictionary_variant(
+            PurificationSetup(source="patches_teacher", dictionary="orthonormal", n=64, n_test=8),
+            "noise",
+        )
+
+
+def test_flip_radius_check_applies_only_where_the_derivation_does(tmp_path: object) -> None:
+    """PUR-radius-*'s check on radii drawn around the derived ones: it holds on the identity
+    dictionary; on a rotated (orthonormal) one the ℓ2 radius is still judged (a rotation does not
+    change ℓ2 distances) but the ℓ∞ one is not (its steepest ray is along the code axes); with noise
+    neither is. Not applicable is inconclusive, never a verdict."""
+    from pathlib import Path
+
+    import theory.purification as thp
+    from paper_checks.purification import flip_radius_check
+    from sims.records import RunStore
+
+    rng = np.random.default_rng(0)
+
+    def runs(root: Path, dictionary: str, noise: float) -> list[Any]:
+        store = RunStore(root, "08_mixture_scaling")
+        for k in (2, 4, 8):
+            setup = {
+                "d": 64,
+                "k": k,
+                "threshold_kind": "signal",
+                "threshold": 0.5,
+                "dictionary": dictionary,
+                "noise": noise,
+            }
+            arrays = {
+                f"flip_{norm}": thp.clean_network_flip_radius_median(k, 64, norm, 0.5)
+                * rng.uniform(0.8, 1.25, (8, 50))
+                for norm in ("linf", "l2")
+            }
+            arrays.update(train_acc=np.ones(8), test_acc=np.ones(8))
+            name = f"true-d64-k{k}"
+            store.write(
+                name,
+                {
+                    "config": {"condition": name, "setup": setup},
+                    "status": "ok",
+                    "timings": {"end": 1.0},
+                },
+                arrays,
+            )
+        return store.records()
+
+    root = Path(str(tmp_path))
+    plain = runs(root / "plain", "identity", 0.0)
+    assert flip_radius_check("k", "linf")(plain).status == "holds"
+    assert flip_radius_check("k", "l2")(plain).status == "holds"
+    rotated = runs(root / "rotated", "orthonormal", 0.0)
+    assert flip_radius_check("k", "l2")(rotated).status == "holds"
+    no = flip_radius_check("k", "linf")(rotated)
+    assert no.status == "inconclusive" and "identity dictionary" in no.reason
+    noisy = runs(root / "noisy", "identity", 0.1)
+    for norm in ("linf", "l2"):
+        c = flip_radius_check("k", norm)(noisy)
+        assert c.status == "inconclusive" and "noiseless" in c.reason
+
+
+def test_a_level_that_did_not_train_is_left_out_of_the_sweep(tmp_path: object) -> None:
+    """Simulation 08's slopes are read over the levels whose nets fit their training labels (mean
+    training accuracy >= FIT_FLOOR): a dead level (a threshold that silenced every neuron at the
+    initialisation; its output 0 counts as wrong) would otherwise set the slope. The level left out is
+    named in the detail; with fewer than two levels left the slope is inconclusive."""
+    from pathlib import Path
+
+    from paper_checks.purification import FIT_FLOOR, mixture_alignment_check, mixture_slope_check
+    from sims.records import RunStore
+
+    root = Path(str(tmp_path))
+    rng = np.random.default_rng(2)
+    store = RunStore(root, "08_mixture_scaling")
+
+    def write(k: int, acc: float, ratio: float) -> None:
+        W = ratio * rng.choice((-1.0, 1.0), size=(8, 64, 64)) * rng.uniform(0.5, 1.5, (8, 64, 64))
+        W[:, np.arange(64), np.arange(64)] = 1.0
+        W += 0.2 * ratio * np.ones(64)  # a mixture along M w* = 1
+        name = f"true-d64-k{k}"
+        store.write(
+            name,
+            {
+                "config": {"condition": name, "setup": {"d": 64, "k": k}},
+                "status": "ok",
+                "timings": {"end": 1.0},
+            },
+            {
+                "W_clean": W,
+                "dictionary": np.eye(64),
+                "w_star": np.ones(64),
+                "train_acc": np.full(8, acc),
+                "test_acc": np.full(8, acc),
+            },
+        )
+
+    write(2, 0.12, 0.5)  # dead: its "mixture" is the initialisation's noise
+    write(4, 0.99, 4 / 64)
+    write(8, 0.99, 8 / 64)
+    runs = store.records()
+    cmp = mixture_slope_check("k")(runs)
+    assert cmp.measured == pytest.approx(1.0, abs=0.05) and cmp.status == "holds"
+    assert "left out, did not train" in cmp.detail and "k=2 (training accuracy 0.12)" in cmp.detail
+    align = mixture_alignment_check(runs)
+    assert "true-d64-k2" in align.detail.split("left out")[1]
+    write(8, FIT_FLOOR - 0.01, 8 / 64)
+    alone = mixture_slope_check("k")(store.records())
+    assert alone.status == "inconclusive" and "fewer than 2 k values" in alone.reason
+    assert "k=8 (training accuracy 0.74)" in alone.reason

@@ -225,14 +225,118 @@ def test_records_of_another_scale_are_not_mixed_in(tmp_path: Path) -> None:
 
 
 def test_every_simulation_grid_is_valid_at_both_scales() -> None:
-    """Both scales build (configs validate) and give distinct run keys."""
+    """Both scales build (configs validate) and give distinct run keys; so does every variant's grid,
+    whose keys differ from the plain grid's."""
     from sims.registry import all_simulations
 
     for sim in all_simulations():
-        for scale in ("quick", "paper"):
+        for scale in ("quick", "medium", "paper"):
             cfgs = sim.grid(scale)
             keys = [sim.key(c) for c in cfgs]
             assert cfgs and len(set(keys)) == len(keys), (sim.id, scale)
+            for variant in sim.variants:
+                vkeys = [sim.key(c) for c in sim.grid(scale, variant=variant)]
+                assert len(set(vkeys)) == len(keys) and not set(vkeys) & set(keys), (
+                    sim.id,
+                    variant,
+                )
+
+
+@dataclass(frozen=True)
+class _VCfg:
+    i: int
+    shift: int = 0
+    n_seeds: int = 1
+
+
+def _vrun(cfg: _VCfg, ctx: RunContext) -> RunOutput:
+    return RunOutput({"value": float(cfg.i + cfg.shift)}, {"x": np.full(2, cfg.i)})
+
+
+VARIANT_DEMO = Simulation(
+    number="00",
+    name="variants",
+    title="t",
+    paper="none",
+    configs=lambda scale: [_VCfg(i) for i in range(3)],
+    run=_vrun,
+    label=lambda c: f"i{c.i}",
+    variants={"shifted": lambda c: _VCfg(c.i, shift=10)},
+)
+
+
+def test_a_variant_runs_its_own_grid_into_its_own_folder(tmp_path: Path) -> None:
+    """A variant's rows carry the plain rows' labels but their own configs: they go to
+    ``out/variants/<name>``, so neither sweep sees (or skips) the other's records."""
+    from sims.simulation import variant_out
+
+    plain = run_simulation(VARIANT_DEMO, out=tmp_path, progress=False)
+    shifted = run_simulation(VARIANT_DEMO, out=tmp_path, progress=False, variant="shifted")
+    assert (plain.ran, shifted.ran, shifted.skipped) == (3, 3, 0)
+    here = variant_out(tmp_path, "shifted")
+    assert here == tmp_path / "variants" / "shifted"
+    base = {
+        r.key.split("-")[0]: r.metrics["value"]
+        for r in RunStore(tmp_path, VARIANT_DEMO.id).records()
+    }
+    var = {
+        r.key.split("-")[0]: r.metrics["value"] for r in RunStore(here, VARIANT_DEMO.id).records()
+    }
+    assert base == {"i0": 0.0, "i1": 1.0, "i2": 2.0}
+    assert var == {"i0": 10.0, "i1": 11.0, "i2": 12.0}
+    again = run_simulation(VARIANT_DEMO, out=tmp_path, progress=False, variant="shifted")
+    assert (again.ran, again.skipped) == (0, 3)
+
+
+def test_variant_names_are_folder_names_and_simulations_stay_hashable() -> None:
+    assert hash(VARIANT_DEMO) == hash(VARIANT_DEMO)
+    with pytest.raises(AdvsimError, match=r"variant name must be lower-case letters"):
+        Simulation(
+            number="00",
+            name="v",
+            title="t",
+            paper="p",
+            configs=lambda s: [],
+            run=_vrun,
+            variants={"../up": lambda c: c},
+        )
+    with pytest.raises(AdvsimError, match=r"variants\['x'\] must be a callable"):
+        Simulation(
+            number="00",
+            name="v",
+            title="t",
+            paper="p",
+            configs=lambda s: [],
+            run=_vrun,
+            variants={"x": 3},  # type: ignore[dict-item]
+        )
+
+
+def test_an_unknown_variant_is_refused_naming_the_offered_ones(tmp_path: Path) -> None:
+    with pytest.raises(
+        AdvsimError,
+        match=r"variant must be one of simulation 00's variants \('shifted'\); got 'noise'",
+    ):
+        run_simulation(VARIANT_DEMO, out=tmp_path, progress=False, variant="noise")
+    with pytest.raises(AdvsimError, match=r"variants \(none\)"):
+        run_simulation(DEMO, out=tmp_path, progress=False, variant="shifted")
+    assert not (tmp_path / "variants").exists()
+
+
+def test_a_worker_rebuilds_the_variant_grid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Dask side (:func:`sims.simulation._remote`) gets the variant's name and rebuilds that grid:
+    the keys it is sent are the variant's."""
+    import torch
+
+    import sims.simulation as simmod
+
+    monkeypatch.setattr(simmod, "load_simulation", lambda module: VARIANT_DEMO)
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)  # a worker's; not this process
+    keys = [VARIANT_DEMO.key(c) for c in VARIANT_DEMO.grid("quick", variant="shifted")]
+    outs = simmod._remote("demo", "quick", None, keys[:2], "cpu", "shifted")
+    assert [o.metrics["value"] for o in outs] == [10.0, 11.0]
+    with pytest.raises(KeyError):
+        simmod._remote("demo", "quick", None, keys[:1], "cpu", None)
 
 
 # ----------------------------------------------------------------------------- issue 17: damage, locks

@@ -127,6 +127,14 @@ def test_cli_list_and_bad_input() -> None:
     assert bad.returncode == 2 and "seeds must be an integer in [1, 9999]" in bad.stderr
     bad = _cli("sims", "run", "01", "--device", "tpu")
     assert bad.returncode == 2 and "device must be one of" in bad.stderr
+    bad = _cli("sims", "run", "01", "--variant", "noise")
+    assert (
+        bad.returncode == 2
+        and "variant must be one of simulation 01's variants (none)" in bad.stderr
+    )
+    bad = _cli("sims", "run", "all", "--variant", "dense")
+    assert bad.returncode == 2 and "--variant must be one that some simulation offers" in bad.stderr
+    assert "'orthonormal'" not in bad.stderr and "noise, orthonormal, overcomplete" in bad.stderr
     assert _cli("sims.01_frozen_weights", "--help").returncode == 0
 
 
