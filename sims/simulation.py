@@ -24,6 +24,7 @@ each row's flags are its own.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 import time
@@ -706,18 +707,19 @@ def run_simulations(
     if scheduler is not None:
         check_scheduler(scheduler)
     summaries: list[SweepSummary] = []
+    new_sweep = functools.partial(
+        _Sweep,
+        scale=scale,
+        out=out,
+        n_seeds=n_seeds,
+        force=force,
+        progress=progress,
+        device=device,
+        variant=variant,
+    )
     if workers is None and scheduler is None:
         for sim in sims:
-            sweep = _Sweep(
-                sim,
-                scale=scale,
-                out=out,
-                n_seeds=n_seeds,
-                force=force,
-                progress=progress,
-                device=device,
-                variant=variant,
-            )
+            sweep = new_sweep(sim)
             try:
                 for batch in make_batches(sim, sweep.pending, group):
                     batch = sweep.claim(batch)
@@ -736,17 +738,7 @@ def run_simulations(
     t0 = time.perf_counter()  # one start for every sweep of the packed run (see SweepSummary)
     try:
         for sim in sims:
-            sweep = _Sweep(
-                sim,
-                scale=scale,
-                out=out,
-                n_seeds=n_seeds,
-                force=force,
-                progress=progress,
-                device=device,
-                start=t0,
-                variant=variant,
-            )
+            sweep = new_sweep(sim, start=t0)
             sweep.summary.packed = len(sims) > 1
             sweeps.append(sweep)
         _run_dask(sweeps, scale, n_seeds, device, workers, scheduler, group, on_finish)
