@@ -127,15 +127,25 @@ def test_cli_list_and_bad_input() -> None:
     assert bad.returncode == 2 and "seeds must be an integer in [1, 9999]" in bad.stderr
     bad = _cli("sims", "run", "01", "--device", "tpu")
     assert bad.returncode == 2 and "device must be one of" in bad.stderr
-    bad = _cli("sims", "run", "01", "--variant", "noise")
-    assert (
-        bad.returncode == 2
-        and "variant must be one of simulation 01's variants (none)" in bad.stderr
-    )
-    bad = _cli("sims", "run", "all", "--variant", "dense")
-    assert bad.returncode == 2 and "--variant must be one that some simulation offers" in bad.stderr
-    assert "'orthonormal'" not in bad.stderr and "noise, orthonormal, overcomplete" in bad.stderr
     assert _cli("sims.01_frozen_weights", "--help").returncode == 0
+
+
+def test_cli_refuses_a_variant_a_simulation_does_not_offer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sims.cli import main
+
+    out = ["--out", str(tmp_path)]
+    assert main(["run", "01", "--variant", "noise", *out]) == 2
+    err = capsys.readouterr().err
+    assert "variant must be one of simulation 01's variants (none); got 'noise'" in err
+    assert main(["run", "all", "--variant", "dense", *out]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "--variant must be one that some simulation offers (noise, orthonormal, overcomplete)"
+        in err
+    )
+    assert not list(tmp_path.iterdir())  # refused before anything ran
 
 
 def test_paper_checks_cli_writes_report_and_json(results: Path, tmp_path: Path) -> None:
