@@ -370,7 +370,7 @@ def test_label_difference_check_pairs_the_arms(tmp_path: object) -> None:
     root = Path(str(tmp_path))
     rng = np.random.default_rng(1)
 
-    def write(arm: str, d: int, ratio: float, seed: int = 0) -> None:
+    def write(arm: str, d: int, ratio: float, seed: int = 0, acc: float = 1.0) -> None:
         W = ratio * rng.choice((-1.0, 1.0), size=(8, 64, d)) * rng.uniform(0.5, 1.5, (8, 64, d))
         W[:, np.arange(64), np.arange(64) % d] = 1.0  # one pure atom per neuron
         shared = np.random.default_rng([d, seed])
@@ -388,8 +388,8 @@ def test_label_difference_check_pairs_the_arms(tmp_path: object) -> None:
                 "X_test": shared.normal(size=(16, d)),
                 "dictionary": np.eye(d),
                 "w_star": np.ones(d),
-                "train_acc": np.ones(8),
-                "test_acc": np.ones(8),
+                "train_acc": np.full(8, acc),
+                "test_acc": np.full(8, acc),
             },
         )
 
@@ -401,6 +401,13 @@ def test_label_difference_check_pairs_the_arms(tmp_path: object) -> None:
     main = mixture_label_check("d")(runs)
     assert main.status == "holds" and main.measured == pytest.approx(-0.8, abs=0.05)
     assert mixture_label_check("d", "reshuffled", "shuffled")(runs).status == "fails"
+    write("true", 256, 0.3, acc=0.1)  # a level that did not train, in both arms: left out, named
+    write("shuffled", 256, 0.3, acc=0.1)
+    runs = RunStore(root, "08_mixture_scaling").records()
+    kept = mixture_label_check("d")(runs)
+    assert kept.status == "holds" and kept.measured == pytest.approx(main.measured)
+    assert "left out of true, did not train" in kept.detail and "d=256" in kept.detail
+    assert "left out of shuffled, did not train" in kept.detail
     write("shuffled", 64, 0.1, seed=1)  # another initialisation: no longer paired with "true"
     runs = RunStore(root, "08_mixture_scaling").records()
     unpaired = mixture_label_check("d")(runs)
