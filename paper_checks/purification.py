@@ -156,6 +156,16 @@ def _fitted(r: RunRecord) -> bool:
     return "train_acc" not in a or float(np.mean(a["train_acc"])) >= FIT_FLOOR
 
 
+def _left_out(items: Sequence[str], of: str = "") -> str:
+    """The detail's note on runs or levels left out for not training (``""`` if none)."""
+    if not items:
+        return ""
+    whose = f" of {of}" if of else ""
+    return f"; left out{whose}, did not train (< {FIT_FLOOR:g} of its labels fitted): " + ", ".join(
+        items
+    )
+
+
 class Series(NamedTuple):
     """A sweep of simulation 08: the runs at one ``fixed`` value sorted by the swept one (one per
     value, only levels that trained), that fixed value, and what was left out (text, ``""`` if none)."""
@@ -165,10 +175,10 @@ class Series(NamedTuple):
     dropped: str
 
 
-def _series(runs: Sequence[RunRecord], vary: str, fixed: str) -> Series:
+def _series(runs: Sequence[RunRecord], vary: str, fixed: str, of: str = "") -> Series:
     """The runs sharing the ``fixed`` value with the most distinct ``vary`` values, sorted by ``vary``
     (one run per value), less the levels whose nets did not fit their training labels
-    (:data:`FIT_FLOOR`), said in ``dropped``. The sweep is chosen before levels are left out: the
+    (:data:`FIT_FLOOR`), said in ``dropped`` (naming the arm ``of``, if given). The sweep is chosen before levels are left out: the
     design's sweep is read (or found too short), never another one that happens to have trained."""
     by_fixed: dict[int, dict[int, RunRecord]] = {}
     for r in runs:
@@ -182,12 +192,7 @@ def _series(runs: Sequence[RunRecord], vary: str, fixed: str) -> Series:
         for v in sorted(group)
         if not _fitted(group[v])
     ]
-    dropped = (
-        f"; left out, did not train (< {FIT_FLOOR:g} of its labels fitted): {', '.join(left)}"
-        if left
-        else ""
-    )
-    return Series(kept, fixed_value, dropped)
+    return Series(kept, fixed_value, _left_out(left, of))
 
 
 def _ratios(group: Sequence[RunRecord]) -> np.ndarray:
@@ -324,11 +329,13 @@ def mixture_label_check(vary: str, subject: str = "true", reference: str = "shuf
     band = (SLOPE_TOL, INF) if vary == "k" else (-INF, -SLOPE_TOL)
 
     def check(runs: Sequence[RunRecord]) -> Comparison:
-        sub, fixed_value, sub_dropped = _series([r for r in runs if _arm(subject)(r)], vary, fixed)
-        ref, _, ref_dropped = _series([r for r in runs if _arm(reference)(r)], vary, fixed)
-        dropped = sub_dropped.replace(
-            "; left out", f"; left out of {subject}"
-        ) + ref_dropped.replace("; left out", f"; left out of {reference}")
+        sub, fixed_value, sub_dropped = _series(
+            [r for r in runs if _arm(subject)(r)], vary, fixed, of=subject
+        )
+        ref, _, ref_dropped = _series(
+            [r for r in runs if _arm(reference)(r)], vary, fixed, of=reference
+        )
+        dropped = sub_dropped + ref_dropped
         xs = [int(_setup(r)[vary]) for r in sub]
         if len(sub) < 2 or [int(_setup(r)[vary]) for r in ref] != xs:
             return missing(
@@ -387,13 +394,7 @@ def mixture_alignment_check(runs: Sequence[RunRecord]) -> Comparison:
         ),
     )
     cmp = _per_run(ordered, one).with_accuracy(*accuracies(fitted))
-    if left:
-        cmp = replace(
-            cmp,
-            detail=f"{cmp.detail}; left out, did not train (< {FIT_FLOOR:g} of its labels fitted): "
-            + ", ".join(left),
-        )
-    return cmp
+    return replace(cmp, detail=cmp.detail + _left_out(left)) if left else cmp
 
 
 # --------------------------------------------------------------------------- simulation 09
