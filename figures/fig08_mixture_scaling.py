@@ -5,7 +5,11 @@
 ``k/d`` of :func:`theory.purification.mixture_ratio` (dashed). (c, d) The clean nets' median minimal ℓ∞
 and ℓ2 flip radii over the same sweeps (true labels, dots; shuffled labels, crosses) with the radius of
 the paper's clean network with its threshold, :func:`theory.purification.clean_network_flip_radius_median`
-(dashed). The threshold is ``‖w‖/(2√k)`` throughout.
+(dashed), carrying the true-label nets' threshold as a share of one atom's signal
+(:func:`paper_checks.purification.threshold_share`; the threshold is ``‖w‖/(2√k)``, or half of the
+neuron's largest response while that is smaller). Open red circles in (a, b): levels the mixture checks leave out — nets that
+did not fit their labels, or a sample in which the median atom pair shares no training point
+(:func:`theory.purification.pair_cooccurrence`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from figures.registry import FigureSpec
 from figures.style import new_figure, save
+from paper_checks.purification import FIT_FLOOR, threshold_share
 from sims.records import RunRecord, load_records
 from theory import purification as th
 
@@ -34,6 +39,20 @@ def _sweep(runs: list[RunRecord], fixed: str) -> tuple[int, list[RunRecord]]:
         counts[r.config["setup"][fixed]] = counts.get(r.config["setup"][fixed], 0) + 1
     value = max(counts, key=lambda v: counts[v])
     return value, [r for r in runs if r.config["setup"][fixed] == value]
+
+
+def _trained(r: RunRecord) -> bool:
+    """Whether the run's nets fitted their labels (:data:`paper_checks.purification.FIT_FLOOR`)."""
+    a = r.arrays()
+    return "train_acc" not in a or float(np.mean(a["train_acc"])) >= FIT_FLOOR
+
+
+def _pairs_meet(r: RunRecord) -> bool:
+    """Whether the median atom pair shares a training point (:func:`theory.purification.
+    pair_cooccurrence`), where the median mixture ratio reads the ``k/d`` law."""
+    s = r.config["setup"]
+    lam = th.pair_cooccurrence(int(s["n"]), int(s["k"]), int(s.get("D") or s["d"]))
+    return lam >= th.MIXTURE_COOCCURRENCE
 
 
 def _size_ticks(ax: object, xs: list[float]) -> None:
@@ -59,6 +78,22 @@ def make(results: Path, out: Path) -> list[Path]:
             control = arm != "true"
             ax.plot(
                 x, y, ":" if control else "-", marker="x" if control else "o", label=f"{arm} labels"
+            )
+        unread = sorted(
+            (r.config["setup"][vary], float(np.median(r.arrays()["mixture_ratio"])))
+            for r in rows
+            if _arm(r) == "true" and (not _trained(r) or not _pairs_meet(r))
+        )
+        if unread:
+            ux, uy = np.array(unread).T
+            ax.plot(
+                ux,
+                uy,
+                "o",
+                ms=11,
+                mfc="none",
+                color="C3",
+                label="left out by the check",
             )
         xs = np.array(sorted({p[0] for v in pts.values() for p in v}))
         pred = [
@@ -97,21 +132,21 @@ def make(results: Path, out: Path) -> list[Path]:
                     color=color,
                     label=f"{label}, {arm} labels",
                 )
-            setups = sorted(
-                {(r.config["setup"][vary], r.config["setup"]["threshold"]) for r in rows}
-            )
+            level: dict[float, float] = {}
+            for r in rows:
+                share = threshold_share(r) if _arm(r) == "true" else None
+                if share is not None:
+                    level[float(r.config["setup"][vary])] = share
             derived = [
                 th.clean_network_flip_radius_median(
                     int(x) if vary == "k" else int(fixed_value),
                     int(fixed_value) if vary == "k" else int(x),
                     norm,
-                    float(t),
+                    share,
                 )
-                for x, t in setups
+                for x, share in sorted(level.items())
             ]
-            ax.plot(
-                [x for x, _ in setups], derived, "--", color=color, lw=1, label=f"{label} derived"
-            )
+            ax.plot(sorted(level), derived, "--", color=color, lw=1, label=f"{label} derived")
         ax.set(
             xscale="log",
             yscale="log",

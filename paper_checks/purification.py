@@ -156,14 +156,20 @@ def _fitted(r: RunRecord) -> bool:
     return "train_acc" not in a or float(np.mean(a["train_acc"])) >= FIT_FLOOR
 
 
-def _left_out(items: Sequence[str], of: str = "") -> str:
-    """The detail's note on runs or levels left out for not training (``""`` if none)."""
+def _left_out(items: Sequence[str], of: str = "", why: str = "") -> str:
+    """The detail's note on runs or levels left out (``""`` if none): for not training, or ``why``."""
     if not items:
         return ""
     whose = f" of {of}" if of else ""
-    return f"; left out{whose}, did not train (< {FIT_FLOOR:g} of its labels fitted): " + ", ".join(
-        items
-    )
+    reason = why or f"did not train (< {FIT_FLOOR:g} of its labels fitted)"
+    return f"; left out{whose}, {reason}: " + ", ".join(items)
+
+
+def _cooccurrence(r: RunRecord) -> float:
+    """The run's :func:`theory.purification.pair_cooccurrence` (its training size, sparsity, atoms)."""
+    s = _setup(r)
+    atoms = int(s.get("D") or s["d"])
+    return th.pair_cooccurrence(int(s["n"]), int(s["k"]), atoms)
 
 
 class Series(NamedTuple):
@@ -175,24 +181,41 @@ class Series(NamedTuple):
     dropped: str
 
 
-def _series(runs: Sequence[RunRecord], vary: str, fixed: str, of: str = "") -> Series:
+def _series(
+    runs: Sequence[RunRecord], vary: str, fixed: str, of: str = "", pairs: bool = False
+) -> Series:
     """The runs sharing the ``fixed`` value with the most distinct ``vary`` values, sorted by ``vary``
     (one run per value), less the levels whose nets did not fit their training labels
-    (:data:`FIT_FLOOR`), said in ``dropped`` (naming the arm ``of``, if given). The sweep is chosen before levels are left out: the
-    design's sweep is read (or found too short), never another one that happens to have trained."""
+    (:data:`FIT_FLOOR`) and, with ``pairs``, the levels whose median atom pair shares no training point
+    (:func:`theory.purification.pair_cooccurrence` below :data:`theory.purification.
+    MIXTURE_COOCCURRENCE`: the median mixture ratio reads absent pairs there), said in ``dropped``
+    (naming the arm ``of``, if given). The sweep is chosen before levels are left out: the design's
+    sweep is read (or found too short), never another one that happens to have trained."""
     by_fixed: dict[int, dict[int, RunRecord]] = {}
     for r in runs:
         by_fixed.setdefault(int(_setup(r)[fixed]), {})[int(_setup(r)[vary])] = r
     if not by_fixed:
         return Series([], 0, "")
     fixed_value, group = max(by_fixed.items(), key=lambda kv: (len(kv[1]), kv[0]))
-    kept = [group[v] for v in sorted(group) if _fitted(group[v])]
+    untrained = [v for v in sorted(group) if not _fitted(group[v])]
+    unread = [
+        v
+        for v in sorted(group)
+        if pairs and v not in untrained and _cooccurrence(group[v]) < th.MIXTURE_COOCCURRENCE
+    ]
+    kept = [group[v] for v in sorted(group) if v not in untrained and v not in unread]
     left = [
         f"{vary}={v} (training accuracy {float(np.mean(group[v].arrays()['train_acc'])):.2f})"
-        for v in sorted(group)
-        if not _fitted(group[v])
+        for v in untrained
     ]
-    return Series(kept, fixed_value, _left_out(left, of))
+    sparse = [f"{vary}={v} ({_cooccurrence(group[v]):.2f})" for v in unread]
+    dropped = _left_out(left, of) + _left_out(
+        sparse,
+        of,
+        "the median atom pair shares no training point (expected points per pair "
+        "n·k(k−1)/(d(d−1)) < ln 2)",
+    )
+    return Series(kept, fixed_value, dropped)
 
 
 def _ratios(group: Sequence[RunRecord]) -> np.ndarray:
@@ -216,14 +239,17 @@ def mixture_slope_check(vary: str) -> Check:
 
     Interval: :func:`paper_checks.stats.slope` — members resampled jointly across the levels (member ``i``
     has the same seed in every row; the data are drawn per row), neurons within members, refit. Levels
-    whose nets did not fit their labels (:data:`FIT_FLOOR`) are left out, and the detail says so.
+    whose nets did not fit their labels (:data:`FIT_FLOOR`), and levels whose median atom pair shares
+    no training point (:func:`theory.purification.pair_cooccurrence`: the law is the population's
+    share of co-occurring codes, which a sample of ``n`` shows only where pairs meet), are left out,
+    and the detail says so.
     """
     fixed = "d" if vary == "k" else "k"
     predicted = th.mixture_slopes()[0 if vary == "k" else 1]
     band = (predicted - SLOPE_TOL, predicted + SLOPE_TOL)
 
     def check(runs: Sequence[RunRecord]) -> Comparison:
-        group, fixed_value, dropped = _series(runs, vary, fixed)
+        group, fixed_value, dropped = _series(runs, vary, fixed, pairs=True)
         if len(group) < 2:
             return missing(
                 f"fewer than 2 {vary} values at {fixed} = {fixed_value}{dropped}", band, len(runs)
@@ -232,9 +258,10 @@ def mixture_slope_check(vary: str) -> Check:
         ratios = _ratios(group)
         iv = stats.slope(xs, ratios, log=True, reduce="median")
         pairs = ", ".join(
-            f"{vary}={x:g}: {np.nanmedian(y):.4f} (k/d "
-            f"{th.mixture_ratio(x, fixed_value) if vary == 'k' else th.mixture_ratio(fixed_value, x):.4f})"
+            f"{vary}={x:g}: {np.nanmedian(y):.4f} (k/d {th.mixture_ratio(kk, dd):.4f}, "
+            f"(k−1)/(d−1) {(kk - 1) / (dd - 1):.4f})"
             for x, y in zip(xs, ratios, strict=True)
+            for kk, dd in [(x, fixed_value) if vary == "k" else (fixed_value, x)]
         )
         cmp = judge(
             iv,
@@ -248,11 +275,40 @@ def mixture_slope_check(vary: str) -> Check:
     return check
 
 
+def threshold_share(r: RunRecord) -> float | None:
+    """The clean nets' threshold as a share ``θ`` of one atom's signal, ``t_i = θ‖w_i‖/√k``: the median
+    over members and neurons of ``t_i√k/‖w_i‖`` — what the derived network of
+    :func:`theory.purification.clean_network_preactivations` needs to carry the run's threshold.
+
+    From the record's ``threshold`` where it is stored; for the ``'signal'`` reading it is the setup's
+    ``threshold`` by construction; for the ``'peak'`` reading (that share of one atom's signal, or of
+    the neuron's largest response over the training inputs where that is smaller) it is recomputed
+    from ``W_clean`` on the run's training inputs, drawn again from its setup as the run drew them (:func:`sims.purification_runs.setup_data`). ``None`` for
+    another reading."""
+    s = _setup(r)
+    a = r.arrays()
+    W = np.asarray(a["W_clean"], float) if "W_clean" in a else None
+    norms = None if W is None else np.linalg.norm(W, axis=-1)
+    k = int(s["k"])
+    if "threshold" in a and norms is not None:
+        return float(np.median(np.asarray(a["threshold"], float) * np.sqrt(k) / norms))
+    kind = s.get("threshold_kind")
+    if kind == "signal":
+        return float(s["threshold"])
+    if kind != "peak" or W is None or norms is None:
+        return None
+    from sims.purification_runs import PurificationSetup, setup_data
+
+    X = setup_data(PurificationSetup(**s))[0].X
+    peak = np.abs(np.einsum("nd,Mmd->Mnm", X, W, optimize=True)).max(axis=1)
+    return float(np.median(float(s["threshold"]) * np.minimum(peak * np.sqrt(k) / norms, 1.0)))
+
+
 def flip_radius_check(vary: str, norm: str) -> Check:
     """Log-log slope of the clean nets' median minimal ``norm`` flip radius (simulation 08's
     ``flip_linf``/``flip_l2``: MinNorm over the correctly classified test points) in ``vary``, within
     :data:`SLOPE_TOL` of the slope of the derived radius of the paper's clean network with the run's
-    threshold over the same levels (:func:`theory.purification.clean_network_flip_radius_median`;
+    threshold (as a share of the signal, :func:`threshold_share`) over the same levels (:func:`theory.purification.clean_network_flip_radius_median`;
     PAPERS.md §2: *measure* the clean net's radius, issue #15 item 2). Interval as
     :func:`mixture_slope_check` (members jointly across levels, points within members, refit)."""
     fixed = "d" if vary == "k" else "k"
@@ -268,9 +324,14 @@ def flip_radius_check(vary: str, norm: str) -> Check:
             )
         xs = np.array([float(_setup(r)[vary]) for r in group])
         setups = [_setup(r) for r in group]
-        if any(s.get("threshold_kind") != "signal" for s in setups):
+        shares = [threshold_share(r) for r in group]
+        if any(v is None for v in shares):
+            kinds = sorted({str(s.get("threshold_kind")) for s in setups})
             return missing(
-                "the derived radius is the 'signal' threshold reading's", (-INF, INF), len(group)
+                "the derived radius needs the nets' threshold as a share of one atom's signal "
+                f"(the 'signal' or 'peak' reading, or a stored threshold); got {kinds}",
+                (-INF, INF),
+                len(group),
             )
         # the derivation's network lives on noiseless codes; its ℓ∞ ray is along the code axes (M = I),
         # its ℓ2 radius does not see a rotation of them (M orthonormal)
@@ -290,10 +351,8 @@ def flip_radius_check(vary: str, norm: str) -> Check:
             )
         derived = np.array(
             [
-                th.clean_network_flip_radius_median(
-                    int(s["k"]), int(s["d"]), norm, float(s["threshold"])
-                )
-                for s in setups
+                th.clean_network_flip_radius_median(int(s["k"]), int(s["d"]), norm, float(v or 0.0))
+                for s, v in zip(setups, shares, strict=True)
             ]
         )
         u = np.log(xs) - np.log(xs).mean()
@@ -302,8 +361,8 @@ def flip_radius_check(vary: str, norm: str) -> Check:
         radii = _ragged([np.asarray(r.arrays()[key], float) for r in group])
         iv = stats.slope(xs, radii, log=True, reduce="median")
         pairs = ", ".join(
-            f"{vary}={x:g}: {np.nanmedian(y):.4g} (derived {p:.4g})"
-            for x, y, p in zip(xs, radii, derived, strict=True)
+            f"{vary}={x:g}: {np.nanmedian(y):.4g} (derived {p:.4g}, θ {v:.3f})"
+            for x, y, p, v in zip(xs, radii, derived, shares, strict=True)
         )
         cmp = judge(
             iv,
@@ -330,10 +389,10 @@ def mixture_label_check(vary: str, subject: str = "true", reference: str = "shuf
 
     def check(runs: Sequence[RunRecord]) -> Comparison:
         sub, fixed_value, sub_dropped = _series(
-            [r for r in runs if _arm(subject)(r)], vary, fixed, of=subject
+            [r for r in runs if _arm(subject)(r)], vary, fixed, of=subject, pairs=True
         )
         ref, _, ref_dropped = _series(
-            [r for r in runs if _arm(reference)(r)], vary, fixed, of=reference
+            [r for r in runs if _arm(reference)(r)], vary, fixed, of=reference, pairs=True
         )
         dropped = sub_dropped + ref_dropped
         xs = [int(_setup(r)[vary]) for r in sub]
@@ -920,9 +979,10 @@ def _slope_claims() -> list[Claim]:
                 paper=PAPER,
                 kind="law",
                 statement=(
-                    f"After clean training (to a loss plateau; threshold ‖w‖/(2√k), width fixed) the "
-                    f"median dense-mixture coefficient |c_ij'/c_ij*| scales like k/d: log-log slope "
-                    f"{sign} in {vary}."
+                    f"After clean training (to a loss plateau; threshold ‖w‖/(2√k), or half the "
+                    f"neuron's largest response while that is smaller; width fixed) the median "
+                    f"dense-mixture coefficient |c_ij'/c_ij*| scales like k/d: log-log slope {sign} "
+                    f"in {vary}, over the levels whose atom pairs share training points."
                 ),
                 source="[recalled; derived] PAPERS.md §2 form of a clean-trained neuron",
                 sim=SIM08,

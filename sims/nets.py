@@ -838,31 +838,84 @@ class ThresholdRule:
     """How the threshold ``t_i`` of a symmetric network moves during training (not trained itself).
 
     The paper schedules its threshold rather than learning it; its exact schedule is only recalled
-    (PAPERS.md §2), so both readings are offered:
+    (PAPERS.md §2), so three readings are offered:
 
     * ``'constant'``: ``t_i = value``;
     * ``'relative'``: ``t_i = max(floor, value · ‖w_i‖₂)`` — a neuron fires on inputs whose component
       along its own direction exceeds ``value`` (scale-free; with ``value = c/√k`` a neuron aligned with
-      one dictionary atom fires when that atom is in the code with magnitude ``> c/√k``).
+      one dictionary atom fires when that atom is in the code with magnitude ``> c/√k``);
+    * ``'peak'``: ``t_i = max(floor, value · max_n |⟨w_i, x_n⟩|)`` over the training inputs — a share
+      of the neuron's own largest response, i.e. of its signal level as it stands — and, with ``cap``,
+      at most ``cap · ‖w_i‖₂`` (the ``'relative'`` threshold it must not exceed). With
+      ``cap = value/√k`` on codes of magnitude ``1/√k`` this is the ``'relative'`` share of one atom's
+      signal once a neuron's largest response reaches that atom's ``‖w_i‖/√k``, and below it only
+      while the neuron is near no atom: at a random initialisation ``value`` times the largest of
+      ``n`` Gaussian responses (``≈ value·√(2 ln n)·‖w_i‖/√d``), so the threshold starts within reach
+      of the neurons whatever ``d/k`` is — a schedule that rises with the neuron's own signal rather
+      than with a step count.
 
-    The rule is applied before every training step (and once more at the end).
+    The rule is applied before every training step (and once more at the end); ``'peak'`` needs the
+    training inputs ``X``.
     """
 
     kind: str = "relative"
     value: float = 0.0
     floor: float = 0.0
+    cap: float | None = None
 
     def __post_init__(self) -> None:
-        check_choice("threshold kind", self.kind, ("constant", "relative"))
+        check_choice("threshold kind", self.kind, ("constant", "relative", "peak"))
         check_float("threshold value", self.value, 0.0)
         check_float("threshold floor", self.floor, 0.0)
+        if self.cap is not None:
+            if self.kind != "peak":
+                fail("threshold cap", "None unless the kind is 'peak'", self.cap)
+            check_float("threshold cap", self.cap, 0.0)
 
-    def __call__(self, ens: TwoLayerEnsemble) -> Tensor:
-        """The thresholds ``(M, m)`` for the ensemble's current weights."""
+    @property
+    def needs_inputs(self) -> bool:
+        """Whether the rule reads the training inputs (``'peak'``)."""
+        return self.kind == "peak"
+
+    def __call__(self, ens: TwoLayerEnsemble, X: Tensor | None = None) -> Tensor:
+        """The thresholds ``(M, m)`` for the ensemble's current weights (and, for ``'peak'``, the
+        training inputs ``X``: ``(n, d)`` shared or ``(M, n, d)`` per member)."""
         check_instance("ens", ens, TwoLayerEnsemble, "a TwoLayerEnsemble")
         if self.kind == "constant":
             return torch.full_like(ens.W[..., 0], self.value)
-        return torch.clamp(self.value * torch.linalg.vector_norm(ens.W, dim=-1), min=self.floor)
+        if self.kind == "relative":
+            return torch.clamp(self.value * torch.linalg.vector_norm(ens.W, dim=-1), min=self.floor)
+        if X is None:
+            fail("X", "the training inputs for the 'peak' threshold rule", X)
+        if (
+            not isinstance(X, Tensor)
+            or X.dim() not in (2, 3)
+            or X.shape[-1] != ens.d
+            or (X.dim() == 3 and X.shape[0] != ens.M)
+        ):
+            fail(
+                "X",
+                f"a tensor (n, {ens.d}) or ({ens.M}, n, {ens.d}) of training inputs",
+                X if not isinstance(X, Tensor) else f"shape {tuple(X.shape)}",
+            )
+        peak = torch.zeros_like(ens.W[..., 0])
+        n = X.shape[-2]
+        for lo in range(0, n, _PEAK_ROWS):
+            chunk = X[..., lo : lo + _PEAK_ROWS, :]
+            H = (
+                torch.matmul(chunk, ens.W.transpose(-1, -2))
+                if chunk.dim() == 3
+                else torch.matmul(ens.W, chunk.T).transpose(-1, -2)
+            )
+            peak = torch.maximum(peak, H.abs_().amax(dim=-2))
+        t = self.value * peak
+        if self.cap is not None:
+            t = torch.minimum(t, self.cap * torch.linalg.vector_norm(ens.W, dim=-1))
+        return torch.clamp(t, min=self.floor)
+
+
+#: Rows of the training inputs per pass of the ``'peak'`` threshold rule (bounds its working set).
+_PEAK_ROWS = 4096
 
 
 class TrainableModel(Protocol):

@@ -5,11 +5,16 @@ measurements every one of those sims records.
 Allen-Zhu & Li (2020), shared/PAPERS.md §2. Every constant the paper only recalls is a field of
 :class:`PurificationSetup` (dictionary, code law, noise, width, init scale, threshold rule, steps), so a
 verdict can say which reading it tested. The threshold follows :class:`sims.nets.ThresholdRule`, set
-before every step, in one of three readings of the paper's schedule:
+before every step, in one of four readings of the paper's schedule:
 
 * ``'noise'`` (default): ``t_i = threshold · ‖w_i‖₂/√d`` — ``threshold`` standard deviations of a
   neuron's response to a random unit input, so a neuron ignores what is noise to it at any scale;
 * ``'signal'``: ``t_i = threshold · ‖w_i‖₂/√k`` — a share of one atom's signal ``1/√k``;
+* ``'peak'``: ``t_i = threshold · min(‖w_i‖₂/√k, max_n |⟨w_i, x_n⟩|)`` over the training inputs —
+  the ``'signal'`` share of one atom's signal once the neuron's largest response reaches one atom's
+  (a neuron near an atom), and that share of its largest response before: within reach at a random
+  initialisation whatever ``d/k`` is, where the ``'signal'`` threshold is ``√d·threshold/√k``
+  standard deviations of a random neuron's response (at ``d ≫ k`` no neuron fires and nothing trains);
 * ``'constant'``: ``t_i = threshold``.
 """
 
@@ -82,6 +87,8 @@ __all__ = [
 PURIFICATION_SOURCES = ("synthetic", "patches_teacher", "patches_image")
 #: The dimension of the patches (8×8 pixels).
 PATCH_D = 64
+#: The readings of the paper's threshold schedule (see the module docstring).
+THRESHOLD_KINDS = ("noise", "signal", "peak", "constant")
 #: The most patches :func:`sims.real_data.image_patches` draws per split.
 MAX_PATCHES = 50_000
 #: The law's generator fields that real patches leave at their defaults.
@@ -188,7 +195,7 @@ class PurificationSetup:
         check_float("init_scale", self.init_scale, 0.0, lo_open=True)
         check_choice("act", self.act, ("relu", "smooth_relu"))
         check_float("act_width", self.act_width, 0.0, lo_open=True)
-        check_choice("threshold_kind", self.threshold_kind, ("noise", "signal", "constant"))
+        check_choice("threshold_kind", self.threshold_kind, THRESHOLD_KINDS)
         check_float("threshold", self.threshold, 0.0)
         check_float("lr", self.lr, 0.0, lo_open=True)
         check_int("clean_steps", self.clean_steps, 0)
@@ -223,6 +230,8 @@ class PurificationSetup:
             return ThresholdRule("relative", self.threshold / math.sqrt(self.d))
         if self.threshold_kind == "signal":
             return ThresholdRule("relative", self.threshold / math.sqrt(self.k))
+        if self.threshold_kind == "peak":
+            return ThresholdRule("peak", self.threshold, cap=self.threshold / math.sqrt(self.k))
         return ThresholdRule("constant", self.threshold)
 
 
@@ -406,7 +415,7 @@ def train_clean(s: PurificationSetup, device: str = "cpu") -> CleanRun:
         dtype=dtype,
         device=device,
     )
-    ens.threshold = s.rule()(ens)
+    ens.threshold = s.rule()(ens, X)
     ens0 = ens.clone()
     cfg = TrainConfig(
         steps=s.clean_steps,
@@ -489,7 +498,7 @@ def train_ntk(run: CleanRun, steps: int, lr: float, init_scale: float = 1.0) -> 
     base = symmetric_ensemble(
         s.d, s.m, seeds=run.seeds, init_scale=init_scale, dtype=run.ens.dtype, device=run.ens.device
     )
-    base.threshold = s.rule()(base)
+    base.threshold = s.rule()(base, run.X)
     ntk = LinearizedEnsemble.at_init(base)
     train(
         ntk, run.X, run.y, TrainConfig(steps=steps, loss=s.loss, optimizer=OptimizerConfig(lr=lr))

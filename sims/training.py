@@ -144,7 +144,8 @@ class TrainConfig:
             ``optimizer.lr`` at 2/5 of the run and falls back to 0 at its end (the cyclic schedule of
             Wong, Rice & Kolter's fast adversarial training code: :func:`cyclic_factor`).
         threshold_rule: for symmetric networks (``ens.threshold`` set), how the threshold moves; applied
-            before every step and once at the end.
+            before every step and once at the end (a ``'peak'`` rule reads the whole training set
+            ``X``, also under minibatches).
         guard: the catastrophic-overfitting guard (needs an adversarial ``method``).
     """
 
@@ -415,7 +416,7 @@ def train(
     with torch.no_grad(), assume_valid():
         for step in range(cfg.steps + 1):
             if cfg.threshold_rule is not None and sym is not None:
-                sym.threshold = cfg.threshold_rule(sym)
+                sym.threshold = cfg.threshold_rule(sym, X)
             if next_measure < len(steps_wanted) and steps_wanted[next_measure] == step:
                 if measure is not None:
                     record()
@@ -439,7 +440,7 @@ def train(
                         steps_taken[fell] = snapshot_step[fell]
                         acc = torch.where(fell, guard_accs[-1], acc)
                         if sym is not None and cfg.threshold_rule is not None:
-                            sym.threshold = cfg.threshold_rule(sym)
+                            sym.threshold = cfg.threshold_rule(sym, X)
                 guard_accs.append(acc)
                 guard_checks.append(step)
                 for k, p in params.items():

@@ -256,6 +256,9 @@ ROWS: list[Row] = [
     ("ThresholdRule kind", lambda: N.ThresholdRule("adaptive", 0.1), "threshold kind"),
     ("ThresholdRule value", lambda: N.ThresholdRule("relative", -0.1), "threshold value"),
     ("ThresholdRule call", lambda: N.ThresholdRule()("ens"), "ens"),  # type: ignore[arg-type]
+    ("ThresholdRule peak without X", lambda: N.ThresholdRule("peak", 0.5)(sym()), "X"),
+    ("ThresholdRule peak X width", lambda: N.ThresholdRule("peak", 0.5)(sym(), torch.zeros(3, 5)), "X"),
+    ("ThresholdRule peak X members", lambda: N.ThresholdRule("peak", 0.5)(sym(), torch.zeros(3, 2, 4)), "X"),
     # --- LinearEnsemble / AutogradModel
     ("linear w 1-D", lambda: N.LinearEnsemble(torch.zeros(4), torch.zeros(1)), "w"),
     ("linear c shape", lambda: N.LinearEnsemble(torch.zeros(2, 4), torch.zeros(3)), "c"),

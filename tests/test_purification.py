@@ -110,6 +110,89 @@ def test_threshold_rules_and_training_with_a_schedule() -> None:
         ThresholdRule("adaptive", 0.1)
 
 
+def test_peak_threshold_rule_reads_the_largest_response(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ``'peak'`` rule: ``value · max_n |⟨w_i, x_n⟩|`` per member and neuron (floored), the same
+    whether the inputs are read in one pass or in chunks (to the dtype's rounding), and per member for
+    ``(M, n, d)`` inputs; with a ``cap``, at most ``cap · ‖w_i‖``; training applies it with the
+    training inputs, and it refuses to guess them."""
+    import sims.nets as nets
+
+    ens = _sym()
+    gen = torch.Generator().manual_seed(4)
+    X = torch.randn(30, 5, dtype=D64, generator=gen)
+    rule = ThresholdRule("peak", 0.5, floor=1e-3)
+    want = torch.clamp(0.5 * torch.einsum("nd,Mmd->Mnm", X, ens.W).abs().amax(dim=1), min=1e-3)
+    torch.testing.assert_close(rule(ens, X), want, rtol=1e-12, atol=0)
+    monkeypatch.setattr(nets, "_PEAK_ROWS", 7)  # 30 rows in five chunks (another GEMM blocking)
+    torch.testing.assert_close(rule(ens, X), want, rtol=1e-12, atol=0)
+    per = torch.randn(3, 30, 5, dtype=D64, generator=gen)
+    for i in range(3):
+        one = torch.clamp(0.5 * (per[i] @ ens.W[i].T).abs().amax(dim=0), min=1e-3)
+        torch.testing.assert_close(rule(ens, per)[i], one, rtol=1e-12, atol=0)
+    with pytest.raises(AdvsimError, match="X must be the training inputs"):
+        rule(ens)
+    cap = float((want / ens.W.norm(dim=-1)).median())  # some neurons on either side of it
+    capped = ThresholdRule("peak", 0.5, cap=cap)(ens, X)
+    torch.testing.assert_close(capped, torch.minimum(want, cap * ens.W.norm(dim=-1)))
+    assert bool((capped < want).any()) and bool((capped == want).any())  # both sides are reached
+    with pytest.raises(AdvsimError, match="threshold cap must be None unless the kind is 'peak'"):
+        ThresholdRule("relative", 0.5, cap=0.2)
+    y = torch.sign(X[:, 0])
+    train(ens, X, y, TrainConfig(steps=3, optimizer=OptimizerConfig(lr=0.1), threshold_rule=rule))
+    torch.testing.assert_close(ens.threshold, rule(ens, X))
+
+
+def test_peak_threshold_trains_where_the_signal_share_silences_every_neuron() -> None:
+    """Simulation 08's threshold (issue #15, item 5). At ``d ≫ k`` the ``'signal'`` reading's
+    ``‖w‖/(2√k)`` is ``√d/(2√k) = 4`` standard deviations of a random neuron's response (d = 128,
+    k = 2): on 400 points no neuron reaches it, the output stays 0, the gradient is 0 and nothing
+    trains (accuracy 0: ``y f = 0`` counts as wrong). The ``'peak'`` reading — the same ``‖w‖/(2√k)``,
+    or half the neuron's largest response while that is smaller — starts within reach: the nets fit
+    their labels past :data:`paper_checks.purification.FIT_FLOOR` (64 neurons for 128 atoms, so not
+    all), no threshold ends above ``‖w‖/(2√k)`` and a third or more sit exactly there (their largest
+    response reached one atom's: 45% here), and the neurons are far purer than a random direction
+    (median purity ≈ 0.29 at d = 128)."""
+    from paper_checks.purification import FIT_FLOOR
+    from sims.purification_runs import PurificationSetup, clean_summary, train_clean
+
+    base = PurificationSetup(
+        d=128, k=2, n=400, m=64, n_seeds=2, clean_steps=400, threshold=0.5, dtype="float32"
+    )
+    silent = train_clean(replace(base, threshold_kind="signal", clean_steps=20))
+    assert np.all(clean_summary(silent)["train_acc"] == 0.0)
+    assert torch.equal(silent.ens.W, silent.ens0.W)
+    run = train_clean(replace(base, threshold_kind="peak"))
+    assert np.all(clean_summary(run)["train_acc"] >= FIT_FLOOR)
+    assert run.ens.threshold is not None
+    share = run.ens.threshold / run.ens.W.norm(dim=-1)
+    cap = 0.5 / math.sqrt(2)
+    assert bool((share <= cap * (1 + 1e-6)).all())
+    assert float((share >= cap * (1 - 1e-6)).double().mean()) > 0.3
+    purity = neuron_decomposition(run.ens.W.cpu().numpy(), run.data.dictionary, run.data.w_star)[
+        "purity"
+    ]
+    assert float(np.median(purity)) > 0.6
+
+
+def test_pair_cooccurrence_against_the_generator() -> None:
+    """``λ = n·k(k − 1)/(d(d − 1))`` against the mean count of training points holding each pair of
+    atoms in the generator's codes (exact supports), within four standard errors."""
+    from sims.sparse import SparseCodingLaw, make_sparse_data
+
+    d, k, n = 16, 4, 4000
+    Z = make_sparse_data(SparseCodingLaw(d=d, k=k), n, 0).Z != 0
+    counts = (Z.T.astype(float) @ Z.astype(float))[np.triu_indices(d, 1)]
+    lam = th.pair_cooccurrence(n, k, d)
+    assert counts.mean() == pytest.approx(lam, abs=4 * counts.std() / np.sqrt(counts.size))
+    assert (
+        th.pair_cooccurrence(2000, 4, 512)
+        < th.MIXTURE_COOCCURRENCE
+        < th.pair_cooccurrence(2000, 4, 128)
+    )
+    with pytest.raises(ValueError, match="atoms"):
+        th.pair_cooccurrence(10, 5, 4)
+
+
 def test_neuron_decomposition_on_constructed_neurons() -> None:
     d = 10
     Md = np.linalg.qr(np.random.default_rng(0).standard_normal((d, d)))[0]
@@ -378,7 +461,8 @@ def test_label_difference_check_pairs_the_arms(tmp_path: object) -> None:
         RunStore(root, "08_mixture_scaling").write(
             name,
             {
-                "config": {"condition": name, "setup": {"d": d, "k": 4}},
+                # n: every level's atom pairs share training points (the checks read them)
+                "config": {"condition": name, "setup": {"d": d, "k": 4, "n": 20_000}},
                 "status": "ok",
                 "timings": {"end": 1.0},
             },
@@ -473,22 +557,32 @@ def test_flip_radius_check_applies_only_where_the_derivation_does(tmp_path: obje
 
     rng = np.random.default_rng(0)
 
-    def runs(root: Path, dictionary: str, noise: float) -> list[Any]:
+    def runs(
+        root: Path,
+        dictionary: str,
+        noise: float,
+        kind: str = "signal",
+        theta: float = 0.5,
+        stored: bool = False,
+    ) -> list[Any]:
         store = RunStore(root, "08_mixture_scaling")
         for k in (2, 4, 8):
             setup = {
                 "d": 64,
                 "k": k,
-                "threshold_kind": "signal",
+                "threshold_kind": kind,
                 "threshold": 0.5,
                 "dictionary": dictionary,
                 "noise": noise,
             }
             arrays = {
-                f"flip_{norm}": thp.clean_network_flip_radius_median(k, 64, norm, 0.5)
+                f"flip_{norm}": thp.clean_network_flip_radius_median(k, 64, norm, theta)
                 * rng.uniform(0.8, 1.25, (8, 50))
                 for norm in ("linf", "l2")
             }
+            if stored:  # the nets' threshold stored: θ‖w‖/√k
+                W = rng.normal(size=(8, 4, 64))
+                arrays.update(W_clean=W, threshold=theta * np.linalg.norm(W, axis=-1) / np.sqrt(k))
             arrays.update(train_acc=np.ones(8), test_acc=np.ones(8))
             name = f"true-d64-k{k}"
             store.write(
@@ -514,6 +608,46 @@ def test_flip_radius_check_applies_only_where_the_derivation_does(tmp_path: obje
     for norm in ("linf", "l2"):
         c = flip_radius_check("k", norm)(noisy)
         assert c.status == "inconclusive" and "noiseless" in c.reason
+    # a stored threshold (here θ = 0.65 of one atom's signal) is the derived network's: the check
+    # holds against that network and its predicted slope is not the θ = 0.5 one's
+    stored = runs(root / "stored", "identity", 0.0, "peak", theta=0.65, stored=True)
+    held = flip_radius_check("k", "linf")(stored)
+    assert held.status == "holds" and "θ 0.650" in held.detail
+    assert held.predicted != pytest.approx(
+        flip_radius_check("k", "linf")(plain).predicted, abs=0.01
+    )
+    # the 'noise' reading without a stored threshold: no share of the signal to carry
+    c = flip_radius_check("k", "l2")(runs(root / "bare", "identity", 0.0, "noise"))
+    assert c.status == "inconclusive" and "share of one atom's signal" in c.reason
+
+
+def test_threshold_share_recomputes_the_peak_threshold_from_the_setup(tmp_path: object) -> None:
+    """For a record of the ``'peak'`` reading without a stored threshold, the share is recomputed from
+    ``W_clean`` on the training inputs drawn again from the setup — equal to the share of the
+    thresholds the training ended with."""
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from paper_checks.purification import threshold_share
+    from sims.purification_runs import PurificationSetup, train_clean
+    from sims.records import RunStore
+
+    setup = PurificationSetup(
+        d=16, k=2, n=120, m=8, n_seeds=2, clean_steps=60, threshold_kind="peak", threshold=0.5
+    )
+    run = train_clean(setup)
+    assert run.ens.threshold is not None
+    W, t = run.ens.W.numpy(), run.ens.threshold.numpy()
+    want = float(np.median(t * np.sqrt(2) / np.linalg.norm(W, axis=-1)))
+    store = RunStore(Path(str(tmp_path)), "08_mixture_scaling")
+    for name, extra in (("bare", {}), ("stored", {"threshold": t})):
+        store.write(
+            name,
+            {"config": {"condition": name, "setup": asdict(setup)}, "status": "ok"},
+            {"W_clean": W, **extra},
+        )
+    for r in store.records():
+        assert threshold_share(r) == pytest.approx(want, rel=1e-9)
 
 
 def test_a_level_that_did_not_train_is_left_out_of_the_sweep(tmp_path: object) -> None:
@@ -530,7 +664,7 @@ def test_a_level_that_did_not_train_is_left_out_of_the_sweep(tmp_path: object) -
     rng = np.random.default_rng(2)
     store = RunStore(root, "08_mixture_scaling")
 
-    def write(k: int, acc: float, ratio: float) -> None:
+    def write(k: int, acc: float, ratio: float, n: int = 2000) -> None:
         W = ratio * rng.choice((-1.0, 1.0), size=(8, 64, 64)) * rng.uniform(0.5, 1.5, (8, 64, 64))
         W[:, np.arange(64), np.arange(64)] = 1.0
         W += 0.2 * ratio * np.ones(64)  # a mixture along M w* = 1
@@ -538,7 +672,7 @@ def test_a_level_that_did_not_train_is_left_out_of_the_sweep(tmp_path: object) -
         store.write(
             name,
             {
-                "config": {"condition": name, "setup": {"d": 64, "k": k}},
+                "config": {"condition": name, "setup": {"d": 64, "k": k, "n": n}},
                 "status": "ok",
                 "timings": {"end": 1.0},
             },
@@ -564,3 +698,14 @@ def test_a_level_that_did_not_train_is_left_out_of_the_sweep(tmp_path: object) -
     alone = mixture_slope_check("k")(store.records())
     assert alone.status == "inconclusive" and "fewer than 2 k values" in alone.reason
     assert "k=8 (training accuracy 0.74)" in alone.reason
+
+    # a sample in which the median atom pair never meets: k = 2 at n = 300 has
+    # λ = 300·2/(64·63) = 0.15 < ln 2 expected points per pair, and is left out of the mixture slopes
+    write(2, 0.99, 0.5, n=300)
+    write(8, 0.99, 8 / 64)
+    sparse = mixture_slope_check("k")(store.records())
+    assert sparse.measured == pytest.approx(1.0, abs=0.05) and sparse.status == "holds"
+    assert "shares no training point" in sparse.detail and "k=2 (0.15)" in sparse.detail
+    write(2, 0.99, 0.5)  # the same level with n = 2 000 (λ = 0.99) is read, and sets the slope
+    kept = mixture_slope_check("k")(store.records())
+    assert "left out" not in kept.detail and kept.status == "fails"

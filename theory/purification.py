@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 __all__ = [
+    "MIXTURE_COOCCURRENCE",
     "PRINCIPLE_COSINE",
     "clean_flip_radius_linf",
     "clean_network_flip_radius",
@@ -28,10 +29,14 @@ __all__ = [
     "mixture_ratio",
     "mixture_slopes",
     "nearest_other_class_distance",
+    "pair_cooccurrence",
     "purified_flip_radius_linf",
     "robustness_window_linf",
 ]
 
+#: The least :func:`pair_cooccurrence` at which the median atom pair shares a training point
+#: (``1 − e^{−λ} ≥ 1/2``): below it the median mixture ratio does not read the ``k/d`` law.
+MIXTURE_COOCCURRENCE = math.log(2)
 #: The purification principle ``‖β_i w_i'‖ > ‖v_i‖`` with least-squares ``β_i`` is ``|cos(w_i, w_i')| > 1/√2``.
 PRINCIPLE_COSINE = 1 / math.sqrt(2)
 
@@ -48,6 +53,22 @@ def mixture_ratio(k: float, d: float) -> float:
 def mixture_slopes() -> tuple[float, float]:
     """Log-log slopes of :func:`mixture_ratio` in ``k`` and in ``d``: ``(+1, −1)``."""
     return 1.0, -1.0
+
+
+def pair_cooccurrence(n: int, k: int, atoms: int) -> float:
+    """Expected number of the ``n`` training points whose code holds a given pair of atoms,
+    ``λ = n·k(k − 1)/(D(D − 1))`` for supports of ``k`` of ``D = atoms`` atoms drawn uniformly [derived].
+
+    A clean-trained neuron of atom ``j`` fires on the codes that hold ``j``, so its coefficient on
+    another atom ``j'`` gathers from the points holding both: the ``k/d`` of :func:`mixture_ratio` is
+    the population's share ``(k − 1)/(d − 1)`` of them (the paper has polynomially many samples). In a
+    sample the count of such points is about Poisson(``λ``): when ``λ`` is below
+    :data:`MIXTURE_COOCCURRENCE` more than half of the pairs never met in training (``e^{−λ} > 1/2``),
+    and the median ``|c_ij'/c_ij*|`` reads those absent pairs rather than the law.
+    """
+    if n < 1 or k < 1 or atoms < 2 or k > atoms:
+        raise ValueError(f"need n >= 1 and 1 <= k <= atoms with atoms >= 2; got {n=}, {k=}, {atoms=}")
+    return n * k * (k - 1) / (atoms * (atoms - 1))
 
 
 def clean_flip_radius_linf(k: float) -> float:
