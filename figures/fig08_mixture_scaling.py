@@ -21,7 +21,7 @@ from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from figures.registry import FigureSpec
 from figures.style import new_figure, save
-from paper_checks.purification import FIT_FLOOR, threshold_share
+from paper_checks.purification import fitted, pairs_meet, threshold_share
 from sims.records import RunRecord, load_records
 from theory import purification as th
 
@@ -39,20 +39,6 @@ def _sweep(runs: list[RunRecord], fixed: str) -> tuple[int, list[RunRecord]]:
         counts[r.config["setup"][fixed]] = counts.get(r.config["setup"][fixed], 0) + 1
     value = max(counts, key=lambda v: counts[v])
     return value, [r for r in runs if r.config["setup"][fixed] == value]
-
-
-def _trained(r: RunRecord) -> bool:
-    """Whether the run's nets fitted their labels (:data:`paper_checks.purification.FIT_FLOOR`)."""
-    a = r.arrays()
-    return "train_acc" not in a or float(np.mean(a["train_acc"])) >= FIT_FLOOR
-
-
-def _pairs_meet(r: RunRecord) -> bool:
-    """Whether the median atom pair shares a training point (:func:`theory.purification.
-    pair_cooccurrence`), where the median mixture ratio reads the ``k/d`` law."""
-    s = r.config["setup"]
-    lam = th.pair_cooccurrence(int(s["n"]), int(s["k"]), int(s.get("D") or s["d"]))
-    return lam >= th.MIXTURE_COOCCURRENCE
 
 
 def _size_ticks(ax: object, xs: list[float]) -> None:
@@ -82,7 +68,7 @@ def make(results: Path, out: Path) -> list[Path]:
         unread = sorted(
             (r.config["setup"][vary], float(np.median(r.arrays()["mixture_ratio"])))
             for r in rows
-            if _arm(r) == "true" and (not _trained(r) or not _pairs_meet(r))
+            if _arm(r) == "true" and (not fitted(r) or not pairs_meet(r))
         )
         if unread:
             ux, uy = np.array(unread).T

@@ -151,7 +151,9 @@ def _arm(*arms: str) -> Callable[[RunRecord], bool]:
 FIT_FLOOR = 0.75
 
 
-def _fitted(r: RunRecord) -> bool:
+def fitted(r: RunRecord) -> bool:
+    """Whether the run's nets fitted their training labels (mean training accuracy >= :data:`FIT_FLOOR`;
+    runs that record none count as fitted)."""
     a = r.arrays()
     return "train_acc" not in a or float(np.mean(a["train_acc"])) >= FIT_FLOOR
 
@@ -165,11 +167,21 @@ def _left_out(items: Sequence[str], of: str = "", why: str = "") -> str:
     return f"; left out{whose}, {reason}: " + ", ".join(items)
 
 
-def _cooccurrence(r: RunRecord) -> float:
-    """The run's :func:`theory.purification.pair_cooccurrence` (its training size, sparsity, atoms)."""
+def cooccurrence(r: RunRecord) -> float:
+    """The run's :func:`theory.purification.pair_cooccurrence` (its training size, sparsity, atoms and
+    support law)."""
     s = _setup(r)
     atoms = int(s.get("D") or s["d"])
-    return th.pair_cooccurrence(int(s["n"]), int(s["k"]), atoms)
+    return th.pair_cooccurrence(int(s["n"]), int(s["k"]), atoms, str(s.get("support", "exact")))
+
+
+def pairs_meet(r: RunRecord) -> bool:
+    """Whether the run's median atom pair shares a training point (:func:`cooccurrence` at least
+    :data:`theory.purification.MIXTURE_COOCCURRENCE`), where the median mixture ratio reads the law.
+    Derived for exact supports only: a run of another support law is read as it is (``True``)."""
+    if str(_setup(r).get("support", "exact")) != "exact":
+        return True
+    return cooccurrence(r) >= th.MIXTURE_COOCCURRENCE
 
 
 class Series(NamedTuple):
@@ -197,23 +209,19 @@ def _series(
     if not by_fixed:
         return Series([], 0, "")
     fixed_value, group = max(by_fixed.items(), key=lambda kv: (len(kv[1]), kv[0]))
-    untrained = [v for v in sorted(group) if not _fitted(group[v])]
-    unread = [
-        v
-        for v in sorted(group)
-        if pairs and v not in untrained and _cooccurrence(group[v]) < th.MIXTURE_COOCCURRENCE
-    ]
+    untrained = [v for v in sorted(group) if not fitted(group[v])]
+    unread = [v for v in sorted(group) if pairs and v not in untrained and not pairs_meet(group[v])]
     kept = [group[v] for v in sorted(group) if v not in untrained and v not in unread]
     left = [
         f"{vary}={v} (training accuracy {float(np.mean(group[v].arrays()['train_acc'])):.2f})"
         for v in untrained
     ]
-    sparse = [f"{vary}={v} ({_cooccurrence(group[v]):.2f})" for v in unread]
+    sparse = [f"{vary}={v} ({cooccurrence(group[v]):.2f})" for v in unread]
     dropped = _left_out(left, of) + _left_out(
         sparse,
         of,
-        "the median atom pair shares no training point (expected points per pair "
-        "n·k(k−1)/(d(d−1)) < ln 2)",
+        "the median atom pair shares no training point (expected points per pair, "
+        "n·k(k−1)/(D(D−1)) for D atoms, < ln 2)",
     )
     return Series(kept, fixed_value, dropped)
 
@@ -300,7 +308,7 @@ def threshold_share(r: RunRecord) -> float | None:
     from sims.purification_runs import PurificationSetup, setup_data
 
     X = setup_data(PurificationSetup(**s))[0].X
-    peak = np.abs(np.einsum("nd,Mmd->Mnm", X, W, optimize=True)).max(axis=1)
+    peak = np.stack([np.abs(X @ Wi.T).max(axis=0) for Wi in W])  # member by member: (M, m)
     return float(np.median(float(s["threshold"]) * np.minimum(peak * np.sqrt(k) / norms, 1.0)))
 
 
@@ -442,17 +450,17 @@ def mixture_alignment_check(runs: Sequence[RunRecord]) -> Comparison:
             label=f"{prefix}median cos(v, M w*)·√d/3",
         )
 
-    fitted = [r for r in runs if _fitted(r)]
-    left = [_name(r) for r in runs if not _fitted(r)]
-    if not fitted:
+    kept = [r for r in runs if fitted(r)]
+    left = [_name(r) for r in runs if not fitted(r)]
+    if not kept:
         return missing(f"no run trained (training accuracy below {FIT_FLOOR:g})", (1.0, INF), 0)
     ordered = sorted(
-        fitted,
+        kept,
         key=lambda r: float(
             np.nanmedian(_decompose(r, "W_clean")["mixture_cos"]) * np.sqrt(int(_setup(r)["d"]))
         ),
     )
-    cmp = _per_run(ordered, one).with_accuracy(*accuracies(fitted))
+    cmp = _per_run(ordered, one).with_accuracy(*accuracies(kept))
     return replace(cmp, detail=cmp.detail + _left_out(left)) if left else cmp
 
 

@@ -846,10 +846,12 @@ class ThresholdRule:
       one dictionary atom fires when that atom is in the code with magnitude ``> c/√k``);
     * ``'peak'``: ``t_i = max(floor, value · max_n |⟨w_i, x_n⟩|)`` over the training inputs — a share
       of the neuron's own largest response, i.e. of its signal level as it stands — and, with ``cap``,
-      at most ``cap · ‖w_i‖₂`` (the ``'relative'`` threshold it must not exceed). With
+      at most ``cap · ‖w_i‖₂`` (the ``'relative'`` threshold it must not exceed; the floor applies
+      last). With
       ``cap = value/√k`` on codes of magnitude ``1/√k`` this is the ``'relative'`` share of one atom's
-      signal once a neuron's largest response reaches that atom's ``‖w_i‖/√k``, and below it only
-      while the neuron is near no atom: at a random initialisation ``value`` times the largest of
+      signal once a neuron's largest response reaches that atom's ``‖w_i‖/√k`` (a neuron on an atom
+      — or, for ``k ≳ √d``, a dense one along the average input), and below it before: at a random
+      initialisation ``value`` times the largest of
       ``n`` Gaussian responses (``≈ value·√(2 ln n)·‖w_i‖/√d``), so the threshold starts within reach
       of the neurons whatever ``d/k`` is — a schedule that rises with the neuron's own signal rather
       than with a step count.
@@ -869,7 +871,11 @@ class ThresholdRule:
         check_float("threshold floor", self.floor, 0.0)
         if self.cap is not None:
             if self.kind != "peak":
-                fail("threshold cap", "None unless the kind is 'peak'", self.cap)
+                fail(
+                    "threshold cap",
+                    f"None unless the kind is 'peak' (kind is {self.kind!r})",
+                    self.cap,
+                )
             check_float("threshold cap", self.cap, 0.0)
 
     @property
@@ -885,19 +891,9 @@ class ThresholdRule:
             return torch.full_like(ens.W[..., 0], self.value)
         if self.kind == "relative":
             return torch.clamp(self.value * torch.linalg.vector_norm(ens.W, dim=-1), min=self.floor)
-        if X is None:
-            fail("X", "the training inputs for the 'peak' threshold rule", X)
-        if (
-            not isinstance(X, Tensor)
-            or X.dim() not in (2, 3)
-            or X.shape[-1] != ens.d
-            or (X.dim() == 3 and X.shape[0] != ens.M)
-        ):
-            fail(
-                "X",
-                f"a tensor (n, {ens.d}) or ({ens.M}, n, {ens.d}) of training inputs",
-                X if not isinstance(X, Tensor) else f"shape {tuple(X.shape)}",
-            )
+        check_tensor("X", X, shapes=[("n", ens.d), (ens.M, "n", ens.d)], like=ens.W)
+        assert X is not None
+        X = X.to(ens.W.dtype)
         peak = torch.zeros_like(ens.W[..., 0])
         n = X.shape[-2]
         for lo in range(0, n, _PEAK_ROWS):

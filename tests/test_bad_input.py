@@ -258,6 +258,9 @@ ROWS: list[Row] = [
     ("ThresholdRule call", lambda: N.ThresholdRule()("ens"), "ens"),  # type: ignore[arg-type]
     ("ThresholdRule peak without X", lambda: N.ThresholdRule("peak", 0.5)(sym()), "X"),
     ("ThresholdRule peak X width", lambda: N.ThresholdRule("peak", 0.5)(sym(), torch.zeros(3, 5)), "X"),
+    ("ThresholdRule peak X NaN", lambda: N.ThresholdRule("peak", 0.5)(sym(), with_nan(torch.zeros(3, 4))), "X"),
+    ("ThresholdRule cap negative", lambda: N.ThresholdRule("peak", 0.5, cap=-1.0), "threshold cap"),
+    ("ThresholdRule cap not peak", lambda: N.ThresholdRule("relative", 0.5, cap=0.1), "threshold cap"),
     ("ThresholdRule peak X members", lambda: N.ThresholdRule("peak", 0.5)(sym(), torch.zeros(3, 2, 4)), "X"),
     # --- LinearEnsemble / AutogradModel
     ("linear w 1-D", lambda: N.LinearEnsemble(torch.zeros(4), torch.zeros(1)), "w"),

@@ -55,19 +55,28 @@ def mixture_slopes() -> tuple[float, float]:
     return 1.0, -1.0
 
 
-def pair_cooccurrence(n: int, k: int, atoms: int) -> float:
+def pair_cooccurrence(n: int, k: int, atoms: int, support: str = "exact") -> float:
     """Expected number of the ``n`` training points whose code holds a given pair of atoms,
-    ``λ = n·k(k − 1)/(D(D − 1))`` for supports of ``k`` of ``D = atoms`` atoms drawn uniformly [derived].
+    ``λ = n·k(k − 1)/(D(D − 1))`` for supports of exactly ``k`` of ``D = atoms`` atoms drawn uniformly
+    [derived] (the generator's redraw of codes with a zero score keeps them uniform; under the
+    ``'bernoulli'`` support law it favours larger supports, so no formula is offered for it).
 
     A clean-trained neuron of atom ``j`` fires on the codes that hold ``j``, so its coefficient on
-    another atom ``j'`` gathers from the points holding both: the ``k/d`` of :func:`mixture_ratio` is
-    the population's share ``(k − 1)/(d − 1)`` of them (the paper has polynomially many samples). In a
+    another atom ``j'`` gathers from the points holding both — in the population a share
+    ``(k − 1)/(d − 1)`` of them, which the ``k/d`` of :func:`mixture_ratio` approximates for ``k ≫ 1``
+    (the paper has polynomially many samples). In a
     sample the count of such points is about Poisson(``λ``): when ``λ`` is below
     :data:`MIXTURE_COOCCURRENCE` more than half of the pairs never met in training (``e^{−λ} > 1/2``),
     and the median ``|c_ij'/c_ij*|`` reads those absent pairs rather than the law.
     """
     if n < 1 or k < 1 or atoms < 2 or k > atoms:
-        raise ValueError(f"need n >= 1 and 1 <= k <= atoms with atoms >= 2; got {n=}, {k=}, {atoms=}")
+        raise ValueError(
+            f"need n >= 1 and 1 <= k <= atoms with atoms >= 2; got {n=}, {k=}, {atoms=}"
+        )
+    if support != "exact":
+        raise ValueError(
+            f"support must be 'exact' (derived for exact supports only); got {support!r}"
+        )
     return n * k * (k - 1) / (atoms * (atoms - 1))
 
 
