@@ -291,8 +291,8 @@ def threshold_share(r: RunRecord) -> float | None:
     From the record's ``threshold`` where it is stored; for the ``'signal'`` reading it is the setup's
     ``threshold`` by construction; for the ``'peak'`` reading (that share of one atom's signal, or of
     the neuron's largest response over the training inputs where that is smaller) it is recomputed
-    from ``W_clean`` on the run's training inputs, drawn again from its setup as the run drew them (:func:`sims.purification_runs.setup_data`). ``None`` for
-    another reading."""
+    from ``W_clean`` on the run's training inputs, drawn again from its setup as the run drew them
+    (:func:`sims.purification_runs.setup_data`). ``None`` for another reading."""
     s = _setup(r)
     a = r.arrays()
     W = np.asarray(a["W_clean"], float) if "W_clean" in a else None
@@ -316,8 +316,9 @@ def flip_radius_check(vary: str, norm: str) -> Check:
     """Log-log slope of the clean nets' median minimal ``norm`` flip radius (simulation 08's
     ``flip_linf``/``flip_l2``: MinNorm over the correctly classified test points) in ``vary``, within
     :data:`SLOPE_TOL` of the slope of the derived radius of the paper's clean network with the run's
-    threshold (as a share of the signal, :func:`threshold_share`) over the same levels (:func:`theory.purification.clean_network_flip_radius_median`;
-    PAPERS.md §2: *measure* the clean net's radius, issue #15 item 2). Interval as
+    threshold (as a share of the signal, :func:`threshold_share`) over the same levels
+    (:func:`theory.purification.clean_network_flip_radius_median`; PAPERS.md §2: *measure* the clean
+    net's radius, issue #15 item 2). Interval as
     :func:`mixture_slope_check` (members jointly across levels, points within members, refit)."""
     fixed = "d" if vary == "k" else "k"
     key = f"flip_{norm}"

@@ -847,14 +847,12 @@ class ThresholdRule:
     * ``'peak'``: ``t_i = max(floor, value · max_n |⟨w_i, x_n⟩|)`` over the training inputs — a share
       of the neuron's own largest response, i.e. of its signal level as it stands — and, with ``cap``,
       at most ``cap · ‖w_i‖₂`` (the ``'relative'`` threshold it must not exceed; the floor applies
-      last). With
-      ``cap = value/√k`` on codes of magnitude ``1/√k`` this is the ``'relative'`` share of one atom's
-      signal once a neuron's largest response reaches that atom's ``‖w_i‖/√k`` (a neuron on an atom
-      — or, for ``k ≳ √d``, a dense one along the average input), and below it before: at a random
-      initialisation ``value`` times the largest of
-      ``n`` Gaussian responses (``≈ value·√(2 ln n)·‖w_i‖/√d``), so the threshold starts within reach
-      of the neurons whatever ``d/k`` is — a schedule that rises with the neuron's own signal rather
-      than with a step count.
+      last). With ``cap = value/√k`` on codes of magnitude ``1/√k`` this is the ``'relative'`` share
+      of one atom's signal once a neuron's largest response reaches that atom's ``‖w_i‖/√k`` (a
+      neuron on an atom — or, for ``k ≳ √d``, a dense one along the average input), and below it
+      before: at a random initialisation ``value`` times the largest of ``n`` Gaussian responses
+      (``≈ value·√(2 ln n)·‖w_i‖/√d``), so the threshold starts within reach of the neurons whatever
+      ``d/k`` is — a schedule that rises with the neuron's own signal rather than with a step count.
 
     The rule is applied before every training step (and once more at the end); ``'peak'`` needs the
     training inputs ``X``.
@@ -877,11 +875,6 @@ class ThresholdRule:
                     self.cap,
                 )
             check_float("threshold cap", self.cap, 0.0)
-
-    @property
-    def needs_inputs(self) -> bool:
-        """Whether the rule reads the training inputs (``'peak'``)."""
-        return self.kind == "peak"
 
     def __call__(self, ens: TwoLayerEnsemble, X: Tensor | None = None) -> Tensor:
         """The thresholds ``(M, m)`` for the ensemble's current weights (and, for ``'peak'``, the

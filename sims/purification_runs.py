@@ -13,9 +13,9 @@ before every step, in one of four readings of the paper's schedule:
 * ``'peak'``: ``t_i = threshold · min(‖w_i‖₂/√k, max_n |⟨w_i, x_n⟩|)`` over the training inputs —
   the ``'signal'`` share of one atom's signal once the neuron's largest response reaches one atom's
   (a neuron on an atom — or, for ``k ≳ √d``, a dense one along the average input), and that share of
-  its largest response before: within reach at a random
-  initialisation whatever ``d/k`` is, where the ``'signal'`` threshold is ``√d·threshold/√k``
-  standard deviations of a random neuron's response (at ``d ≫ k`` no neuron fires and nothing trains);
+  its largest response before: within reach at a random initialisation whatever ``d/k`` is, where the
+  ``'signal'`` threshold is ``√d·threshold/√k`` standard deviations of a random neuron's response (at
+  ``d ≫ k`` no neuron fires and nothing trains);
 * ``'constant'``: ``t_i = threshold``.
 """
 
