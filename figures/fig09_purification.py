@@ -2,8 +2,10 @@
 
 (a, b) 16 neurons of member 0 in the dictionary basis, ``|Mᵀw_i|`` as a heat map, clean-trained and after
 PGD-AT (ℓ∞, ``ε = k^{-3/2}``), neurons sorted by their pure atom. (c) ``|cos(w_i, w_i')|`` per neuron for
-every continued training, with the principle's ``1/√2``. (d) Share of ``‖Mᵀδ‖²`` on ``supp(z)`` of ℓ2
-PGD perturbations against their radius, clean vs after each training (median over points).
+every continued training, with the principle's ``1/√2``, and for the control (PGD-AT from the
+initialisation, its radius ramped up, against the clean-trained weights from that initialisation).
+(d) Share of ``‖Mᵀδ‖²`` on ``supp(z)`` of ℓ2 PGD perturbations against their radius, clean vs after
+each training (median over points).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 
 from figures.registry import FigureSpec
 from figures.style import new_figure, save
+from sims.measure import abs_cosine
 from sims.records import load_records
 from theory import purification as th
 
@@ -54,6 +57,11 @@ def make(results: Path, out: Path) -> list[Path]:
         if name == "sparse-none":
             clean = [np.nanmedian(a[f"clean_delta{e:g}_share"]) for e in radii]
             axes[3].plot(radii, clean, "k--", marker="x", label="clean")
+    control = runs.get("from_init-pgd_linf")
+    if control is not None:  # AT from the initialisation, against the clean-trained weights from it
+        a = control.arrays()
+        cos = np.sort(abs_cosine(a["W_reference"], a["at_W"]).ravel())
+        axes[2].plot(np.linspace(0, 1, len(cos)), cos, "k--", label="from init (control)")
     axes[2].axhline(th.PRINCIPLE_COSINE, color="0.3", ls=":", label=r"$1/\sqrt{2}$")
     axes[2].set(xlabel="neuron quantile", ylabel=r"$|\cos(w_i, w_i')|$", title="(c) principle")
     axes[2].legend(fontsize=7)

@@ -26,7 +26,12 @@ from paper_checks.claims import (
     judge,
     missing,
 )
-from paper_checks.purification import minimal_density_check, principle_check, purify_check
+from paper_checks.purification import (
+    FROM_INIT,
+    minimal_density_check,
+    principle_check,
+    purify_check,
+)
 from paper_checks.subspace import (
     frozen_weights_check,
     off_vs_on_check,
@@ -272,12 +277,7 @@ CLAIMS = (
         select=_condition("teacher-pgd_linf"),
         check=principle_check,
         controls=(
-            Control(
-                "no clean training",
-                "the same adversarial training started from the initialisation, compared with the "
-                "clean-trained weights from that initialisation",
-                _condition("teacher-from_init-pgd_linf"),
-            ),
+            Control("no clean training", FROM_INIT, _condition("teacher-from_init-pgd_linf")),
         ),
         figure="fig17_patch_filters",
     ),

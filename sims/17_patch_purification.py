@@ -19,9 +19,10 @@ class, in the attack's norm (ℓ∞ and ℓ2 separately; :data:`EPS_SHARE`) — 
 at which any classifier right on both points can be robust for the median point. Controls: continued
 clean training; dense codes (``k = d``: nothing sparse to purify: the same dictionary with all ``d``
 coefficients, radii by the same rule on its own data); adversarial training from the initialisation
-instead of from clean weights, for the same number of steps (as in simulation 09; on patches it does
-not reach the clean-started net's accuracy — in a trial it did not even with the clean training's
-steps added — so the report marks it invalid: a control that did not train is not a control).
+instead of from clean weights, for as many steps as the clean and the continued training together,
+its radius ramped up linearly from 0 over the clean training's share (as in simulation 09: at the full
+radius from the first step it did not reach the clean-started net's accuracy, even with the clean
+training's steps added, and a control that did not train is not a control).
 
 Measured for the clean net (prefix ``clean_``) and the continued one (prefix ``at_``): the neuron
 decomposition on the learned dictionary (:func:`sims.purification_runs.neuron_arrays`), accuracies,
@@ -43,7 +44,7 @@ import numpy as np
 import torch
 
 from sims.cli import main_for
-from sims.errors import check_choice, check_float
+from sims.errors import check_choice, check_float, check_int
 from sims.measure import (
     abs_cosine,
     accuracy,
@@ -86,6 +87,7 @@ class Config:
     steps: int = 200
     start: str = "clean"
     eps_share: float = EPS_SHARE
+    eps_ramp: int = 0
 
     def __post_init__(self) -> None:
         check_choice("role", self.role, ("law", "control"))
@@ -93,12 +95,16 @@ class Config:
         check_choice("norm", self.norm, ("linf", "l2"))
         check_choice("start", self.start, ("clean", "init"))
         check_float("eps_share", self.eps_share, 0.0, 0.5, lo_open=True)
+        check_int("eps_ramp", self.eps_ramp, 0)
 
     def spec(self, eps: dict[str, float]) -> ATSpec:
-        """The continued training at the data's radius of this row's norm."""
+        """The continued training at the data's radius of this row's norm (ramped up over the first
+        ``eps_ramp`` steps: :class:`sims.purification_runs.ATSpec`)."""
         if self.attack == "none":
             return ATSpec(self.norm, 0.0, "pgd", attack_steps=1, steps=self.steps)
-        return ATSpec(self.norm, eps[self.norm], self.attack, steps=self.steps)
+        return ATSpec(
+            self.norm, eps[self.norm], self.attack, steps=self.steps, eps_ramp=self.eps_ramp
+        )
 
 
 def configs(scale: str) -> list[Config]:
@@ -127,7 +133,17 @@ def configs(scale: str) -> list[Config]:
         out.append(Config(f"teacher-{name}", "law", teacher, attack, norm, steps))
     out.append(Config("teacher-none", "control", teacher, "none", "linf", steps))
     out.append(
-        Config("teacher-from_init-pgd_linf", "control", teacher, "pgd", "linf", steps, "init")
+        # the clean training's steps with the radius ramping up from 0, then the same AT steps
+        Config(
+            "teacher-from_init-pgd_linf",
+            "control",
+            teacher,
+            "pgd",
+            "linf",
+            teacher.clean_steps + steps,
+            "init",
+            eps_ramp=teacher.clean_steps,
+        )
     )
     out.append(Config("dense-pgd_linf", "control", dense, "pgd", "linf", steps))
     if scale != "quick":  # image labels do not transfer to the test rows: their neurons only

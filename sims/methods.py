@@ -216,7 +216,14 @@ class PGDAT(Method):
 
     ``eps`` (and ``rel_stepsize``) may be tuples of one value per member: one ensemble then trains
     members at different radii (and steps), exactly as each would train alone — how a sweep batches
-    the rows of an ``ε`` grid (:mod:`sims.simulation`)."""
+    the rows of an ``ε`` grid (:mod:`sims.simulation`).
+
+    ``eps_ramp > 0`` grows the radius linearly over the first ``eps_ramp`` training steps: at step ``s``
+    (from 0) the attack's radius is ``ε·min(1, (s + 1)/eps_ramp)`` (the step size, relative to the
+    radius, follows it), and from step ``eps_ramp − 1`` on it is ``ε``, exactly as without a ramp. The
+    ε warm-up of adversarial training from a random initialisation (the radius ramped up from 0 while
+    the network is still untrained, as in Gowal et al. 2018, *On the effectiveness of interval bound
+    propagation*); :meth:`threat` is the full radius, :meth:`threat_at` the step's."""
 
     norm: str = "linf"
     eps: float | tuple[float, ...] = 0.1
@@ -225,10 +232,12 @@ class PGDAT(Method):
     start: str | None = "uniform"
     random_start: bool = True
     restrict: Subspace | None = None
+    eps_ramp: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_bool("random_start", self.random_start)
+        check_int("eps_ramp", self.eps_ramp, 0)
         if isinstance(self.eps, tuple):
             if not self.eps:
                 raise AdvsimError("eps must be a number >= 0 or one per member; got ()")
@@ -246,6 +255,21 @@ class PGDAT(Method):
         if start is None and self.norm == "l2" and isinstance(self, FastAT):
             start = "radius"
         return _threat(self.norm, self.eps, start, self.restrict)
+
+    def ramp_factor(self, step: int) -> float:
+        """The share of ``eps`` the attack uses at training step ``step``: ``min(1, (step + 1)/eps_ramp)``,
+        1 without a ramp."""
+        check_int("step", step, 0)
+        return 1.0 if self.eps_ramp == 0 else min(1.0, (step + 1) / self.eps_ramp)
+
+    def threat_at(self, step: int) -> ThreatModel:
+        """The threat model of the inner attack at training step ``step`` (the ramped radius)."""
+        factor = self.ramp_factor(step)
+        if factor == 1.0:
+            return self.threat()
+        eps = self.eps
+        scaled = tuple(e * factor for e in eps) if isinstance(eps, tuple) else eps * factor
+        return replace(self, eps=scaled, eps_ramp=0).threat()
 
     def check_members(self, M: int) -> None:
         """Raise unless every per-member setting has ``M`` values."""
@@ -278,7 +302,7 @@ class PGDAT(Method):
         self.check_members(ens.M)
         atk = replace(self.attack(), seed=self.seed + step)
         # the attack's last forward pass (pre-activations at x + δ) serves the training loss
-        res = atk(ens, X, y, self.threat(), with_preact=True)
+        res = atk(ens, X, y, self.threat_at(step), with_preact=True)
         Xp = X[None] + res.delta if X.ndim == 2 else X + res.delta
         return self._pointwise(ens, Xp, y, res.preact)
 

@@ -249,6 +249,9 @@ class ATSpec:
         attack_steps: PGD steps (ignored for FGM).
         steps: full-batch training steps.
         lr: step size (``None``: the clean training's).
+        eps_ramp: the radius grows linearly from ``ε/eps_ramp`` to ``ε`` over this many first steps
+            (0: the full radius from the first step; :class:`sims.methods.PGDAT`) — adversarial
+            training started from the initialisation, where the network has no features yet.
     """
 
     norm: str = "linf"
@@ -257,6 +260,7 @@ class ATSpec:
     attack_steps: int = 5
     steps: int = 200
     lr: float | None = None
+    eps_ramp: int = 0
 
     def __post_init__(self) -> None:
         check_choice("norm", self.norm, ("linf", "l2"))
@@ -266,12 +270,20 @@ class ATSpec:
         check_int("steps", self.steps, 0)
         if self.lr is not None:
             check_float("lr", self.lr, 0.0, lo_open=True)
+        check_int("eps_ramp", self.eps_ramp, 0)
 
     def method(self, loss: str, seed: int) -> PGDAT:
         """The training method."""
         if self.attack == "fast":
             start = "radius" if self.norm == "l2" else "uniform"
-            return FastAT(norm=self.norm, eps=self.eps, start=start, loss=loss, seed=seed)
+            return FastAT(
+                norm=self.norm,
+                eps=self.eps,
+                start=start,
+                loss=loss,
+                seed=seed,
+                eps_ramp=self.eps_ramp,
+            )
         if self.attack == "fgm":
             return PGDAT(
                 norm=self.norm,
@@ -281,8 +293,16 @@ class ATSpec:
                 random_start=False,
                 loss=loss,
                 seed=seed,
+                eps_ramp=self.eps_ramp,
             )
-        return PGDAT(norm=self.norm, eps=self.eps, steps=self.attack_steps, loss=loss, seed=seed)
+        return PGDAT(
+            norm=self.norm,
+            eps=self.eps,
+            steps=self.attack_steps,
+            loss=loss,
+            seed=seed,
+            eps_ramp=self.eps_ramp,
+        )
 
 
 #: The dictionary variants every purification simulation on generated data can run under.

@@ -388,6 +388,10 @@ ROWS: list[Row] = [
     ("PGDAT l2 start bogus", lambda: MT.PGDAT(norm="l2", start="bogus"), "start (for norm 'l2')"),
     ("PGDAT random_start", lambda: MT.PGDAT(random_start="no"), "random_start"),  # type: ignore[arg-type]
     ("PGDAT restrict", lambda: MT.PGDAT(restrict=np.eye(4)), "restrict"),  # type: ignore[arg-type]
+    ("PGDAT eps_ramp negative", lambda: MT.PGDAT(eps_ramp=-1), "eps_ramp"),
+    ("PGDAT eps_ramp float", lambda: MT.PGDAT(eps_ramp=2.5), "eps_ramp"),  # type: ignore[arg-type]
+    ("PGDAT eps_ramp bool", lambda: MT.PGDAT(eps_ramp=True), "eps_ramp"),
+    ("PGDAT ramp_factor step", lambda: MT.PGDAT(eps_ramp=3).ramp_factor(-1), "step"),
     ("PGDAT loss", lambda: MT.PGDAT(loss="l1"), "loss"),
     ("PGDAT seed", lambda: MT.PGDAT(seed=-1), "seed"),
     ("PGDAT rel_stepsize", lambda: MT.PGDAT(rel_stepsize=0.0), "rel_stepsize"),

@@ -178,7 +178,64 @@ def test_training_with_a_method_runs_and_member_equals_alone() -> None:
     torch.testing.assert_close(ens.W[1], alone.W[0], rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize(
+    "method",
+    [
+        PGDAT(norm="linf", eps=0.2, steps=5),
+        PGDAT(norm="l2", eps=(0.5, 0.3, 0.1), steps=3),
+        FastAT(norm="linf", eps=0.2),
+        FastAT(norm="l2", eps=(0.5, 0.3, 0.1)),
+    ],
+    ids=["pgd-linf", "pgd-l2-per-member", "fast-linf", "fast-l2-per-member"],
+)
+def test_eps_ramp_is_the_scaled_radius_then_the_full_one(method: PGDAT) -> None:
+    """With ``eps_ramp = R`` the step ``s`` trains exactly as the unramped method at the radius
+    ``ε·(s + 1)/R`` (per member where ``ε`` is), and from step ``R − 1`` on exactly as the unramped
+    method — same random start, same attack, same loss and gradients."""
+    ens, X, y = _setup()
+    ramped = replace(method, eps_ramp=4)
+    eps = method.eps
+    for step in (0, 1, 2):
+        f = (step + 1) / 4
+        scaled = tuple(e * f for e in eps) if isinstance(eps, tuple) else eps * f
+        v, g = ramped.loss_grads(ens, X, y, step=step)
+        v0, g0 = replace(method, eps=scaled).loss_grads(ens, X, y, step=step)
+        full, _ = method.loss_grads(ens, X, y, step=step)
+        torch.testing.assert_close(v, v0, rtol=0, atol=0)
+        for k in g0:
+            torch.testing.assert_close(g[k], g0[k], rtol=0, atol=0)
+        assert not torch.allclose(v, full)  # the ramp changed the step
+    for step in (3, 7):
+        v, g = ramped.loss_grads(ens, X, y, step=step)
+        v0, g0 = method.loss_grads(ens, X, y, step=step)
+        torch.testing.assert_close(v, v0, rtol=0, atol=0)
+        for k in g0:
+            torch.testing.assert_close(g[k], g0[k], rtol=0, atol=0)
+    assert [ramped.ramp_factor(s) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    assert method.ramp_factor(0) == 1.0
+    assert ramped.threat().eps is not None
+
+
+def test_training_under_an_eps_ramp_sees_the_ramped_radius() -> None:
+    """:func:`sims.training.train` passes its step to the method: training 3 steps with
+    ``eps_ramp = 3`` equals training one step at each of ``ε/3``, ``2ε/3`` and ``ε`` in turn."""
+    ens, X, y = _setup()
+    method = PGDAT(norm="linf", eps=0.3, steps=3)
+    opt = OptimizerConfig("sgd", lr=0.1)
+    ramped = ens.clone()
+    train(ramped, X, y, TrainConfig(steps=3, optimizer=opt, method=replace(method, eps_ramp=3)))
+    staged = ens.clone()
+    for step in range(3):
+        _, grads = replace(method, eps=0.3 * (step + 1) / 3).loss_grads(staged, X, y, step)
+        with torch.no_grad():
+            for name, grad in grads.items():
+                getattr(staged, name).sub_(0.1 * grad)
+    torch.testing.assert_close(ramped.W, staged.W, rtol=1e-12, atol=1e-14)
+
+
 def test_bad_input() -> None:
+    with pytest.raises(AdvsimError, match="^eps_ramp must"):
+        PGDAT(eps_ramp=-1)
     with pytest.raises(AdvsimError, match="^eps must"):
         PGDAT(eps=-0.1)
     with pytest.raises(AdvsimError, match="^norm must"):

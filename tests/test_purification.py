@@ -332,6 +332,10 @@ def test_purification_setup_rejects_bad_input_and_trains_with_sgd() -> None:
         PurificationSetup(d=8, k=9)
     with pytest.raises(AdvsimError, match="attack must be"):
         ATSpec(attack="cw")
+    with pytest.raises(AdvsimError, match="eps_ramp must be"):
+        ATSpec(eps_ramp=-3)
+    for attack in ("pgd", "fgm", "fast"):  # every method the spec builds carries its ramp
+        assert ATSpec(attack=attack, eps_ramp=7).method("logistic", 0).eps_ramp == 7
     s = PurificationSetup(d=8, k=2, m=16, n=64, n_test=16, clean_steps=3, batch_size=16, n_seeds=2)
     a, b = train_clean(s), train_clean(s)
     torch.testing.assert_close(a.ens.W, b.ens.W, rtol=0, atol=0)  # same seed, same result

@@ -31,9 +31,10 @@ def results(quick: QuickRuns) -> Path:
 #: apart from the shuffled control. ℓ2 and FGM training purify less than 2×;
 #: followed through training FGM-AT's fall is 0.61 [0.58, 0.64] of PGD-AT's and climbing back; the clean
 #: net's minimal ℓ2 perturbations are not dense (share on supp(z) 0.55, above 0.5); FGM-AT falls 0.23
-#: [0.17, 0.30] below PGD-AT by its training radius. The principle's share holds, but its control —
-#: adversarial training from the initialisation — does not train (clean accuracy ≈ 0.18), so the claim
-#: is inconclusive; PUR-gap's gap (0.65 [0.56, 0.74]) is above its band, but its dense-code control's
+#: [0.17, 0.30] below PGD-AT by its training radius. The principle's share holds (0.996), but so does
+#: its control — adversarial training from the same initialisation, its radius ramped up over the clean
+#: training's steps, which trains (clean accuracy 0.988) and keeps 0.74 [0.70, 0.78] of the neurons at
+#: cosine > 1/√2 with the clean-trained ones — so the claim is inconclusive; PUR-gap's gap (0.65 [0.56, 0.74]) is above its band, but its dense-code control's
 #: clean accuracy is 0.899 against 1.000 (not valid): inconclusive.
 VERDICTS = {
     "PUR-mix-k": "fails",
@@ -201,9 +202,12 @@ def test_paired_rows_share_data_init_or_training(results: Path) -> None:
 
 
 @pytest.mark.slow
-def test_principle_is_inconclusive_only_through_its_untrained_control(results: Path) -> None:
+def test_principle_is_inconclusive_because_its_control_trains_and_holds_too(results: Path) -> None:
     """The principle's share holds; the claim stays inconclusive because adversarial training from the
-    initialisation (the control) does not reach the main runs' clean accuracy."""
+    same initialisation (the control, radius ramped up over the clean training's steps) trains to the
+    main runs' clean accuracy and keeps most neurons too: the cosine criterion cannot credit the clean
+    start. At the full radius from the first step the control did not train (clean accuracy 0.18)."""
     res = check_pinned(results, "PUR-principle", "inconclusive")
     assert res.main.status == "holds"
-    assert [ok for ok, _ in res.validity] == [False]
+    assert [ok for ok, _ in res.validity] == [True]
+    assert [cmp.status for _, cmp in res.controls] == ["holds"]
