@@ -1069,12 +1069,11 @@ def _slope_claims() -> list[Claim]:
 
 
 #: The principle's control (simulations 09 and 17): what breaks the condition "continued from clean
-#: weights". At the full radius from the first step the nets from the initialisation die (most outputs
-#: exactly 0), so the radius ramps up over the clean training's share of the steps.
+#: weights" (its schedule and why: :func:`sims.purification_runs.from_init_schedule`).
 FROM_INIT = (
     "adversarial training started from the initialisation instead, for the clean training's steps "
-    "and the same adversarial steps, its radius ramped up from 0 over the first part; compared with "
-    "the clean-trained weights from that initialisation"
+    "and the same adversarial steps, its radius ramped up linearly to the full radius over the clean "
+    "training's steps; compared with the clean-trained weights from that initialisation"
 )
 
 

@@ -13,8 +13,8 @@ Grid (one run per continued training): ``d = 64``, ``k = 4`` sparse codes, conti
 strength), FGM-AT (ℓ∞, ℓ2), or — the control that never sees adversarial points — the
 same number of continued *clean* steps (``ε = 0``). Controls: dense codes (``k = d``); adversarial
 training from the initialisation instead of from clean weights, for as many steps as the clean and the
-continued training together, its radius ramped up linearly from 0 over the clean training's share
-(``ATSpec.eps_ramp``: at the full radius from the first step the nets die — most outputs exactly 0).
+continued training together, its radius ramped up over the clean training's share
+(:func:`sims.purification_runs.from_init_schedule`).
 Rows that share a setup share one clean training (``run_group``: every row's record is what it would
 be alone). ``quick`` (8 members) runs only
 the rows a claim reads — no FGM-ℓ2 and no continued clean training on dense codes; ``medium``
@@ -53,6 +53,7 @@ from sims.purification_runs import (
     attack_points,
     continue_training,
     data_arrays,
+    from_init_schedule,
     minimal_structure,
     neuron_arrays,
     purification_path,
@@ -138,12 +139,7 @@ def configs(scale: str) -> list[Config]:
     )  # ℓ∞ radius k^{-3/2} of the dense k: never erases a code
     for name in dense_rows:
         out.append(Config(f"dense-{name}", "control", dense, (dense_specs[name],)))
-    # from the initialisation: the clean training's steps, over which the radius ramps up from 0, then
-    # the same adversarial steps at the full radius (at the full radius from the first step the nets
-    # die: 82% of test outputs exactly 0, clean accuracy 0.18 at quick)
-    from_init = replace(
-        specs["pgd_linf"], steps=base.clean_steps + steps, eps_ramp=base.clean_steps
-    )
+    from_init = replace(specs["pgd_linf"], **from_init_schedule(base.clean_steps, steps))
     out.append(Config("from_init-pgd_linf", "control", base, (from_init,), start="init"))
     return out
 

@@ -20,9 +20,9 @@ at which any classifier right on both points can be robust for the median point.
 clean training; dense codes (``k = d``: nothing sparse to purify: the same dictionary with all ``d``
 coefficients, radii by the same rule on its own data); adversarial training from the initialisation
 instead of from clean weights, for as many steps as the clean and the continued training together,
-its radius ramped up linearly from 0 over the clean training's share (as in simulation 09: at the full
-radius from the first step it did not reach the clean-started net's accuracy, even with the clean
-training's steps added, and a control that did not train is not a control).
+its radius ramped up over the clean training's share (:func:`sims.purification_runs.from_init_schedule`,
+as in simulation 09; at the full radius from the first step it did not reach the clean-started net's
+accuracy, even with the clean training's steps added).
 
 Measured for the clean net (prefix ``clean_``) and the continued one (prefix ``at_``): the neuron
 decomposition on the learned dictionary (:func:`sims.purification_runs.neuron_arrays`), accuracies,
@@ -58,11 +58,13 @@ from sims.purification_runs import (
     attack_points,
     continue_at,
     data_arrays,
+    from_init_schedule,
     minimal_structure,
     neuron_arrays,
     train_clean,
 )
 from sims.simulation import RunContext, RunOutput, Simulation, first_of_group, one_row
+from sims.validate import check_defaults
 
 #: Attacks and minimal perturbations are measured on this many test points.
 N_ATTACKED = 200
@@ -95,7 +97,11 @@ class Config:
         check_choice("norm", self.norm, ("linf", "l2"))
         check_choice("start", self.start, ("clean", "init"))
         check_float("eps_share", self.eps_share, 0.0, 0.5, lo_open=True)
-        check_int("eps_ramp", self.eps_ramp, 0)
+        check_int("eps_ramp", self.eps_ramp, 0, self.steps)
+        if self.attack == "none":
+            check_defaults(
+                self, {"eps_ramp": 0}, "for continued clean training (no radius to ramp)"
+            )
 
     def spec(self, eps: dict[str, float]) -> ATSpec:
         """The continued training at the data's radius of this row's norm (ramped up over the first
@@ -133,16 +139,14 @@ def configs(scale: str) -> list[Config]:
         out.append(Config(f"teacher-{name}", "law", teacher, attack, norm, steps))
     out.append(Config("teacher-none", "control", teacher, "none", "linf", steps))
     out.append(
-        # the clean training's steps with the radius ramping up from 0, then the same AT steps
         Config(
             "teacher-from_init-pgd_linf",
             "control",
             teacher,
             "pgd",
             "linf",
-            teacher.clean_steps + steps,
-            "init",
-            eps_ramp=teacher.clean_steps,
+            start="init",
+            **from_init_schedule(teacher.clean_steps, steps),
         )
     )
     out.append(Config("dense-pgd_linf", "control", dense, "pgd", "linf", steps))

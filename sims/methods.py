@@ -154,7 +154,7 @@ class Method(ABC):
         """The per-member loss ``(M,)`` and its gradients for the trainable parameters, at the
         method's points for ``X`` (``(n, d)`` or ``(M, n, d)``), labels ``y`` in {-1, +1} (``(n,)``, or
         ``(M, n)`` with per-member ``X``) and training step ``step`` (which varies the method's random
-        seed)."""
+        seed, and sets the radius of a ramped :class:`PGDAT`)."""
         if checks_enabled():
             self.check_call(ens, X, y, step)
         with assume_valid():

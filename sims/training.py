@@ -92,7 +92,9 @@ class OverfitGuard:
     PAPERS.md §3): every ``every`` steps (the authors check every epoch: ``n / batch_size`` steps, one
     step in full-batch training) run PGD on a fixed training batch; a member whose robust accuracy fell by more than ``drop`` since the
     previous check is stopped and gets back the weights of that previous check. The event is recorded
-    (:attr:`TrainResult.guard_step`).
+    (:attr:`TrainResult.guard_step`). The check attacks at the method's full radius, also while a
+    ramped method (:attr:`sims.methods.PGDAT.eps_ramp`) trains at a smaller one: a radius that grows
+    would lower the robust accuracy by itself.
 
     Attributes:
         every: steps between checks (>= 1).

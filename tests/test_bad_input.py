@@ -29,6 +29,7 @@ from sims import measure as ME
 from sims import methods as MT
 from sims import nets as N
 from sims import optim as O
+from sims import purification_runs as PR
 from sims import sparse as S
 from sims import threat as T
 from sims import training as TR
@@ -392,6 +393,11 @@ ROWS: list[Row] = [
     ("PGDAT eps_ramp float", lambda: MT.PGDAT(eps_ramp=2.5), "eps_ramp"),  # type: ignore[arg-type]
     ("PGDAT eps_ramp bool", lambda: MT.PGDAT(eps_ramp=True), "eps_ramp"),
     ("PGDAT ramp_factor step", lambda: MT.PGDAT(eps_ramp=3).ramp_factor(-1), "step"),
+    ("ATSpec eps_ramp bool", lambda: PR.ATSpec(eps_ramp=True), "eps_ramp"),
+    ("ATSpec eps_ramp float", lambda: PR.ATSpec(eps_ramp=1.5), "eps_ramp"),  # type: ignore[arg-type]
+    ("ATSpec eps_ramp past steps", lambda: PR.ATSpec(steps=10, eps_ramp=11), "eps_ramp"),
+    ("from_init_schedule clean_steps", lambda: PR.from_init_schedule(-1, 10), "clean_steps"),
+    ("from_init_schedule steps", lambda: PR.from_init_schedule(10, 2.5), "steps"),  # type: ignore[arg-type]
     ("PGDAT loss", lambda: MT.PGDAT(loss="l1"), "loss"),
     ("PGDAT seed", lambda: MT.PGDAT(seed=-1), "seed"),
     ("PGDAT rel_stepsize", lambda: MT.PGDAT(rel_stepsize=0.0), "rel_stepsize"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
@@ -213,7 +214,7 @@ def test_eps_ramp_is_the_scaled_radius_then_the_full_one(method: PGDAT) -> None:
             torch.testing.assert_close(g[k], g0[k], rtol=0, atol=0)
     assert [ramped.ramp_factor(s) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
     assert method.ramp_factor(0) == 1.0
-    assert ramped.threat().eps is not None
+    np.testing.assert_array_equal(ramped.threat().eps, method.threat().eps)  # the full radius
 
 
 def test_training_under_an_eps_ramp_sees_the_ramped_radius() -> None:

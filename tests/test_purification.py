@@ -334,6 +334,8 @@ def test_purification_setup_rejects_bad_input_and_trains_with_sgd() -> None:
         ATSpec(attack="cw")
     with pytest.raises(AdvsimError, match="eps_ramp must be"):
         ATSpec(eps_ramp=-3)
+    with pytest.raises(AdvsimError, match=r"eps_ramp must be an integer in \[0, 200\]; got 201"):
+        ATSpec(steps=200, eps_ramp=201)  # the full radius would never be reached
     for attack in ("pgd", "fgm", "fast"):  # every method the spec builds carries its ramp
         assert ATSpec(attack=attack, eps_ramp=7).method("logistic", 0).eps_ramp == 7
     s = PurificationSetup(d=8, k=2, m=16, n=64, n_test=16, clean_steps=3, batch_size=16, n_seeds=2)
@@ -368,6 +370,36 @@ def test_clean_training_to_a_plateau_and_a_second_shuffle() -> None:
     )
     assert torch.equal(a.y, b.y) and not torch.equal(a.y, c.y)
     assert torch.equal(torch.sort(a.y).values, torch.sort(c.y).values)
+
+
+@pytest.mark.parametrize("scale", ["quick", "medium", "paper"])
+def test_the_from_init_controls_ramp_over_the_clean_training(scale: str) -> None:
+    """Simulations 09 and 17: the AT-from-init control trains as long as clean training and continued
+    AT together, its radius ramped over the clean training's steps; the main rows do not ramp."""
+    import importlib
+
+    from sims.purification_runs import from_init_schedule
+
+    assert from_init_schedule(400, 200) == {"steps": 600, "eps_ramp": 400}
+    sim09 = importlib.import_module("sims.09_purification")
+    rows09 = {c.condition: c for c in sim09.configs(scale)}
+    init, main = rows09["from_init-pgd_linf"], rows09["sparse-pgd_linf"]
+    assert init.start == "init" and main.start == "clean"
+    assert init.at[0].steps == init.setup.clean_steps + main.at[0].steps
+    assert init.at[0].eps_ramp == init.setup.clean_steps > 0
+    assert replace(init.at[0], steps=main.at[0].steps, eps_ramp=0) == main.at[0]
+    assert all(c.at[0].eps_ramp == 0 for c in rows09.values() if c.start == "clean")
+    sim17 = importlib.import_module("sims.17_patch_purification")
+    rows17 = {c.condition: c for c in sim17.configs(scale)}
+    init17, main17 = rows17["teacher-from_init-pgd_linf"], rows17["teacher-pgd_linf"]
+    eps = {"linf": 0.1, "l2": 0.3}
+    spec, ref = init17.spec(eps), main17.spec(eps)
+    assert spec.steps == init17.setup.clean_steps + ref.steps
+    assert spec.eps_ramp == init17.setup.clean_steps > 0
+    assert replace(spec, steps=ref.steps, eps_ramp=0) == ref
+    assert all(c.spec(eps).eps_ramp == 0 for c in rows17.values() if c.start == "clean")
+    with pytest.raises(AdvsimError, match="eps_ramp must be its default 0"):
+        sim17.Config("x", "control", main17.setup, "none", eps_ramp=10)
 
 
 def test_grouped_rows_record_what_they_would_alone() -> None:
