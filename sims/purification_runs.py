@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import torch
@@ -62,6 +62,7 @@ __all__ = [
     "ATSpec",
     "CleanRun",
     "Condition",
+    "FromInitSchedule",
     "PurificationSetup",
     "attack_points",
     "clean_summary",
@@ -452,7 +453,14 @@ def train_clean(s: PurificationSetup, device: str = "cpu") -> CleanRun:
     return CleanRun(s, data, test, X, y, Xt, yt, ens0, ens, res.steps_taken)
 
 
-def from_init_schedule(clean_steps: int, steps: int) -> dict[str, int]:
+class FromInitSchedule(TypedDict):
+    """:func:`from_init_schedule`'s fields of :class:`ATSpec` (or of a simulation's row)."""
+
+    steps: int
+    eps_ramp: int
+
+
+def from_init_schedule(clean_steps: int, steps: int) -> FromInitSchedule:
     """The schedule of adversarial training started from the initialisation instead of from clean
     weights (the purification principle's control, simulations 09 and 17): as many steps as the clean
     and the continued training together, the radius ramped up linearly over the clean training's share
@@ -465,7 +473,7 @@ def from_init_schedule(clean_steps: int, steps: int) -> dict[str, int]:
     adversarial training from scratch (:class:`sims.methods.PGDAT`)."""
     check_int("clean_steps", clean_steps, 0)
     check_int("steps", steps, 0)
-    return {"steps": clean_steps + steps, "eps_ramp": clean_steps}
+    return FromInitSchedule(steps=clean_steps + steps, eps_ramp=clean_steps)
 
 
 def continue_at(run: CleanRun, spec: ATSpec) -> TwoLayerEnsemble:
