@@ -221,8 +221,8 @@ class PGDAT(Method):
     ``eps_ramp > 0`` grows the radius linearly over the first ``eps_ramp`` training steps: at step ``s``
     (from 0) the attack's radius is ``ε·min(1, (s + 1)/eps_ramp)`` (the step size, relative to the
     radius, follows it), and from step ``eps_ramp − 1`` on it is ``ε``, exactly as without a ramp. The
-    ε warm-up of adversarial training from a random initialisation (the radius ramped up from 0 while
-    the network is still untrained, as in Gowal et al. 2018, *On the effectiveness of interval bound
+    ε warm-up of adversarial training from a random initialisation (the radius ramped up from near 0
+    while the network is still untrained, as in Gowal et al. 2018, *On the effectiveness of interval bound
     propagation*); :meth:`threat` is the full radius, :meth:`threat_at` the step's."""
 
     norm: str = "linf"
