@@ -13,8 +13,9 @@ The sweep holds everything but the swept size fixed (issue #15, item 5):
   code gives a unit neuron — once a neuron's largest response over the training inputs reaches one
   atom's signal, and half of that largest response before
   (:class:`sims.purification_runs.PurificationSetup` reading ``'peak'``), so once neurons reach it
-  it does not move relative to the signal as ``k`` or ``d`` does. The fixed ``‖w_i‖/(2√k)`` alone (reading ``'signal'``) is
-  ``√d/(2√k)`` standard deviations of a random neuron's response at the initialisation: at the medium
+  it does not move relative to the signal as ``k`` or ``d`` does. The fixed ``‖w_i‖/(2√k)`` alone
+  (reading ``'signal'``) is ``√d/(2√k)`` standard deviations of a random neuron's response at the
+  initialisation: at the medium
   rung no neuron reached it for ``k = 2, d = 128`` and ``d ≥ 256, k = 4`` (training accuracy
   0.00–0.14); half the largest of ``n`` Gaussian responses is within reach whatever ``d/k`` is;
 * the width is fixed (``m = 256`` at quick and medium, 2 048 at paper), not tied to ``d``;

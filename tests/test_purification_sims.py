@@ -34,8 +34,9 @@ def results(quick: QuickRuns) -> Path:
 #: [0.17, 0.30] below PGD-AT by its training radius. The principle's share holds (0.996), but so does
 #: its control — adversarial training from the same initialisation, its radius ramped up over the clean
 #: training's steps, which trains (clean accuracy 0.988) and keeps 0.74 [0.70, 0.78] of the neurons at
-#: cosine > 1/√2 with the clean-trained ones — so the claim is inconclusive; PUR-gap's gap (0.65 [0.56, 0.74]) is above its band, but its dense-code control's
-#: clean accuracy is 0.899 against 1.000 (not valid): inconclusive.
+#: cosine > 1/√2 with the clean-trained ones — so the claim is inconclusive; PUR-gap's gap (0.65
+#: [0.56, 0.74]) is above its band, but its dense-code control's clean accuracy is 0.899 against
+#: 1.000 (not valid): inconclusive.
 VERDICTS = {
     "PUR-mix-k": "fails",
     "PUR-mix-k-labels": "holds",
