@@ -25,7 +25,11 @@ Verdict rule (one rule for every claim and every control):
   claim inconclusive; a main comparison that fails is a finding whatever the controls say — except a
   noise floor (``expect="null"``: the same method run again, e.g. with another attack seed) that is
   measured and excludes its null value: then differences of that kind separate two runs of one method,
-  which the interval does not resample, and the failure is inconclusive.
+  which the interval does not resample, and the failure is inconclusive;
+* the main runs must have trained too, where the claim states its task's chance level
+  (:attr:`Claim.chance`): clean accuracy at least :data:`VALID_DROP` above a constant prediction's.
+  A model that did not learn the task (e.g. adversarial training that collapsed to a silent network)
+  can neither show nor refute what training does to it: its claim is inconclusive, failure or not.
 
 A claim evaluated on several rungs of the scale ladder (``quick``, ``medium``, ``paper``) gets one result
 per rung (:func:`evaluate_scales`); for laws the distance from the band per rung shows whether a failure is
@@ -65,6 +69,7 @@ __all__ = [
     "evaluate_scales",
     "exact",
     "judge",
+    "main_trained",
     "missing",
     "scales_present",
     "trend",
@@ -350,6 +355,10 @@ class Claim:
         check: the comparison of measurement and band.
         controls: the negative controls.
         figure: the figure that shows it (file stem), if any.
+        chance: the clean accuracy of a constant prediction on the claim's task (0.5 for balanced
+            binary labels), or ``None``: then the main runs' accuracy is not judged. Where set, main
+            runs whose clean accuracy is below ``chance + VALID_DROP`` did not train, and the verdict
+            is inconclusive (:func:`main_trained`).
     """
 
     id: str
@@ -362,8 +371,11 @@ class Claim:
     check: Check
     controls: tuple[Control, ...]
     figure: str | None = None
+    chance: float | None = None
 
     def __post_init__(self) -> None:
+        if self.chance is not None and not 0.0 <= self.chance < 1.0:
+            raise ValueError(f"claim {self.id}: chance must lie in [0, 1), got {self.chance!r}")
         if self.kind not in KINDS:
             raise ValueError(f"claim {self.id}: kind must be one of {KINDS}, got {self.kind!r}")
         if not self.controls:
@@ -417,6 +429,20 @@ def _valid(control: Control, main: Comparison, cmp: Comparison) -> tuple[bool, s
         return True, f"{what} accuracy not reported"
     ok = mine >= ref - VALID_DROP
     return ok, f"{what} accuracy {mine:.3f} vs {ref:.3f} in the main runs"
+
+
+def main_trained(claim: Claim, main: Comparison) -> tuple[bool, str]:
+    """Whether the main runs learned the task: clean accuracy at least :data:`VALID_DROP` above
+    :attr:`Claim.chance` (always true where the claim states no chance level or the runs report no
+    clean accuracy)."""
+    if claim.chance is None or main.clean_acc is None:
+        return True, ""
+    floor = claim.chance + VALID_DROP
+    ok = main.clean_acc >= floor
+    return ok, (
+        f"clean accuracy {main.clean_acc:.3f}, below {floor:.2f} "
+        f"(a constant prediction's {claim.chance:.2f} + {VALID_DROP})"
+    )
 
 
 def _bounded(cmp: Comparison) -> bool:
@@ -499,6 +525,9 @@ def evaluate(claim: Claim, results: str | Path, scale: str | None = "latest") ->
     if claim.kind != "identity" and main.measured is not None and main.ci is None:
         main = replace(main, status="inconclusive", reason="no interval: " + main.reason)
     verdict, note = _verdict(main, controls, validity)
+    trained, why = main_trained(claim, main)
+    if not trained:
+        verdict, note = "inconclusive", f"the main runs did not train ({why}); {main.reason}"
     return ClaimResult(claim, verdict, main, controls, note, found, list(validity))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from paper_checks.claims import (
     evaluate_scales,
     exact,
     judge,
+    main_trained,
     missing,
     trend,
 )
@@ -115,6 +117,31 @@ def test_a_control_that_did_not_train_is_not_valid(tmp_path: Path) -> None:
     assert res.controls[0][1].status == "fails"
     assert res.verdict == "inconclusive" and "did not train" in res.note
     assert res.validity == [(False, "clean accuracy 0.650 vs 0.950 in the main runs")]
+
+
+@pytest.mark.parametrize(
+    ("center", "acc", "expected"),
+    [(1.5, 0.65, "fails"), (1.5, 0.55, "inconclusive"), (1.0, 0.55, "inconclusive")],
+)
+def test_main_runs_that_did_not_train_make_the_claim_inconclusive(
+    tmp_path: Path, center: float, acc: float, expected: str
+) -> None:
+    """Where a claim states its task's chance level, main runs within VALID_DROP of it neither show
+    nor refute anything: a failure on them is no finding, and an interval inside the band no hold."""
+    _write(tmp_path, "law", "law", _data(center, 0.01), acc)
+    _write(tmp_path, "ctl", "control", _data(2.0, 0.01, seed=1), acc)
+    res = evaluate(replace(_claim(), chance=0.5), tmp_path)
+    assert res.verdict == expected, res.note
+    assert main_trained(res.claim, res.main)[0] == (acc >= 0.6)
+    if expected == "inconclusive":
+        assert res.note.startswith("the main runs did not train (clean accuracy 0.550, below 0.60")
+    # without a stated chance level the accuracy is not judged: the interval alone decides
+    assert evaluate(_claim(), tmp_path).verdict == ("fails" if center == 1.5 else "holds")
+
+
+def test_chance_level_is_checked() -> None:
+    with pytest.raises(ValueError, match="chance must lie in"):
+        replace(_claim(), chance=1.0)
 
 
 def test_a_finding_stands_whatever_the_controls(tmp_path: Path) -> None:
