@@ -71,7 +71,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: --meta takes KEY=VALUE, got {item!r}", file=sys.stderr)
             return 2
         meta[key] = value
-    scales = [args.scale] if args.scale else scales_present(args.results, sorted({c.sim for c in claims}))
+    scales = (
+        [args.scale]
+        if args.scale
+        else scales_present(args.results, sorted({c.sim for c in claims}))
+    )
     if not scales:
         scales = ["quick"]
     clear_skipped_records()
@@ -103,7 +107,9 @@ def main(argv: list[str] | None = None) -> int:
                 extra = json.loads(Path(snap).read_text(encoding="utf-8"))
                 entries = [e for e in extra["claims"] if (e["id"], e["scale"]) not in have]
             except (OSError, ValueError, KeyError, TypeError) as exc:
-                print(f"error: --snapshot {snap!r} is not a verdict snapshot: {exc}", file=sys.stderr)
+                print(
+                    f"error: --snapshot {snap!r} is not a verdict snapshot: {exc}", file=sys.stderr
+                )
                 return 2
             shown["claims"] = [*shown["claims"], *entries]
         draw_verdicts(shown, figures_dir, STEM)

@@ -376,6 +376,11 @@ class Claim:
     def __post_init__(self) -> None:
         if self.chance is not None and not 0.0 <= self.chance < 1.0:
             raise ValueError(f"claim {self.id}: chance must lie in [0, 1), got {self.chance!r}")
+        if self.chance is not None and self.kind == "identity":
+            raise ValueError(
+                f"claim {self.id}: an identity is exact whatever the training; got chance="
+                f"{self.chance!r} (leave it None)"
+            )
         if self.kind not in KINDS:
             raise ValueError(f"claim {self.id}: kind must be one of {KINDS}, got {self.kind!r}")
         if not self.controls:
@@ -384,7 +389,8 @@ class Claim:
 
 @dataclass(frozen=True)
 class ClaimResult:
-    """A claim's verdict at one scale, with the comparisons behind it."""
+    """A claim's verdict at one scale, with the comparisons behind it; ``trained`` is false where the main
+    runs did not learn the task (:func:`main_trained`), which made the verdict inconclusive."""
 
     claim: Claim
     verdict: Status
@@ -393,6 +399,7 @@ class ClaimResult:
     note: str = ""
     scale: str = "quick"
     validity: list[tuple[bool, str]] = field(default_factory=list)
+    trained: bool = True
 
 
 def accuracies(
@@ -418,8 +425,13 @@ def _apply(check: Check, runs: Sequence[RunRecord]) -> Comparison:
     return check(runs)
 
 
-def _valid(control: Control, main: Comparison, cmp: Comparison) -> tuple[bool, str]:
-    """Whether a control trained: its accuracy at most :data:`VALID_DROP` below the main runs'."""
+def _valid(
+    control: Control, main: Comparison, cmp: Comparison, chance: float | None = None
+) -> tuple[bool, str]:
+    """Whether a control trained: its accuracy at most :data:`VALID_DROP` below the main runs', and —
+    where the claim states its task's ``chance`` level and the control reads clean accuracy — at least
+    :data:`VALID_DROP` above a constant prediction's (a control at chance shows nothing, whatever the
+    main runs reached)."""
     if control.accuracy == "none":
         return True, control.no_accuracy or "no training involved"
     mine = cmp.train_acc if control.accuracy == "train" else cmp.clean_acc
@@ -427,19 +439,25 @@ def _valid(control: Control, main: Comparison, cmp: Comparison) -> tuple[bool, s
     what = "training" if control.accuracy == "train" else "clean"
     if mine is None or ref is None:
         return True, f"{what} accuracy not reported"
-    ok = mine >= ref - VALID_DROP
-    return ok, f"{what} accuracy {mine:.3f} vs {ref:.3f} in the main runs"
+    why = f"{what} accuracy {mine:.3f} vs {ref:.3f} in the main runs"
+    if control.accuracy == "clean" and chance is not None and mine < chance + VALID_DROP:
+        return (
+            False,
+            f"{why}, and below {chance + VALID_DROP:.2f} (chance {chance:.2f} + {VALID_DROP})",
+        )
+    return mine >= ref - VALID_DROP, why
 
 
 def main_trained(claim: Claim, main: Comparison) -> tuple[bool, str]:
     """Whether the main runs learned the task: clean accuracy at least :data:`VALID_DROP` above
     :attr:`Claim.chance` (always true where the claim states no chance level or the runs report no
-    clean accuracy)."""
+    clean accuracy). The reason is ``""`` where they did."""
     if claim.chance is None or main.clean_acc is None:
         return True, ""
     floor = claim.chance + VALID_DROP
-    ok = main.clean_acc >= floor
-    return ok, (
+    if main.clean_acc >= floor:
+        return True, ""
+    return False, (
         f"clean accuracy {main.clean_acc:.3f}, below {floor:.2f} "
         f"(a constant prediction's {claim.chance:.2f} + {VALID_DROP})"
     )
@@ -521,14 +539,14 @@ def evaluate(claim: Claim, results: str | Path, scale: str | None = "latest") ->
         (c, _apply(c.check or claim.check, [r for r in records if c.select(r)]))
         for c in claim.controls
     ]
-    validity = [_valid(c, main, cmp) for c, cmp in controls]
+    validity = [_valid(c, main, cmp, claim.chance) for c, cmp in controls]
     if claim.kind != "identity" and main.measured is not None and main.ci is None:
         main = replace(main, status="inconclusive", reason="no interval: " + main.reason)
     verdict, note = _verdict(main, controls, validity)
     trained, why = main_trained(claim, main)
     if not trained:
         verdict, note = "inconclusive", f"the main runs did not train ({why}); {main.reason}"
-    return ClaimResult(claim, verdict, main, controls, note, found, list(validity))
+    return ClaimResult(claim, verdict, main, controls, note, found, list(validity), trained)
 
 
 def scales_present(results: str | Path, sims: Sequence[str]) -> list[str]:
@@ -564,7 +582,9 @@ def distance_to_band(c: Comparison) -> float | None:
 def trend(per_scale: Sequence[ClaimResult]) -> str:
     """For a law on several rungs: ``"approaching"`` when it fails on a rung but its distance from the band
     shrinks at every larger rung, ``"persists"`` when it fails on the largest rung without shrinking,
-    ``""`` otherwise (one rung, or no failure)."""
+    ``""`` otherwise (one rung, or no failure). Rungs whose main runs did not train
+    (:attr:`ClaimResult.trained`) are left out: their distance measures the failure to train."""
+    per_scale = [r for r in per_scale if r.trained]
     if len(per_scale) < 2 or per_scale[0].claim.kind != "law":
         return ""
     dist = [distance_to_band(r.main) for r in per_scale]

@@ -127,9 +127,7 @@ def _cmp_json(c: Comparison) -> dict[str, Any]:
         "n_seeds": c.n_seeds,
         "train_acc": c.train_acc,
         "clean_acc": c.clean_acc,
-        "parts": [
-            {"label": p.label, "status": p.status, **_cmp_json(p)} for p in c.parts
-        ],
+        "parts": [{"label": p.label, "status": p.status, **_cmp_json(p)} for p in c.parts],
         "unreliable": c.unreliable,
     }
 
@@ -159,6 +157,7 @@ def to_json(results: Sequence[ClaimResult], meta: dict[str, Any] | None = None) 
                     "source": c.source,
                     "sim": c.sim,
                     "note": r.note,
+                    "trained": r.trained,
                     "main": {"status": m.status, **_cmp_json(m)},
                     "controls": [
                         {
@@ -239,9 +238,7 @@ def to_markdown(
             for s in scales:
                 r = by_scale.get(s)
                 cells.append(
-                    "—"
-                    if r is None
-                    else f"**{r.verdict}** {_num(r.main.measured)} {_ci(r.main)}"
+                    "—" if r is None else f"**{r.verdict}** {_num(r.main.measured)} {_ci(r.main)}"
                 )
             last = g[-1]
             out.append(

@@ -483,11 +483,14 @@ def test_path_check_tells_less_from_slower(tmp_path: object) -> None:
     runs = RunStore(root, "09_purification").records()
     rising = path_check(("rises_more",), reference="rises")(runs)
     assert rising.status == "inconclusive" and "does not purify here" in rising.reason
-    # the share needs both trainings trained: the claim reads the lower of the two accuracies
-    assert path_check(("underfit",))(runs).clean_acc == 0.8
+    # the share needs the reference and a subject trained: the claim reports the reference's accuracy
+    # or the best subject's, the lower (what the chance level and the controls judge)
     write("collapsed", 1.0, 0.1, acc=0.2)  # a reference that did not learn the task
+    write("dead", 1.0, 0.1, acc=0.1)  # a subject that did not either
     runs = RunStore(root, "09_purification").records()
     assert path_check(("same",), reference="collapsed")(runs).clean_acc == 0.2
+    assert path_check(("dead", "underfit"))(runs).clean_acc == 0.8
+    assert path_check(("dead", "same"))(runs).clean_acc == 1.0
 
 
 def test_label_difference_check_pairs_the_arms(tmp_path: object) -> None:

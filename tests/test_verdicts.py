@@ -142,6 +142,33 @@ def test_main_runs_that_did_not_train_make_the_claim_inconclusive(
 def test_chance_level_is_checked() -> None:
     with pytest.raises(ValueError, match="chance must lie in"):
         replace(_claim(), chance=1.0)
+    with pytest.raises(ValueError, match="an identity is exact"):
+        replace(_claim("identity"), chance=0.5)
+
+
+def test_a_control_at_chance_is_not_valid_whatever_the_main_runs(tmp_path: Path) -> None:
+    """Main runs at 0.65 clear the chance floor 0.6; a control at 0.56 is within VALID_DROP of them
+    but no better than a constant prediction: it flips, yet shows nothing."""
+    _write(tmp_path, "law", "law", _data(1.0, 0.01), 0.65)
+    _write(tmp_path, "ctl", "control", _data(2.0, 0.01, seed=1), 0.56)
+    assert evaluate(_claim(), tmp_path).verdict == "holds"
+    res = evaluate(replace(_claim(), chance=0.5), tmp_path)
+    assert res.verdict == "inconclusive" and "did not train" in res.note
+    assert res.validity[0][0] is False and "below 0.60" in res.validity[0][1]
+
+
+def test_trend_leaves_out_rungs_that_did_not_train(tmp_path: Path) -> None:
+    """A failing quick rung and a medium rung closer to the band read "approaching" — unless the medium
+    runs did not train, whose distance measures the collapse, not the law."""
+    _write(tmp_path, "lq", "law", _data(1.6, 0.01), 0.9, scale="quick")
+    _write(tmp_path, "cq", "control", _data(2.0, 0.01, seed=1), 0.9, scale="quick")
+    for acc, expected in ((0.9, "approaching"), (0.55, "")):
+        _write(tmp_path, "lm", "law", _data(1.3, 0.01, seed=2), acc, scale="medium")
+        _write(tmp_path, "cm", "control", _data(2.0, 0.01, seed=3), acc, scale="medium")
+        per = evaluate_scales(replace(_claim(), chance=0.5), tmp_path, ["quick", "medium"])
+        assert [r.trained for r in per] == [True, acc >= 0.6]
+        assert trend(per) == expected
+    assert to_json(per)["claims"][1]["trained"] is False
 
 
 def test_a_finding_stands_whatever_the_controls(tmp_path: Path) -> None:
