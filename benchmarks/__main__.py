@@ -82,6 +82,14 @@ def _summary(results: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _range(r: dict[str, Any], key: str, scale: float = 1.0, fmt: str = ".0f") -> str:
+    """`` [lo–hi]`` of a measured range the case reports (empty where it reports none)."""
+    if key not in r:
+        return ""
+    lo, hi = r[key]
+    return f" [{scale * lo:{fmt}}–{scale * hi:{fmt}}]"
+
+
 def _fmt(r: dict[str, Any]) -> str:
     if "error" in r:
         return f"{r['case']:<20} ERROR {r['error']}"
@@ -90,13 +98,15 @@ def _fmt(r: dict[str, Any]) -> str:
         return (
             f"{r['case']:<20} advsim {r['advsim_s']:8.3f} s  naive {r['naive_s']:9.3f} s  "
             f"speedup {r['speedup']:6.1f}x  {r['advsim_gflops']:6.1f} GFLOP/s "
-            f"({100 * r['advsim_fraction_of_peak']:.0f}% of {r['peak_gflops']:.0f})  "
+            f"({100 * r['advsim_fraction_of_peak']:.0f}%{_range(r, 'fraction_of_peak_range', 100)} "
+            f"of {r['peak_gflops']:.0f})  "
             f"rss {r['peak_rss_mb']:.0f} MiB{ext}"
         )
     if "ratio_to_eleven_passes" in r:
         return (
             f"{r['case']:<20} advsim {r['advsim_s']:8.3f} s  11 passes {r['eleven_passes_s']:7.3f} s  "
-            f"ratio {r['ratio_to_eleven_passes']:5.2f}  composed {r['composed_s']:7.3f} s  "
+            f"ratio {r['ratio_to_eleven_passes']:5.2f}{_range(r, 'ratio_range', fmt='.2f')}  "
+            f"composed {r['composed_s']:7.3f} s  "
             f"{100 * r['advsim_fraction_of_peak']:.0f}% of {r['peak_gflops']:.0f} GFLOP/s  "
             f"rss {r['peak_rss_mb']:.0f} MiB"
         )

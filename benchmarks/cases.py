@@ -1,12 +1,15 @@
 """Benchmark cases. Each runs advsim's way and the naive way side by side in one process.
 
 Every comparison first checks that both ways compute the same numbers (float64, a few members and
-steps), then times each (warm-up, repeats, median) and reports the ratio and the achieved GFLOP/s.
+steps), then times each (warm-up, repeats, median) and reports the ratio and the achieved GFLOP/s,
+as a fraction of the matmul peak read just before and just after each timed call
+(:func:`fraction_of_peak`: this host's speed drifts within a run).
 FLOPs counted: one training step or one PGD step costs ``4·M·n·m·d`` (two GEMM-sized products).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import resource
@@ -50,12 +53,74 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def matmul_peak(dtype: torch.dtype = torch.float32, size: int = 2048) -> float:
-    """GFLOP/s of a large square GEMM (this machine's practical peak)."""
+def matmul_peak(dtype: torch.dtype = torch.float32, size: int = 2048, repeats: int = 5) -> float:
+    """GFLOP/s of a large square GEMM (this machine's practical peak), the median of ``repeats``."""
     a = torch.randn(size, size, dtype=dtype)
     b = torch.randn(size, size, dtype=dtype)
-    t = timeit(lambda: a @ b, repeats=5)
+    t = timeit(lambda: a @ b, repeats=repeats)
     return 2 * size**3 / t / 1e9
+
+
+def interleaved(
+    fn: Callable[[], object],
+    probe: Callable[[], float],
+    *,
+    repeats: int,
+    warmup: int = 1,
+    clock: Callable[[], float] = time.perf_counter,
+) -> tuple[list[float], list[float]]:
+    """Wall times of ``repeats`` calls of ``fn`` (after ``warmup``), with a reading of ``probe`` before
+    each call and one after the last: ``(times, probes)``, ``len(probes) == repeats + 1``, so call ``i``
+    lies between ``probes[i]`` and ``probes[i + 1]``.
+
+    A ratio of two measurements taken at different moments — a case's time and the matmul peak read
+    before it, or an attack step and the passes it is held against — mixes two states of a host whose
+    speed drifts (shared or throttled cores: this machine's peak read 73, 106 and 150 GFLOP/s within
+    one run); the ratio of adjacent readings, one per call, keeps both in one state, and the spread of
+    those ratios shows how much the host moved.
+    """
+    for _ in range(warmup):
+        fn()
+    times, probes = [], [probe()]
+    for _ in range(repeats):
+        t0 = clock()
+        fn()
+        times.append(clock() - t0)
+        probes.append(probe())
+    return times, probes
+
+
+def adjacent(probes: list[float], pick: Callable[[float, float], float]) -> list[float]:
+    """``pick`` of each call's two neighbouring probe readings (:func:`interleaved`): ``max`` for a
+    peak rate and ``min`` for a reference time make the ratio against them conservative."""
+    return [pick(a, b) for a, b in itertools.pairwise(probes)]
+
+
+def fraction_of_peak(
+    fn: Callable[[], object],
+    flops: float,
+    *,
+    repeats: int = 3,
+    dtype: torch.dtype = torch.float32,
+    peak: Callable[[], float] | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Result:
+    """``fn``'s median time and its fraction of the matmul peak read around each call (median, with the
+    range over calls): each call's achieved GFLOP/s over the higher of the peaks read just before and
+    just after it (:func:`interleaved`; ``peak`` reads GFLOP/s, by default three 2048² GEMMs of
+    ``dtype``)."""
+    probe = peak if peak is not None else (lambda: matmul_peak(dtype, repeats=3))
+    times, probes = interleaved(fn, probe, repeats=repeats, clock=clock)
+    fractions = [flops / t / 1e9 / p for t, p in zip(times, adjacent(probes, max), strict=True)]
+    t = statistics.median(times)
+    return {
+        "advsim_s": t,
+        "advsim_gflops": flops / t / 1e9,
+        "peak_gflops": statistics.median(probes),
+        "peak_gflops_range": [min(probes), max(probes)],
+        "advsim_fraction_of_peak": statistics.median(fractions),
+        "fraction_of_peak_range": [min(fractions), max(fractions)],
+    }
 
 
 def _data(n: int, d: int, dtype: torch.dtype, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -95,9 +160,9 @@ def case_train(
     steps: int,
     dtype: torch.dtype,
     naive_members: int,
-    peak: float,
 ) -> Result:
-    """advsim's batched training vs the naive loop over ``nn.Module``s."""
+    """advsim's batched training vs the naive loop over ``nn.Module``s (advsim's fraction of the matmul
+    peak read around each of its calls: :func:`fraction_of_peak`)."""
     diff = check_train_identical(d, m, min(n, 200))
     if diff > 1e-9:
         raise AssertionError(f"{name}: advsim and the naive loop disagree by {diff:g}")
@@ -108,14 +173,15 @@ def case_train(
     def ours() -> None:
         train(ens0.clone(), X, y, cfg)
 
-    t_ours = timeit(ours)
+    flops = 4.0 * M * n * m * d * steps
+    timed = fraction_of_peak(ours, flops, dtype=dtype)
+    t_ours = timed["advsim_s"]
     k = min(M, naive_members)
     mods = naive.make_modules(ens0.W[:k], ens0.b[:k], ens0.a[:k])
     t_naive_k = timeit(
         lambda: naive.train_loop(mods, X, y, steps=steps, lr=0.1), repeats=1, warmup=0
     )
     t_naive = t_naive_k * M / k  # the loop is exactly linear in the number of models
-    flops = 4.0 * M * n * m * d * steps
     return {
         "case": name,
         "shape": {"M": M, "n": n, "d": d, "m": m, "steps": steps},
@@ -126,17 +192,14 @@ def case_train(
         "naive_timed_members": k,
         "naive_extrapolated": k < M,
         "speedup": t_naive / t_ours,
-        "advsim_gflops": flops / t_ours / 1e9,
         "naive_gflops": flops / t_naive / 1e9,
-        "peak_gflops": peak,
-        "advsim_fraction_of_peak": flops / t_ours / 1e9 / peak,
+        **timed,
     }
 
 
-def case_pgd(
-    name: str, M: int, n: int, d: int, m: int, steps: int, naive_members: int, peak: float
-) -> Result:
-    """advsim's batched ℓ2 PGD vs a PGD loop over models (same starts, same steps)."""
+def case_pgd(name: str, M: int, n: int, d: int, m: int, steps: int, naive_members: int) -> Result:
+    """advsim's batched ℓ2 PGD vs a PGD loop over models (same starts, same steps); advsim's fraction
+    of the matmul peak read around each of its calls (:func:`fraction_of_peak`)."""
     eps = 0.5
     # identical results first (float64, textbook last-iterate output on both sides)
     e64 = _ens(3, d, m, torch.float64)
@@ -160,7 +223,9 @@ def case_pgd(
     ens = _ens(M, d, m, torch.float32)
     X, y = _data(n, d, torch.float32)
     pgd = PGD(steps=steps, keep_best=False)
-    t_ours = timeit(lambda: pgd(ens, X, y, threat), repeats=3)
+    flops = 4.0 * M * n * m * d * steps
+    timed = fraction_of_peak(lambda: pgd(ens, X, y, threat), flops)
+    t_ours = timed["advsim_s"]
     k = min(M, naive_members)
     mods = naive.make_modules(ens.W[:k], ens.b[:k], ens.a[:k])
     d0 = threat.project(threat.random_start(X, seed=0).expand(k, *X.shape))
@@ -170,7 +235,6 @@ def case_pgd(
         warmup=0,
     )
     t_naive *= M / k
-    flops = 4.0 * M * n * m * d * steps
     return {
         "case": name,
         "shape": {"M": M, "n": n, "d": d, "m": m, "steps": steps},
@@ -181,20 +245,20 @@ def case_pgd(
         "naive_timed_members": k,
         "naive_extrapolated": k < M,
         "speedup": t_naive / t_ours,
-        "advsim_gflops": flops / t_ours / 1e9,
-        "peak_gflops": peak,
-        "advsim_fraction_of_peak": flops / t_ours / 1e9 / peak,
+        **timed,
         "throughput_point_steps_per_s": M * n * steps / t_ours,
     }
 
 
-def case_at_step(name: str, M: int, n: int, d: int, m: int, peak: float) -> Result:
+def case_at_step(name: str, M: int, n: int, d: int, m: int) -> Result:
     """One PGD-10 adversarial-training step of an ensemble (ℓ2, margin-loss attack, logistic loss:
     :class:`sims.methods.PGDAT`'s ``loss_grads``) against the work it cannot avoid: 11 passes of
     forward-and-input-gradient (``value_and_grad``) at per-member points ``(M, n, d)`` — ten attack
     steps and the training gradient. Also timed: the same step composed the plain way (the attack,
     then a fresh forward and parameter gradient at ``x + δ``). Both ways must give the same loss and
-    gradients first (float64)."""
+    gradients first (float64). Each timed step lies between two timings of the 11 passes
+    (:func:`interleaved`) and is held against the faster of them: the ratio is the median over steps,
+    with its range; the fraction of the matmul peak is against one peak reading after the steps."""
     method = PGDAT(norm="l2", eps=0.5, steps=10)
     e64 = _ens(3, d, m, torch.float64)
     X64, y64 = _data(min(n, 100), d, torch.float64)
@@ -210,9 +274,16 @@ def case_at_step(name: str, M: int, n: int, d: int, m: int, peak: float) -> Resu
     X, y = _data(n, d, torch.float32)
     gen = torch.Generator().manual_seed(1)
     Xp = X + 0.1 * torch.randn(M, n, d, generator=gen) / np.sqrt(d)
-    t_step = timeit(lambda: method.loss_grads(ens, X, y, step=0), repeats=5)
+    ens.value_and_grad(Xp)  # warm-up of the passes
+    steps, passes = interleaved(
+        lambda: method.loss_grads(ens, X, y, step=0),
+        lambda: 11 * timeit(lambda: ens.value_and_grad(Xp), repeats=11, warmup=0),
+        repeats=5,
+    )
+    ratios = [t / p for t, p in zip(steps, adjacent(passes, min), strict=True)]
+    t_step = statistics.median(steps)
     t_composed = timeit(lambda: _at_step_composed(method, ens, X, y), repeats=5)
-    t_pass = timeit(lambda: ens.value_and_grad(Xp), repeats=11)
+    peak = matmul_peak()
     flops = 11 * 4.0 * M * n * m * d
     return {
         "case": name,
@@ -221,8 +292,9 @@ def case_at_step(name: str, M: int, n: int, d: int, m: int, peak: float) -> Resu
         "identical_max_abs_diff": diff,
         "advsim_s": t_step,
         "composed_s": t_composed,
-        "eleven_passes_s": 11 * t_pass,
-        "ratio_to_eleven_passes": t_step / (11 * t_pass),
+        "eleven_passes_s": statistics.median(passes),
+        "ratio_to_eleven_passes": statistics.median(ratios),
+        "ratio_range": [min(ratios), max(ratios)],
         "advsim_gflops": flops / t_step / 1e9,
         "peak_gflops": peak,
         "advsim_fraction_of_peak": flops / t_step / 1e9 / peak,
@@ -445,9 +517,8 @@ def case_sweep_workers(worker_counts: tuple[int, ...] = (1, 2, 4)) -> Result:
 def run_case(name: str, quick: bool) -> Result:
     """Run one case by name (in this process) and add its peak memory."""
     torch.manual_seed(0)
-    peak32 = matmul_peak(torch.float32)
     if name == "train_small":
-        r = case_train(name, 256, 200, 20, 16, 200, torch.float32, 32 if quick else 256, peak32)
+        r = case_train(name, 256, 200, 20, 16, 200, torch.float32, 32 if quick else 256)
     elif name == "train_large_f32":
         r = case_train(
             name,
@@ -458,7 +529,6 @@ def run_case(name: str, quick: bool) -> Result:
             20 if quick else 200,
             torch.float32,
             4 if quick else 64,
-            peak32,
         )
     elif name == "train_large_f64":
         r = case_train(
@@ -470,17 +540,16 @@ def run_case(name: str, quick: bool) -> Result:
             20 if quick else 200,
             torch.float64,
             4 if quick else 64,
-            matmul_peak(torch.float64),
         )
-        r["peak_gflops_f32"] = peak32
+        r["peak_gflops_f32"] = matmul_peak(torch.float32)
     elif name == "pgd_small":
-        r = case_pgd(name, 64, 200, 20, 16, 50, 16 if quick else 64, peak32)
+        r = case_pgd(name, 64, 200, 20, 16, 50, 16 if quick else 64)
     elif name == "pgd_large":
-        r = case_pgd(name, 64, 1000, 200, 256, 10 if quick else 50, 4 if quick else 64, peak32)
+        r = case_pgd(name, 64, 1000, 200, 256, 10 if quick else 50, 4 if quick else 64)
     elif name == "at_step":
-        r = case_at_step(name, 64, 1000, 200, 256, peak32)
+        r = case_at_step(name, 64, 1000, 200, 256)
     elif name == "at_step_small":
-        r = case_at_step(name, 64, 200, 20, 16, peak32)
+        r = case_at_step(name, 64, 200, 20, 16)
     elif name == "torchattacks_pgdl2":
         r = case_torchattacks()
     elif name == "size_sweep":
