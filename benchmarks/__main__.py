@@ -107,8 +107,8 @@ def _fmt(r: dict[str, Any]) -> str:
             f"{r['case']:<20} advsim {r['advsim_s']:8.3f} s  11 passes {r['eleven_passes_s']:7.3f} s  "
             f"ratio {r['ratio_to_eleven_passes']:5.2f}{_range(r, 'ratio_range', fmt='.2f')}  "
             f"composed {r['composed_s']:7.3f} s  "
-            f"{100 * r['advsim_fraction_of_peak']:.0f}% of {r['peak_gflops']:.0f} GFLOP/s  "
-            f"rss {r['peak_rss_mb']:.0f} MiB"
+            f"{100 * r['advsim_fraction_of_peak']:.0f}%{_range(r, 'fraction_of_peak_range', 100)} "
+            f"of {r['peak_gflops']:.0f} GFLOP/s  rss {r['peak_rss_mb']:.0f} MiB"
         )
     keys = [k for k in r if k not in ("case", "rows", "torch_threads")]
     return f"{r['case']:<20} " + "  ".join(

@@ -1,8 +1,8 @@
 """Benchmark cases. Each runs advsim's way and the naive way side by side in one process.
 
 Every comparison first checks that both ways compute the same numbers (float64, a few members and
-steps), then times each (warm-up, repeats, median) and reports the ratio and the achieved GFLOP/s,
-as a fraction of the matmul peak read just before and just after each timed call
+steps), then times each (warm-up, repeats, median) and reports the ratio; advsim's achieved GFLOP/s
+is reported as a fraction of the matmul peak read just before and just after each timed call
 (:func:`fraction_of_peak`: this host's speed drifts within a run).
 FLOPs counted: one training step or one PGD step costs ``4·M·n·m·d`` (two GEMM-sized products).
 """
@@ -61,23 +61,25 @@ def matmul_peak(dtype: torch.dtype = torch.float32, size: int = 2048, repeats: i
     return 2 * size**3 / t / 1e9
 
 
-def interleaved(
+def between_readings(
     fn: Callable[[], object],
     probe: Callable[[], float],
+    pick: Callable[[float, float], float],
     *,
     repeats: int,
     warmup: int = 1,
     clock: Callable[[], float] = time.perf_counter,
-) -> tuple[list[float], list[float]]:
-    """Wall times of ``repeats`` calls of ``fn`` (after ``warmup``), with a reading of ``probe`` before
-    each call and one after the last: ``(times, probes)``, ``len(probes) == repeats + 1``, so call ``i``
-    lies between ``probes[i]`` and ``probes[i + 1]``.
+) -> list[tuple[float, float]]:
+    """``(wall time, reading)`` for each of ``repeats`` calls of ``fn`` (after ``warmup``), the reading
+    being ``pick`` of the two ``probe`` readings taken just before and just after the call (one
+    reading between two calls serves both).
 
     A ratio of two measurements taken at different moments — a case's time and the matmul peak read
     before it, or an attack step and the passes it is held against — mixes two states of a host whose
     speed drifts (shared or throttled cores: this machine's peak read 73, 106 and 150 GFLOP/s within
-    one run); the ratio of adjacent readings, one per call, keeps both in one state, and the spread of
-    those ratios shows how much the host moved.
+    one run); a ratio per call against the readings around it keeps both in one state, and the spread
+    of those ratios shows how much the host moved. ``max`` for a rate (the peak) and ``min`` for a
+    reference time make the ratio against them conservative.
     """
     for _ in range(warmup):
         fn()
@@ -87,13 +89,19 @@ def interleaved(
         fn()
         times.append(clock() - t0)
         probes.append(probe())
-    return times, probes
+    return [(t, pick(a, b)) for t, (a, b) in zip(times, itertools.pairwise(probes), strict=True)]
 
 
-def adjacent(probes: list[float], pick: Callable[[float, float], float]) -> list[float]:
-    """``pick`` of each call's two neighbouring probe readings (:func:`interleaved`): ``max`` for a
-    peak rate and ``min`` for a reference time make the ratio against them conservative."""
-    return [pick(a, b) for a, b in itertools.pairwise(probes)]
+def median_call(
+    pairs: list[tuple[float, float]], value: Callable[[float, float], float]
+) -> tuple[float, float, float, list[float]]:
+    """The call whose ``value(time, reading)`` is the median — the lower middle one for an even count —
+    as ``(time, reading, value, [lowest value, highest value])``: its time, reading and value are one
+    call's, so they agree with each other where a median of each would not."""
+    values = [value(t, r) for t, r in pairs]
+    order = sorted(range(len(pairs)), key=values.__getitem__)
+    i = order[(len(order) - 1) // 2]
+    return pairs[i][0], pairs[i][1], values[i], [min(values), max(values)]
 
 
 def fraction_of_peak(
@@ -105,22 +113,36 @@ def fraction_of_peak(
     peak: Callable[[], float] | None = None,
     clock: Callable[[], float] = time.perf_counter,
 ) -> Result:
-    """``fn``'s median time and its fraction of the matmul peak read around each call (median, with the
-    range over calls): each call's achieved GFLOP/s over the higher of the peaks read just before and
-    just after it (:func:`interleaved`; ``peak`` reads GFLOP/s, by default three 2048² GEMMs of
-    ``dtype``)."""
+    """``fn``'s fraction of the matmul peak, call by call: each call's GFLOP/s over the higher of the
+    peaks read just before and just after it (:func:`between_readings`; ``peak`` reads GFLOP/s, by
+    default the median of three timed 2048² GEMMs of ``dtype`` after one warm-up, fewer than a one-off
+    reading's five so that a probe stays short). Reports the call at the median fraction
+    (:func:`median_call`: its GFLOP/s over its peak is its fraction) and the range over calls."""
     probe = peak if peak is not None else (lambda: matmul_peak(dtype, repeats=3))
-    times, probes = interleaved(fn, probe, repeats=repeats, clock=clock)
-    fractions = [flops / t / 1e9 / p for t, p in zip(times, adjacent(probes, max), strict=True)]
-    t = statistics.median(times)
+    pairs = between_readings(fn, probe, max, repeats=repeats, clock=clock)
+    t, p, frac, span = median_call(pairs, lambda t, p: flops / t / 1e9 / p)
     return {
-        "advsim_s": t,
         "advsim_gflops": flops / t / 1e9,
-        "peak_gflops": statistics.median(probes),
-        "peak_gflops_range": [min(probes), max(probes)],
-        "advsim_fraction_of_peak": statistics.median(fractions),
-        "fraction_of_peak_range": [min(fractions), max(fractions)],
+        "peak_gflops": p,
+        "peak_gflops_range": [min(r for _, r in pairs), max(r for _, r in pairs)],
+        "advsim_fraction_of_peak": frac,
+        "fraction_of_peak_range": span,
     }
+
+
+def ratio_to_reference(
+    fn: Callable[[], object],
+    reference: Callable[[], float],
+    *,
+    repeats: int = 5,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Result:
+    """``fn``'s time over a ``reference`` time, call by call: each call against the faster of the two
+    reference timings just before and just after it (:func:`between_readings`). Reports the call at the
+    median ratio (:func:`median_call`) and the range over calls."""
+    pairs = between_readings(fn, reference, min, repeats=repeats, clock=clock)
+    t, r, ratio, span = median_call(pairs, lambda t, r: t / r)
+    return {"s": t, "reference_s": r, "ratio": ratio, "ratio_range": span}
 
 
 def _data(n: int, d: int, dtype: torch.dtype, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -161,8 +183,9 @@ def case_train(
     dtype: torch.dtype,
     naive_members: int,
 ) -> Result:
-    """advsim's batched training vs the naive loop over ``nn.Module``s (advsim's fraction of the matmul
-    peak read around each of its calls: :func:`fraction_of_peak`)."""
+    """advsim's batched training vs the naive loop over ``nn.Module``s: the speed-up from back-to-back
+    timings of both ways; advsim's GFLOP/s and fraction of the matmul peak from further calls, each
+    between two peak readings (:func:`fraction_of_peak`)."""
     diff = check_train_identical(d, m, min(n, 200))
     if diff > 1e-9:
         raise AssertionError(f"{name}: advsim and the naive loop disagree by {diff:g}")
@@ -174,8 +197,7 @@ def case_train(
         train(ens0.clone(), X, y, cfg)
 
     flops = 4.0 * M * n * m * d * steps
-    timed = fraction_of_peak(ours, flops, dtype=dtype)
-    t_ours = timed["advsim_s"]
+    t_ours = timeit(ours)
     k = min(M, naive_members)
     mods = naive.make_modules(ens0.W[:k], ens0.b[:k], ens0.a[:k])
     t_naive_k = timeit(
@@ -193,13 +215,14 @@ def case_train(
         "naive_extrapolated": k < M,
         "speedup": t_naive / t_ours,
         "naive_gflops": flops / t_naive / 1e9,
-        **timed,
+        **fraction_of_peak(ours, flops, dtype=dtype),
     }
 
 
 def case_pgd(name: str, M: int, n: int, d: int, m: int, steps: int, naive_members: int) -> Result:
-    """advsim's batched ℓ2 PGD vs a PGD loop over models (same starts, same steps); advsim's fraction
-    of the matmul peak read around each of its calls (:func:`fraction_of_peak`)."""
+    """advsim's batched ℓ2 PGD vs a PGD loop over models (same starts, same steps): the speed-up from
+    back-to-back timings of both ways; advsim's GFLOP/s and fraction of the matmul peak from further
+    calls, each between two peak readings (:func:`fraction_of_peak`)."""
     eps = 0.5
     # identical results first (float64, textbook last-iterate output on both sides)
     e64 = _ens(3, d, m, torch.float64)
@@ -224,8 +247,7 @@ def case_pgd(name: str, M: int, n: int, d: int, m: int, steps: int, naive_member
     X, y = _data(n, d, torch.float32)
     pgd = PGD(steps=steps, keep_best=False)
     flops = 4.0 * M * n * m * d * steps
-    timed = fraction_of_peak(lambda: pgd(ens, X, y, threat), flops)
-    t_ours = timed["advsim_s"]
+    t_ours = timeit(lambda: pgd(ens, X, y, threat), repeats=3)
     k = min(M, naive_members)
     mods = naive.make_modules(ens.W[:k], ens.b[:k], ens.a[:k])
     d0 = threat.project(threat.random_start(X, seed=0).expand(k, *X.shape))
@@ -245,7 +267,7 @@ def case_pgd(name: str, M: int, n: int, d: int, m: int, steps: int, naive_member
         "naive_timed_members": k,
         "naive_extrapolated": k < M,
         "speedup": t_naive / t_ours,
-        **timed,
+        **fraction_of_peak(lambda: pgd(ens, X, y, threat), flops),
         "throughput_point_steps_per_s": M * n * steps / t_ours,
     }
 
@@ -256,9 +278,10 @@ def case_at_step(name: str, M: int, n: int, d: int, m: int) -> Result:
     forward-and-input-gradient (``value_and_grad``) at per-member points ``(M, n, d)`` — ten attack
     steps and the training gradient. Also timed: the same step composed the plain way (the attack,
     then a fresh forward and parameter gradient at ``x + δ``). Both ways must give the same loss and
-    gradients first (float64). Each timed step lies between two timings of the 11 passes
-    (:func:`interleaved`) and is held against the faster of them: the ratio is the median over steps,
-    with its range; the fraction of the matmul peak is against one peak reading after the steps."""
+    gradients first (float64). Each timed step lies between two timings of the 11 passes and is held
+    against the faster of them (:func:`ratio_to_reference`: the step at the median ratio, and the
+    range); the fraction of the matmul peak comes from further steps, each between two peak readings
+    (:func:`fraction_of_peak`)."""
     method = PGDAT(norm="l2", eps=0.5, steps=10)
     e64 = _ens(3, d, m, torch.float64)
     X64, y64 = _data(min(n, 100), d, torch.float64)
@@ -275,29 +298,26 @@ def case_at_step(name: str, M: int, n: int, d: int, m: int) -> Result:
     gen = torch.Generator().manual_seed(1)
     Xp = X + 0.1 * torch.randn(M, n, d, generator=gen) / np.sqrt(d)
     ens.value_and_grad(Xp)  # warm-up of the passes
-    steps, passes = interleaved(
-        lambda: method.loss_grads(ens, X, y, step=0),
-        lambda: 11 * timeit(lambda: ens.value_and_grad(Xp), repeats=11, warmup=0),
-        repeats=5,
+
+    def step() -> None:
+        method.loss_grads(ens, X, y, step=0)
+
+    ratio = ratio_to_reference(
+        step, lambda: 11 * timeit(lambda: ens.value_and_grad(Xp), repeats=11, warmup=0), repeats=5
     )
-    ratios = [t / p for t, p in zip(steps, adjacent(passes, min), strict=True)]
-    t_step = statistics.median(steps)
     t_composed = timeit(lambda: _at_step_composed(method, ens, X, y), repeats=5)
-    peak = matmul_peak()
     flops = 11 * 4.0 * M * n * m * d
     return {
         "case": name,
         "shape": {"M": M, "n": n, "d": d, "m": m, "attack_steps": 10},
         "dtype": "float32",
         "identical_max_abs_diff": diff,
-        "advsim_s": t_step,
+        "advsim_s": ratio["s"],
         "composed_s": t_composed,
-        "eleven_passes_s": statistics.median(passes),
-        "ratio_to_eleven_passes": statistics.median(ratios),
-        "ratio_range": [min(ratios), max(ratios)],
-        "advsim_gflops": flops / t_step / 1e9,
-        "peak_gflops": peak,
-        "advsim_fraction_of_peak": flops / t_step / 1e9 / peak,
+        "eleven_passes_s": ratio["reference_s"],
+        "ratio_to_eleven_passes": ratio["ratio"],
+        "ratio_range": ratio["ratio_range"],
+        **fraction_of_peak(step, flops),
     }
 
 
