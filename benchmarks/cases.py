@@ -37,15 +37,10 @@ Result = dict[str, Any]
 
 
 def timeit(fn: Callable[[], object], *, repeats: int = 3, warmup: int = 1) -> float:
-    """Median wall time of ``fn`` over ``repeats`` calls after ``warmup`` calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    """Median wall time of ``fn`` over ``repeats`` calls after ``warmup`` calls, back to back
+    (:func:`between_readings` with no reading)."""
+    pairs = between_readings(fn, lambda: 0.0, max, repeats=repeats, warmup=warmup)
+    return statistics.median(t for t, _ in pairs)
 
 
 def peak_rss_mb() -> float:
