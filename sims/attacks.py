@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from sims.nets import ScalarModel, TwoLayerEnsemble, check_inputs
+from sims.nets import Around, ScalarModel, TwoLayerEnsemble, check_inputs
 from sims.rng import row_normal
 from sims.threat import L2Ball, LinfBall, Subspace, ThreatModel, safe_normalize
 from sims.validate import (
@@ -144,12 +144,16 @@ def check_attack_call(
         check_memory("M x n x m", (M, n, m), 3 * M * n * m * X.element_size(), X.device)
 
 
-def _prepare(model: ScalarModel, X: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    """``X`` expanded to ``(M, n, d)`` in the model's dtype where it has one (as its forward casts),
-    and ``y`` in that dtype."""
+def _dtype(model: ScalarModel, X: Tensor) -> torch.dtype:
+    """The dtype an attack works in: the model's where it has one (as its forward casts), else ``X``'s."""
     dt = getattr(model, "dtype", None)
-    if isinstance(dt, torch.dtype) and X.dtype != dt:
-        X = X.to(dt)
+    return dt if isinstance(dt, torch.dtype) else X.dtype
+
+
+def _prepare(model: ScalarModel, X: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    """``X`` expanded to ``(M, n, d)`` in the attack's dtype (:func:`_dtype`), and ``y`` in that
+    dtype."""
+    X = X.to(_dtype(model, X))
     Xe = X.detach().expand(model.M, *X.shape[-2:]) if X.ndim == 2 else X.detach()
     return Xe, y.to(device=X.device, dtype=X.dtype)
 
@@ -259,8 +263,11 @@ class PGD:
 
         Members are attacked in blocks small enough for their ``(n, d)`` working set to stay in cache
         (when the model can :meth:`select` members): each member's attack is independent of the
-        others', so the result is identical whatever the blocking. A :class:`~sims.nets.TwoLayerEnsemble`
-        is evaluated through :class:`sims.nets.Around` (two matrix products per step) and stepped by
+        others', so the result is the same whatever the blocking, up to the dtype's rounding (a batched
+        product over another number of members may group its sums differently; tested). Every block
+        writes its rows of the outputs, allocated once, and a :class:`~sims.nets.TwoLayerEnsemble`'s
+        blocks share one set of step buffers. Such an ensemble is evaluated through
+        :class:`sims.nets.Around` (two matrix products per step) and stepped by
         :meth:`sims.threat.ThreatModel.step` in place; ``with_preact`` also returns the pre-activations
         at the returned δ (:attr:`AttackResult.preact`; two-layer ensembles, ``keep_best=False``).
         """
@@ -286,27 +293,22 @@ class PGD:
             units = [
                 threat.unit_start(X.detach(), self.seed, stream=r) for r in range(self.restarts)
             ]
-        if len(blocks) == 1:
-            return self._attack(model, X, y, threat, units, alpha, with_preact)
-        parts = [
+        # every block writes into the outputs, and the two-layer buffers serve every block in turn
+        out = _outputs(model, X, with_preact and not self.keep_best)
+        space = _Workspace.of(model, X, max(b.stop - b.start for b in blocks))
+        whole = len(blocks) == 1
+        for b in blocks:
             self._attack(
-                _select(model, b),
-                X if X.ndim == 2 else X[b],
-                y if y.ndim == 1 else y[b],
-                _threat_rows(threat, b),
-                None if units is None else [u if u.ndim == 2 else u[b] for u in units],
+                model if whole else _select(model, b),
+                X if X.ndim == 2 or whole else X[b],
+                y if y.ndim == 1 or whole else y[b],
+                threat if whole else _threat_rows(threat, b),
+                None if units is None else [u if u.ndim == 2 or whole else u[b] for u in units],
                 None if alpha is None else alpha[b],
-                with_preact,
+                out if whole else _rows(out, b),
+                None if space is None else space.rows(b.stop - b.start),
             )
-            for b in blocks
-        ]
-        pre = [p.preact for p in parts]
-        return AttackResult(
-            delta=torch.cat([p.delta for p in parts]),
-            margin=torch.cat([p.margin for p in parts]),
-            clean_margin=torch.cat([p.clean_margin for p in parts]),
-            preact=None if any(h is None for h in pre) else torch.cat(pre),  # type: ignore[arg-type]
-        )
+        return out
 
     def _attack(
         self,
@@ -315,24 +317,26 @@ class PGD:
         y: Tensor,
         threat: ThreatModel,
         units: list[Tensor] | None,
-        alpha: Tensor | None = None,
-        with_preact: bool = False,
-    ) -> AttackResult:
+        alpha: Tensor | None,
+        out: AttackResult,
+        space: _Workspace | None,
+    ) -> None:
+        """Attack one block of members, writing into ``out`` (views of the whole result)."""
         Xe, y = _prepare(model, X, y)
         threat.check_dim(model.d)
         need_value = self.keep_best or self.loss != "margin"
         with torch.no_grad():
-            at = _evaluator(model, X)
-            clean = y * at.clean_value()
-            best_margin = clean.clone()
-            best_delta = torch.zeros_like(Xe)
+            at = _evaluator(model, X, space)
+            G, work = at.buffers()
+            clean = torch.mul(y, at.clean_value(work), out=out.clean_margin)
+            best_margin = out.margin.copy_(clean)
+            # δ = 0 is the first best iterate; the last iterate is stepped in the output itself
+            best_delta = out.delta.zero_() if self.keep_best else out.delta
             eps = threat.eps_like(Xe)
             if alpha is None:
                 step = self.alpha * eps
             else:  # one step multiple per member
                 step = alpha.to(dtype=eps.dtype, device=eps.device)[:, None, None] * eps
-            G, work = at.buffers()
-            h_last: Tensor | None = None
             # the step of the margin loss is −y·step at every iteration (scaled by the schedule)
             base = (-y)[..., None] * step if self.loss == "margin" else None
             for r in range(self.restarts):
@@ -340,37 +344,87 @@ class PGD:
                     delta = threat.project(units[r].expand_as(Xe) * eps)
                 else:
                     delta = torch.zeros_like(Xe)
-                # a fresh dense tensor: the steps below update it in place
-                delta = threat.apply_bounds(Xe, delta).contiguous()
+                delta = threat.apply_bounds(Xe, delta)
+                # a dense tensor that the steps below update in place
+                delta = delta.contiguous() if self.keep_best else out.delta.copy_(delta)
                 for t in range(self.steps):
                     f, G = at.value_and_grad(delta, need_value=need_value, out=G, work=work)
                     if self.keep_best:
                         assert f is not None
                         margin = y * f
                         better = margin < best_margin
-                        best_margin = torch.where(better, margin, best_margin)
+                        torch.where(better, margin, best_margin, out=best_margin)
                         torch.where(better[..., None], delta, best_delta, out=best_delta)
                     # ascent direction of c·∇f (c the loss' scalar derivative) is sign(c)·dir(∇f)
-                    coef = base if base is not None else _loss_sign(self.loss, f, y)[..., None] * step
+                    coef = (
+                        base if base is not None else _loss_sign(self.loss, f, y)[..., None] * step
+                    )
                     if self.schedule == "linear":
                         coef = coef * (2.0 * (1 - t / self.steps))
                     delta = threat.step(delta, G, coef)
                     if threat.bounds is not None:
                         delta = threat.apply_bounds(Xe, delta).contiguous()
-                f_last, h_last = at.value(delta, keep_preact=with_preact)
+                f_last = at.value(delta, work=work, preact=out.preact)
                 margin = y * f_last
                 if not self.keep_best:
-                    best_margin, best_delta = margin, delta
+                    best_margin.copy_(margin)
+                    if delta is not best_delta:
+                        best_delta.copy_(delta)
                     continue
                 better = margin < best_margin
-                best_margin = torch.where(better, margin, best_margin)
-                best_delta = torch.where(better[..., None], delta, best_delta)
-        return AttackResult(
-            delta=best_delta,
-            margin=best_margin,
-            clean_margin=clean,
-            preact=h_last if with_preact and not self.keep_best else None,
-        )
+                torch.where(better, margin, best_margin, out=best_margin)
+                torch.where(better[..., None], delta, best_delta, out=best_delta)
+
+
+@dataclass(frozen=True)
+class _Workspace:
+    """The buffers a two-layer ensemble's attack steps reuse, sized for the largest member block and
+    shared by every block in turn (fresh buffers per block would be allocated and touched anew):
+    the points ``[x + δ, 1]`` (where :class:`sims.nets.Around` augments them), the input gradient and
+    the ``(n, m)`` pre-activations."""
+
+    z: Tensor | None
+    G: Tensor
+    work: Tensor
+
+    @staticmethod
+    def of(model: ScalarModel, X: Tensor, members: int) -> _Workspace | None:
+        """Buffers for blocks of up to ``members`` members of a two-layer ensemble, else ``None``."""
+        if not isinstance(model, TwoLayerEnsemble):
+            return None
+        n, d, m = int(X.shape[-2]), model.d, model.m
+
+        def empty(*shape: int) -> Tensor:
+            return torch.empty(members, n, *shape, dtype=model.dtype, device=model.device)
+
+        return _Workspace(empty(d + 1) if Around.augments(model) else None, empty(d), empty(m))
+
+    def rows(self, members: int) -> _Workspace:
+        """The first ``members`` members' share of every buffer (dense views)."""
+        z = None if self.z is None else self.z[:members]
+        return _Workspace(z, self.G[:members], self.work[:members])
+
+
+def _outputs(model: ScalarModel, X: Tensor, preact: bool) -> AttackResult:
+    """Uninitialised outputs of an attack on every member (each block writes its rows); the
+    pre-activations only where asked for and the model is a two-layer ensemble."""
+    M, n, d = model.M, int(X.shape[-2]), int(X.shape[-1])
+
+    def empty(*shape: int) -> Tensor:
+        return torch.empty(M, *shape, dtype=_dtype(model, X), device=X.device)
+
+    h = empty(n, model.m) if preact and isinstance(model, TwoLayerEnsemble) else None
+    return AttackResult(delta=empty(n, d), margin=empty(n), clean_margin=empty(n), preact=h)
+
+
+def _rows(out: AttackResult, block: slice) -> AttackResult:
+    """A block of members' rows of every output (dense views)."""
+    return AttackResult(
+        delta=out.delta[block],
+        margin=out.margin[block],
+        clean_margin=out.clean_margin[block],
+        preact=None if out.preact is None else out.preact[block],
+    )
 
 
 class _Perturbed:
@@ -381,7 +435,7 @@ class _Perturbed:
         self.model = model
         self.Xe = X.expand(model.M, *X.shape[-2:]) if X.ndim == 2 else X
 
-    def clean_value(self) -> Tensor:
+    def clean_value(self, work: Tensor | None = None) -> Tensor:
         return self.model.forward(self.Xe)
 
     def buffers(self) -> tuple[Tensor | None, Tensor | None]:
@@ -401,23 +455,29 @@ class _Perturbed:
             return f, G.clone()
         return None, self.model.input_grad(self.Xe + delta).clone()
 
-    def value(self, delta: Tensor, *, keep_preact: bool = False) -> tuple[Tensor, Tensor | None]:
-        return self.model.forward(self.Xe + delta), None
+    def value(
+        self, delta: Tensor, *, work: Tensor | None = None, preact: Tensor | None = None
+    ) -> Tensor:
+        """``f(x + δ)``; a two-layer ensemble leaves its pre-activations in ``preact`` if given."""
+        return self.model.forward(self.Xe + delta)
 
 
 class _Around(_Perturbed):
-    """A :class:`~sims.nets.TwoLayerEnsemble` at ``X + δ`` through :class:`sims.nets.Around`
-    (``h₀ = Wx + b`` once, then two matrix products per step into reused buffers)."""
+    """A :class:`~sims.nets.TwoLayerEnsemble` at ``X + δ`` through :class:`sims.nets.Around` (two
+    matrix products per step into the workspace's buffers, or fresh ones without a workspace)."""
 
-    def __init__(self, model: TwoLayerEnsemble, X: Tensor) -> None:
+    def __init__(self, model: TwoLayerEnsemble, X: Tensor, space: _Workspace | None) -> None:
         super().__init__(model, X)
         self.ens = model
-        self.at = model.around(X)
+        self.space = space
+        self.at = Around(model, X, z=None if space is None else space.z)
 
-    def clean_value(self) -> Tensor:
-        return self.at.clean_value()
+    def clean_value(self, work: Tensor | None = None) -> Tensor:
+        return self.at.clean_value(work)
 
     def buffers(self) -> tuple[Tensor | None, Tensor | None]:
+        if self.space is not None:
+            return self.space.G, self.space.work
         e = self.ens
         n = self.at.n
         G = torch.empty(e.M, n, e.d, dtype=e.dtype, device=e.device)
@@ -433,15 +493,18 @@ class _Around(_Perturbed):
     ) -> tuple[Tensor | None, Tensor]:
         return self.at.value_and_grad(delta, need_value=need_value, out=out, work=work)
 
-    def value(self, delta: Tensor, *, keep_preact: bool = False) -> tuple[Tensor, Tensor | None]:
-        h = self.at.preact(delta)
-        return self.at.output(h), h if keep_preact else None
+    def value(
+        self, delta: Tensor, *, work: Tensor | None = None, preact: Tensor | None = None
+    ) -> Tensor:
+        if preact is not None:
+            return self.at.output(self.at.preact(delta, preact))
+        return self.at.output_at(delta, work=work)
 
 
-def _evaluator(model: ScalarModel, X: Tensor) -> _Perturbed:
+def _evaluator(model: ScalarModel, X: Tensor, space: _Workspace | None = None) -> _Perturbed:
     """The model at ``X + δ``: the fused two-layer form where the model is a two-layer ensemble."""
     if isinstance(model, TwoLayerEnsemble):
-        return _Around(model, X)
+        return _Around(model, X, space)
     return _Perturbed(model, X)
 
 

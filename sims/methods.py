@@ -303,8 +303,8 @@ class PGDAT(Method):
         atk = replace(self.attack(), seed=self.seed + step)
         # the attack's last forward pass (pre-activations at x + δ) serves the training loss
         res = atk(ens, X, y, self.threat_at(step), with_preact=True)
-        Xp = X[None] + res.delta if X.ndim == 2 else X + res.delta
-        return self._pointwise(ens, Xp, y, res.preact)
+        # x + δ formed over the attack's own δ (no second (M, n, d) array)
+        return self._pointwise(ens, res.delta.add_(X), y, res.preact)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -358,11 +358,11 @@ def _kl_attack(
     Xe = X.expand(ens.M, *X.shape[-2:]) if X.ndim == 2 else X
     with torch.no_grad():
         at = ens.around(X)
-        f_clean = at.clean_value()
+        work = torch.empty(ens.M, Xe.shape[-2], ens.m, dtype=ens.dtype, device=ens.device)
+        f_clean = at.clean_value(work)
         delta = threat.project(0.001 * row_normal(X, X.shape[-1], seed).expand_as(Xe)).contiguous()
         step = rel_stepsize * threat.eps_like(Xe)
         G = torch.empty_like(delta)
-        work = torch.empty(ens.M, Xe.shape[-2], ens.m, dtype=ens.dtype, device=ens.device)
         for _ in range(steps):
             f2, G = at.value_and_grad(delta, out=G, work=work)
             assert f2 is not None

@@ -493,12 +493,10 @@ class TwoLayerEnsemble:
                     fail("h", "None for inputs shared by all members (X of shape (n, d))", h)
                 check_tensor("h", h, shapes=[(self.M, n, self.m)], like=self.W)
         y = y.to(self.dtype)
-        if X.ndim == 3:
-            h = self.preact(X) if h is None else h
-            f = self.output(h)
-            return f, self.param_grads(X, loss_derivative(loss, f, y) / n, h)
-        M, m, d = self.M, self.m, self.d
         nb_max = self.block_members(n) if block is None else check_int("block", block, 1)
+        if X.ndim == 3:
+            return self._member_loss_grads(X, y, loss, h, nb_max)
+        M, m, d = self.M, self.m, self.d
         f = torch.empty(M, n, dtype=self.dtype, device=self.device)
         grads = {k: torch.empty_like(p) for k, p in self.params().items() if k in self.trainable}
         need_g = "W" in grads or "b" in grads
@@ -532,6 +530,39 @@ class TwoLayerEnsemble:
                     torch.sum(G3, dim=2, out=grads["b"][i0:i1])
         return f, grads
 
+    def _member_loss_grads(
+        self, X: Tensor, y: Tensor, loss: str, h: Tensor | None, nb_max: int
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """:meth:`loss_grads` for per-member inputs ``X (M, n, d)``, ``nb_max`` members at a time: a
+        block's ``(nb, n, m)`` activations stay in cache from the output through the loss derivative
+        to the three gradients — the numbers of :meth:`output` and :meth:`param_grads`, which this
+        computes block by block. ``h`` (e.g. an attack's pre-activations) is read, never written."""
+        from sims.losses import loss_derivative
+
+        n = int(X.shape[-2])
+        f = torch.empty(self.M, n, dtype=self.dtype, device=self.device)
+        grads = {k: torch.empty_like(p) for k, p in self.params().items() if k in self.trainable}
+        for i0 in range(0, self.M, nb_max):
+            i1 = min(self.M, i0 + nb_max)
+            Xb, ab = X[i0:i1], self.a[i0:i1]
+            if h is None:
+                hb = torch.baddbmm(self.b[i0:i1, None, :], Xb, self.W[i0:i1].transpose(1, 2))
+            else:
+                hb = h[i0:i1]
+            s = self._sig(hb, i0, i1)
+            fb = torch.bmm(s, ab[:, :, None])[..., 0]
+            f[i0:i1] = fb
+            g = loss_derivative(loss, fb, y if y.ndim == 1 else y[i0:i1]) / n
+            if "a" in grads:
+                grads["a"][i0:i1] = torch.bmm(g[:, None, :], s)[:, 0, :]
+            if "W" in grads or "b" in grads:
+                G = self._dsig(hb, i0, i1).mul_(g[:, :, None] * ab[:, None, :])
+                if "W" in grads:
+                    torch.bmm(G.transpose(1, 2), Xb, out=grads["W"][i0:i1])
+                if "b" in grads:
+                    torch.sum(G, dim=1, out=grads["b"][i0:i1])
+        return f, grads
+
     # ----------------------------------------------------------------- export
     def member(self, i: int) -> TwoLayerNet:
         """Member ``i`` as an ordinary ``torch.nn.Module`` (a copy), for outside attack libraries."""
@@ -552,33 +583,38 @@ class Around:
     ``∇_x f = σ'(h) (a ⊙ W)`` (the gradient law, PAPERS.md §1, with the rows ``a_j w_j`` formed once),
     with the activation, its derivative and the output computed in place on ``h``.
 
+    Where the inputs are narrower than the layer (``d + 1 < m``) the perturbed points ``[x + δ, 1]`` go
+    through one product with ``[W, b]`` instead, and ``h₀`` is never formed: the clean points are the
+    case ``δ = 0`` of that product.
+
     The numbers equal those of :meth:`TwoLayerEnsemble.value_and_grad` at ``X + δ`` up to the dtype's
     rounding (the sum is grouped differently), not bit for bit (``tests/test_attack_golden.py``).
 
     Args:
         ens: the ensemble (its parameters are read, never copied or changed).
         X: the clean points, ``(n, d)`` shared by all members or ``(M, n, d)``.
+        z: optional ``(M, n, d + 1)`` buffer for the points ``[x + δ, 1]`` where ``d + 1 < m`` (an
+            attack over member blocks passes one buffer to every block); allocated if not given.
     """
 
-    def __init__(self, ens: TwoLayerEnsemble, X: Tensor) -> None:
+    def __init__(self, ens: TwoLayerEnsemble, X: Tensor, *, z: Tensor | None = None) -> None:
         check_instance("ens", ens, TwoLayerEnsemble, "a TwoLayerEnsemble")
         X = ens._inputs(X)
         self.ens = ens
         self.n = int(X.shape[-2])
-        M, m, d = ens.M, ens.m, ens.d
+        M, d = ens.M, ens.d
         self.X = X
-        if X.ndim == 2:  # one GEMM (n, d) x (d, M·m) for every member at once
-            H = torch.addmm(ens.b.reshape(-1), X, ens.W.reshape(M * m, d).T)
-            self.h0 = H.view(self.n, M, m).transpose(0, 1).contiguous()
-        else:
-            self.h0 = torch.baddbmm(ens.b[:, None, :], X, ens.W.transpose(1, 2))
-        # Where the inputs are narrower than the layer (d < m), a pass over x + δ is cheaper than one
-        # over h₀: the perturbed points [x + δ, 1] go through one GEMM with [W, b] (no bias pass).
-        self._augmented = d + 1 < m
+        self._h0: Tensor | None = None
+        self._augmented = Around.augments(ens)
         if self._augmented:
             self._Wb = torch.cat([ens.W, ens.b[:, :, None]], dim=2).transpose(1, 2)  # (M, d+1, m)
-            self._z = torch.empty(M, self.n, d + 1, dtype=ens.dtype, device=ens.device)
-            self._z[..., d] = 1.0
+            if z is None:
+                z = torch.empty(M, self.n, d + 1, dtype=ens.dtype, device=ens.device)
+            else:
+                self._check_buffer("z", z, d + 1)
+            z[..., d] = 1.0
+            self._z = z
+            self._zx = z[..., :d]  # where x + δ goes
         self._plain = ens.act == "relu" and ens.threshold is None
         # the symmetric network of feature purification with ReLU: φ_t(h) = h − clamp(h, −t, t)
         self._t = None
@@ -588,36 +624,82 @@ class Around:
         # rows a_j w_j: ∇_x f = σ'(h) (a ⊙ W) saves a pass over the (M, n, m) activations per step
         self._aW = ens.W * self._a
 
+    @staticmethod
+    def augments(ens: TwoLayerEnsemble) -> bool:
+        """Whether the ensemble's perturbed points go through ``[W, b]`` as ``[x + δ, 1]`` (``d + 1 < m``:
+        a pass over the ``(n, d + 1)`` points is cheaper than one over ``h₀``)."""
+        return ens.d + 1 < ens.m
+
+    @property
+    def h0(self) -> Tensor:
+        """The pre-activations at the clean points, ``Wx + b``: ``(M, n, m)``, formed on first use."""
+        if self._h0 is None:
+            e, X = self.ens, self.X
+            if X.ndim == 2:  # one GEMM (n, d) x (d, M·m) for every member at once
+                H = torch.addmm(e.b.reshape(-1), X, e.W.reshape(e.M * e.m, e.d).T)
+                self._h0 = H.view(self.n, e.M, e.m).transpose(0, 1).contiguous()
+            else:
+                self._h0 = torch.baddbmm(e.b[:, None, :], X, e.W.transpose(1, 2))
+        return self._h0
+
     def _check(self, delta: Tensor) -> None:
         if checks_enabled():
             e = self.ens
             check_tensor("delta", delta, shapes=[(e.M, self.n, e.d)], like=e.W)
 
-    def preact(self, delta: Tensor, out: Tensor | None = None) -> Tensor:
+    def _check_buffer(self, name: str, buf: Tensor | None, width: int) -> None:
+        """A buffer to write into: ``(M, n, width)``, dense, of the parameters' dtype and device (its
+        contents are overwritten, so they need not be finite)."""
+        if buf is None or not checks_enabled():
+            return
+        e = self.ens
+        check_tensor(name, buf, shapes=[(e.M, self.n, width)], like=e.W, finite=False)
+        if buf.dtype != e.dtype or not buf.is_contiguous():
+            fail(name, f"a dense (contiguous) tensor of dtype {e.dtype}", buf)
+
+    def preact(self, delta: Tensor | None, out: Tensor | None = None) -> Tensor:
         """``h(x + δ) = h₀ + δ Wᵀ`` for ``δ (M, n, d)`` (or ``[x + δ, 1] [W, b]ᵀ`` where ``d + 1 < m``):
-        ``(M, n, m)`` (into ``out`` if given)."""
-        self._check(delta)
+        ``(M, n, m)`` (into ``out`` if given); ``δ = None`` is the clean points."""
+        self._check_buffer("out", out, self.ens.m)
+        if delta is not None:
+            self._check(delta)
         if self._augmented:
             z = self._z
-            torch.add(self.X, delta, out=z[..., : self.ens.d])
+            if delta is None:
+                self._zx.copy_(self.X)
+            else:
+                torch.add(self.X, delta, out=self._zx)
             return torch.bmm(z, self._Wb) if out is None else torch.bmm(z, self._Wb, out=out)
+        if delta is None:
+            return self.h0 if out is None else out.copy_(self.h0)
         if out is None:
             return torch.baddbmm(self.h0, delta, self.ens.W.transpose(1, 2))
         return torch.baddbmm(self.h0, delta, self.ens.W.transpose(1, 2), out=out)
 
-    def clean_value(self) -> Tensor:
-        """``f(x)`` at the clean points, ``(M, n)``, from the stored pre-activations."""
-        return self.output(self.h0)
+    def clean_value(self, work: Tensor | None = None) -> Tensor:
+        """``f(x)`` at the clean points, ``(M, n)``; ``work`` (``(M, n, m)``, overwritten) spares the
+        pre-activations' allocation."""
+        return self.output_at(None, work=work)
 
-    def output(self, h: Tensor) -> Tensor:
-        """``f = Σ_j a_j σ(h_j)`` from pre-activations ``h (M, n, m)`` (not modified): ``(M, n)``."""
+    def output(self, h: Tensor, *, inplace: bool = False) -> Tensor:
+        """``f = Σ_j a_j σ(h_j)`` from pre-activations ``h (M, n, m)``: ``(M, n)``. ``h`` is kept unless
+        ``inplace`` (then a plain ReLU is applied on it, sparing a buffer)."""
         e = self.ens
+        if inplace and self._plain:
+            return torch.bmm(h.clamp_(min=0.0), self._a)[..., 0]
         return torch.bmm(e._sig(h, 0, e.M), self._a)[..., 0]
 
     def value(self, delta: Tensor) -> tuple[Tensor, Tensor]:
         """``(f(x + δ), h(x + δ))``: ``(M, n)`` and the pre-activations ``(M, n, m)``."""
         h = self.preact(delta)
         return self.output(h), h
+
+    def output_at(self, delta: Tensor | None, *, work: Tensor | None = None) -> Tensor:
+        """``f(x + δ)`` alone, ``(M, n)`` (``δ = None``: the clean points), its pre-activations formed in
+        ``work`` (``(M, n, m)``, overwritten) if given."""
+        if work is None and delta is None and not self._augmented:
+            return self.output(self.h0)
+        return self.output(self.preact(delta, work), inplace=True)
 
     def value_and_grad(
         self,

@@ -499,6 +499,93 @@ def test_around_equals_the_network_at_the_perturbed_points(
         np.testing.assert_allclose(at.value(delta)[0].numpy(), f_ref.numpy(), atol=1e-13)
         np.testing.assert_allclose(at.preact(delta).numpy(), ens.preact(X + delta).numpy(), atol=1e-13)
     np.testing.assert_allclose(at.clean_value().numpy(), ens.forward(X).numpy(), atol=1e-13)
+    # the buffer-writing forms: the same numbers, the buffers written, the clean points as δ = None
+    delta = 0.3 * torch.randn(M, n, d, generator=gen, dtype=torch.float64)
+    f_at = ens.forward(X + delta).numpy()
+    np.testing.assert_allclose(at.output_at(delta, work=work).numpy(), f_at, atol=1e-13)
+    np.testing.assert_allclose(at.output_at(delta).numpy(), f_at, atol=1e-13)
+    h_ref = ens.preact(X).numpy()
+    np.testing.assert_allclose(at.preact(None, work).numpy(), h_ref, atol=1e-13)
+    np.testing.assert_allclose(work.numpy(), h_ref, atol=1e-13)
+    np.testing.assert_allclose(at.clean_value(work).numpy(), ens.forward(X).numpy(), atol=1e-13)
+    np.testing.assert_allclose(at.h0.numpy(), h_ref, atol=1e-13)
+
+
+def test_around_checks_the_buffers_it_is_given() -> None:
+    """Buffers handed to Around (the points [x + δ, 1], the pre-activations) must have its shapes, its
+    dtype and dense memory: an AdvsimError naming the buffer otherwise, never a silent wrong write."""
+    from sims.nets import Around, init_ensemble
+
+    ens = init_ensemble(4, 9, seeds=range(2), dtype=torch.float64)  # d + 1 < m: augmented
+    X = torch.randn(5, 4, dtype=torch.float64)
+    with pytest.raises(AdvsimError, match=r"^z must have shape"):
+        Around(ens, X, z=torch.empty(2, 5, 4, dtype=torch.float64))
+    with pytest.raises(AdvsimError, match=r"^z must be a dense \(contiguous\) tensor of dtype"):
+        Around(ens, X, z=torch.empty(2, 5, 5))
+    with pytest.raises(AdvsimError, match=r"^z must be a dense"):
+        Around(ens, X, z=torch.empty(2, 5, 10, dtype=torch.float64)[..., ::2])
+    at = Around(ens, X, z=torch.empty(2, 5, 5, dtype=torch.float64))
+    with pytest.raises(AdvsimError, match=r"^out must have shape"):
+        at.preact(None, torch.empty(2, 5, 8, dtype=torch.float64))
+    with pytest.raises(AdvsimError, match=r"^out must be a dense"):
+        at.output_at(None, work=torch.empty(2, 5, 9, dtype=torch.float32))
+
+
+def _blocking_model(kind: str) -> tuple[object, torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(3)
+    if kind == "linear":
+        model: object = LinearEnsemble(
+            torch.randn(5, 6, dtype=D64, generator=gen), torch.randn(5, dtype=D64, generator=gen)
+        )
+    else:  # m = 9 > d + 1 goes through [x + δ, 1]; m = 4 through h₀ + δWᵀ
+        m = 9 if kind == "augmented" else 4
+        model = init_ensemble(6, m, seeds=range(5), bias="normal", bias_std=0.2, dtype=D64)
+    X = torch.randn(7, 6, dtype=D64, generator=gen)
+    y = torch.where(torch.randn(7, dtype=D64, generator=gen) > 0, 1.0, -1.0)
+    return model, X, y
+
+
+@pytest.mark.parametrize("kind", ["augmented", "plain", "linear"])
+@pytest.mark.parametrize(
+    "setting", ["l2", "l2-best-restarts", "linf-ce", "l2-bounds", "l2-per-member", "linf-preact"]
+)
+def test_pgd_gives_the_same_numbers_whatever_the_member_blocking(
+    kind: str, setting: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Members attacked one per block, two per block (the last block shorter, so the shared buffers
+    are used in part) or all at once give the same outputs to float64 rounding: every member's attack
+    is its own, and the buffers one block leaves behind never reach the next. (Not bit for bit: a
+    batched product over another number of members may group its sums differently.)"""
+    from sims import nets
+
+    model, X, y = _blocking_model(kind)
+    kw: dict[str, object] = {"steps": 4, "keep_best": "best" in setting}
+    if "restarts" in setting:
+        kw["restarts"] = 2
+    if "ce" in setting:
+        kw["loss"] = "ce"
+    eps: float | torch.Tensor = 0.4
+    if "per-member" in setting:
+        eps = torch.linspace(0.1, 0.5, 5, dtype=D64)[:, None]
+    bounds = (-1.0, 1.0) if "bounds" in setting else None
+    threat = LinfBall(eps, bounds=bounds) if "linf" in setting else L2Ball(eps, bounds=bounds)
+    outs = []
+    for budget in (1, 7 * 6 * 8 * 4 * 2, 1 << 30):  # one member per block, two, all five
+        monkeypatch.setattr(nets, "BLOCK_BYTES", budget)
+        outs.append(PGD(**kw)(model, X, y, threat, with_preact="preact" in setting))  # type: ignore[arg-type]
+    for res in outs[1:]:
+        pairs = [(res.delta, outs[0].delta), (res.margin, outs[0].margin)]
+        pairs.append((res.clean_margin, outs[0].clean_margin))
+        assert (res.preact is None) == (outs[0].preact is None)
+        if res.preact is not None and outs[0].preact is not None:
+            pairs.append((res.preact, outs[0].preact))
+        for got, want in pairs:
+            torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-14)
+    if "preact" in setting and kind != "linear":
+        assert outs[0].preact is not None
+        np.testing.assert_allclose(
+            outs[0].preact.numpy(), model.preact(X + outs[0].delta).numpy(), atol=1e-13  # type: ignore[attr-defined]
+        )
 
 
 @pytest.mark.parametrize(

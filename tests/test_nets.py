@@ -174,11 +174,14 @@ def test_bad_inputs_raise_advsim_error() -> None:
 @pytest.mark.parametrize("block", [1, 2, 3, 5, None])
 @pytest.mark.parametrize("trainable", [("W", "b", "a"), ("W",), ("a", "b")])
 @pytest.mark.parametrize("unit", ["relu", "smooth_relu", "threshold"])
+@pytest.mark.parametrize("inputs", ["shared", "per-member", "per-member-h"])
 def test_blocked_loss_grads_equal_the_unblocked_closed_form(
-    loss: str, block: int | None, trainable: tuple[str, ...], unit: str
+    loss: str, block: int | None, trainable: tuple[str, ...], unit: str, inputs: str
 ) -> None:
     """Identical results whatever the member blocking (issue: chunking must not change numbers), for
-    the in-place ReLU path and the general one (smoothed ReLU, the symmetric thresholded unit)."""
+    the in-place ReLU path and the general one (smoothed ReLU, the symmetric thresholded unit), with
+    inputs shared by all members or one set per member (an attack's points), the pre-activations
+    computed or given (then left as they were)."""
     ens = init_ensemble(
         6,
         9,
@@ -194,9 +197,13 @@ def test_blocked_loss_grads_equal_the_unblocked_closed_form(
         ens.act = "relu"
         ens.threshold = torch.rand(5, 9, dtype=D64, generator=torch.Generator().manual_seed(1))
     gen = torch.Generator().manual_seed(2)
-    X = torch.randn(13, 6, dtype=D64, generator=gen)
+    X = torch.randn(*(() if inputs == "shared" else (5,)), 13, 6, dtype=D64, generator=gen)
     y = torch.where(torch.rand(13, generator=gen) > 0.5, 1.0, -1.0).to(D64)
-    f, grads = ens.loss_grads(X, y, loss, block=block)
+    h_given = ens.preact(X) if inputs == "per-member-h" else None
+    kept = None if h_given is None else h_given.clone()
+    f, grads = ens.loss_grads(X, y, loss, block=block, h=h_given)
+    if kept is not None:
+        assert h_given is not None and torch.equal(h_given, kept)
     h = ens.preact(X)
     f_ref = ens.output(h)
     ref = ens.param_grads(X, loss_derivative(loss, f_ref, y) / 13, h)
