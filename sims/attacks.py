@@ -406,15 +406,24 @@ class _Workspace:
 
 
 def _outputs(model: ScalarModel, X: Tensor, preact: bool) -> AttackResult:
-    """Uninitialised outputs of an attack on every member (each block writes its rows); the
-    pre-activations only where asked for and the model is a two-layer ensemble."""
+    """Uninitialised outputs of an attack on every member (each block writes its rows): δ in the
+    attack's dtype, the margins in the model's output dtype — for a model without a ``dtype`` (e.g. an
+    :class:`~sims.nets.AutogradModel`, whose function may compute in another dtype than ``X``'s) that
+    of its output at one point — and the pre-activations only where asked for and the model is a
+    two-layer ensemble."""
     M, n, d = model.M, int(X.shape[-2]), int(X.shape[-1])
+    dt = _dtype(model, X)
+    f_dt = dt
+    if not isinstance(getattr(model, "dtype", None), torch.dtype):
+        f_dt = model.forward(X.detach()[..., :1, :]).dtype
 
-    def empty(*shape: int) -> Tensor:
-        return torch.empty(M, *shape, dtype=_dtype(model, X), device=X.device)
+    def empty(*shape: int, dtype: torch.dtype = dt) -> Tensor:
+        return torch.empty(M, *shape, dtype=dtype, device=X.device)
 
     h = empty(n, model.m) if preact and isinstance(model, TwoLayerEnsemble) else None
-    return AttackResult(delta=empty(n, d), margin=empty(n), clean_margin=empty(n), preact=h)
+    return AttackResult(
+        delta=empty(n, d), margin=empty(n, dtype=f_dt), clean_margin=empty(n, dtype=f_dt), preact=h
+    )
 
 
 def _rows(out: AttackResult, block: slice) -> AttackResult:
@@ -458,7 +467,7 @@ class _Perturbed:
     def value(
         self, delta: Tensor, *, work: Tensor | None = None, preact: Tensor | None = None
     ) -> Tensor:
-        """``f(x + δ)``; a two-layer ensemble leaves its pre-activations in ``preact`` if given."""
+        """``f(x + δ)`` (the buffers serve :class:`_Around`; a plain model has none)."""
         return self.model.forward(self.Xe + delta)
 
 
@@ -496,6 +505,7 @@ class _Around(_Perturbed):
     def value(
         self, delta: Tensor, *, work: Tensor | None = None, preact: Tensor | None = None
     ) -> Tensor:
+        """``f(x + δ)``, its pre-activations left in ``preact`` if given, else formed in ``work``."""
         if preact is not None:
             return self.at.output(self.at.preact(delta, preact))
         return self.at.output_at(delta, work=work)

@@ -584,14 +584,15 @@ class Around:
     with the activation, its derivative and the output computed in place on ``h``.
 
     Where the inputs are narrower than the layer (``d + 1 < m``) the perturbed points ``[x + δ, 1]`` go
-    through one product with ``[W, b]`` instead, and ``h₀`` is never formed: the clean points are the
-    case ``δ = 0`` of that product.
+    through one product with ``[W, b]`` instead; the clean points are then ``[x, 1]`` (``δ = None``),
+    and ``h₀`` is formed only if :attr:`h0` is read.
 
     The numbers equal those of :meth:`TwoLayerEnsemble.value_and_grad` at ``X + δ`` up to the dtype's
     rounding (the sum is grouped differently), not bit for bit (``tests/test_attack_golden.py``).
 
     Args:
-        ens: the ensemble (its parameters are read, never copied or changed).
+        ens: the ensemble (its parameters are read, never changed; what a step needs of them is formed
+            at construction, so change neither them nor ``X`` while the object is in use).
         X: the clean points, ``(n, d)`` shared by all members or ``(M, n, d)``.
         z: optional ``(M, n, d + 1)`` buffer for the points ``[x + δ, 1]`` where ``d + 1 < m`` (an
             attack over member blocks passes one buffer to every block); allocated if not given.
@@ -615,6 +616,8 @@ class Around:
             z[..., d] = 1.0
             self._z = z
             self._zx = z[..., :d]  # where x + δ goes
+        else:
+            self._h0 = self._form_h0()
         self._plain = ens.act == "relu" and ens.threshold is None
         # the symmetric network of feature purification with ReLU: φ_t(h) = h − clamp(h, −t, t)
         self._t = None
@@ -632,15 +635,18 @@ class Around:
 
     @property
     def h0(self) -> Tensor:
-        """The pre-activations at the clean points, ``Wx + b``: ``(M, n, m)``, formed on first use."""
+        """The pre-activations at the clean points, ``Wx + b``: ``(M, n, m)`` (where ``d + 1 < m``
+        formed when first read). Read only: the steps of the plain path add onto it."""
         if self._h0 is None:
-            e, X = self.ens, self.X
-            if X.ndim == 2:  # one GEMM (n, d) x (d, M·m) for every member at once
-                H = torch.addmm(e.b.reshape(-1), X, e.W.reshape(e.M * e.m, e.d).T)
-                self._h0 = H.view(self.n, e.M, e.m).transpose(0, 1).contiguous()
-            else:
-                self._h0 = torch.baddbmm(e.b[:, None, :], X, e.W.transpose(1, 2))
+            self._h0 = self._form_h0()
         return self._h0
+
+    def _form_h0(self) -> Tensor:
+        e, X = self.ens, self.X
+        if X.ndim == 2:  # one GEMM (n, d) x (d, M·m) for every member at once
+            H = torch.addmm(e.b.reshape(-1), X, e.W.reshape(e.M * e.m, e.d).T)
+            return H.view(self.n, e.M, e.m).transpose(0, 1).contiguous()
+        return torch.baddbmm(e.b[:, None, :], X, e.W.transpose(1, 2))
 
     def _check(self, delta: Tensor) -> None:
         if checks_enabled():
@@ -670,15 +676,15 @@ class Around:
             else:
                 torch.add(self.X, delta, out=self._zx)
             return torch.bmm(z, self._Wb) if out is None else torch.bmm(z, self._Wb, out=out)
-        if delta is None:
-            return self.h0 if out is None else out.copy_(self.h0)
+        if delta is None:  # a copy: h₀ itself must stay as it is
+            return self.h0.clone() if out is None else out.copy_(self.h0)
         if out is None:
             return torch.baddbmm(self.h0, delta, self.ens.W.transpose(1, 2))
         return torch.baddbmm(self.h0, delta, self.ens.W.transpose(1, 2), out=out)
 
     def clean_value(self, work: Tensor | None = None) -> Tensor:
-        """``f(x)`` at the clean points, ``(M, n)``; ``work`` (``(M, n, m)``, overwritten) spares the
-        pre-activations' allocation."""
+        """``f(x)`` at the clean points, ``(M, n)``; where ``d + 1 < m``, ``work`` (``(M, n, m)``,
+        overwritten) spares the pre-activations' allocation (elsewhere they are ``h₀``, kept)."""
         return self.output_at(None, work=work)
 
     def output(self, h: Tensor, *, inplace: bool = False) -> Tensor:
@@ -697,7 +703,7 @@ class Around:
     def output_at(self, delta: Tensor | None, *, work: Tensor | None = None) -> Tensor:
         """``f(x + δ)`` alone, ``(M, n)`` (``δ = None``: the clean points), its pre-activations formed in
         ``work`` (``(M, n, m)``, overwritten) if given."""
-        if work is None and delta is None and not self._augmented:
+        if delta is None and not self._augmented:  # from h₀, which must stay as it is
             return self.output(self.h0)
         return self.output(self.preact(delta, work), inplace=True)
 

@@ -531,23 +531,38 @@ def test_around_checks_the_buffers_it_is_given() -> None:
         at.output_at(None, work=torch.empty(2, 5, 9, dtype=torch.float32))
 
 
-def _blocking_model(kind: str) -> tuple[object, torch.Tensor, torch.Tensor]:
+def _blocking_model(kind: str, per_member: bool) -> tuple[object, torch.Tensor, torch.Tensor]:
+    from sims.nets import symmetric_ensemble
+
     gen = torch.Generator().manual_seed(3)
     if kind == "linear":
         model: object = LinearEnsemble(
             torch.randn(5, 6, dtype=D64, generator=gen), torch.randn(5, dtype=D64, generator=gen)
         )
+    elif kind == "threshold":
+        model = symmetric_ensemble(6, 9, seeds=range(5), threshold=0.1, dtype=D64)
     else:  # m = 9 > d + 1 goes through [x + δ, 1]; m = 4 through h₀ + δWᵀ
         m = 9 if kind == "augmented" else 4
         model = init_ensemble(6, m, seeds=range(5), bias="normal", bias_std=0.2, dtype=D64)
-    X = torch.randn(7, 6, dtype=D64, generator=gen)
-    y = torch.where(torch.randn(7, dtype=D64, generator=gen) > 0, 1.0, -1.0)
+    rows = (5, 7) if per_member else (7,)
+    X = torch.randn(*rows, 6, dtype=D64, generator=gen)
+    y = torch.where(torch.randn(*rows, dtype=D64, generator=gen) > 0, 1.0, -1.0)
     return model, X, y
 
 
-@pytest.mark.parametrize("kind", ["augmented", "plain", "linear"])
+@pytest.mark.parametrize("kind", ["augmented", "plain", "threshold", "linear"])
 @pytest.mark.parametrize(
-    "setting", ["l2", "l2-best-restarts", "linf-ce", "l2-bounds", "l2-per-member", "linf-preact"]
+    "setting",
+    [
+        "l2",
+        "l2-best-restarts",
+        "linf-ce",
+        "l2-bounds",
+        "l2-per-member-eps",
+        "linf-preact",
+        "l2-per-member-inputs",
+        "linf-best-per-member-steps",
+    ],
 )
 def test_pgd_gives_the_same_numbers_whatever_the_member_blocking(
     kind: str, setting: str, monkeypatch: pytest.MonkeyPatch
@@ -558,14 +573,16 @@ def test_pgd_gives_the_same_numbers_whatever_the_member_blocking(
     batched product over another number of members may group its sums differently.)"""
     from sims import nets
 
-    model, X, y = _blocking_model(kind)
+    model, X, y = _blocking_model(kind, per_member="inputs" in setting)
     kw: dict[str, object] = {"steps": 4, "keep_best": "best" in setting}
     if "restarts" in setting:
         kw["restarts"] = 2
     if "ce" in setting:
         kw["loss"] = "ce"
+    if "steps" in setting:
+        kw["rel_stepsize"] = (0.2, 0.3, 0.4, 0.5, 0.6)
     eps: float | torch.Tensor = 0.4
-    if "per-member" in setting:
+    if "eps" in setting:
         eps = torch.linspace(0.1, 0.5, 5, dtype=D64)[:, None]
     bounds = (-1.0, 1.0) if "bounds" in setting else None
     threat = LinfBall(eps, bounds=bounds) if "linf" in setting else L2Ball(eps, bounds=bounds)
@@ -708,3 +725,25 @@ def test_min_norm_bisection_stops_early_with_the_full_bisection_result() -> None
     want = torch.where(ok[..., None], hi[..., None] * delta, delta)
     assert torch.equal(got, want)
     assert calls["n"] < 40
+
+
+def test_pgd_keeps_the_output_dtype_of_a_model_without_one() -> None:
+    """An AutogradModel has no dtype: one whose function computes in float64 on float32 inputs gets
+    float64 margins, as its forward gives, with the best iterate kept or not."""
+    from sims.nets import AutogradModel
+
+    w = torch.randn(2, 4, dtype=D64)
+
+    def fn(X: torch.Tensor) -> torch.Tensor:
+        return (X.to(D64) * w[:, None, :]).sum(-1)
+
+    model = AutogradModel(fn, M=2, d=4)
+    X = torch.randn(6, 4)
+    y = torch.where(torch.randn(6) > 0, 1.0, -1.0)
+    for keep_best in (True, False):
+        res = PGD(steps=3, keep_best=keep_best)(model, X, y, L2Ball(0.3))
+        assert res.margin.dtype == res.clean_margin.dtype == D64
+        assert res.delta.dtype == torch.float32
+        np.testing.assert_allclose(
+            res.clean_margin.numpy(), (y.to(D64) * model.forward(X)).numpy(), rtol=1e-6
+        )
