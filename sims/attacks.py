@@ -407,15 +407,15 @@ class _Workspace:
 
 def _outputs(model: ScalarModel, X: Tensor, preact: bool) -> AttackResult:
     """Uninitialised outputs of an attack on every member (each block writes its rows): δ in the
-    attack's dtype, the margins in the model's output dtype — for a model without a ``dtype`` (e.g. an
-    :class:`~sims.nets.AutogradModel`, whose function may compute in another dtype than ``X``'s) that
-    of its output at one point — and the pre-activations only where asked for and the model is a
-    two-layer ensemble."""
+    attack's dtype; the margins ``y f`` in that dtype promoted with the model's output dtype — for a
+    model without a ``dtype`` (e.g. an :class:`~sims.nets.AutogradModel`, whose function may compute
+    in another dtype than ``X``'s) read from its output at one point; the pre-activations only where
+    asked for and the model is a two-layer ensemble."""
     M, n, d = model.M, int(X.shape[-2]), int(X.shape[-1])
     dt = _dtype(model, X)
-    f_dt = dt
+    f_dt = dt  # the margins y·f: y in the attack's dtype, f in the model's output dtype
     if not isinstance(getattr(model, "dtype", None), torch.dtype):
-        f_dt = model.forward(X.detach()[..., :1, :]).dtype
+        f_dt = torch.promote_types(dt, model.forward(X.detach()[..., :1, :]).dtype)
 
     def empty(*shape: int, dtype: torch.dtype = dt) -> Tensor:
         return torch.empty(M, *shape, dtype=dtype, device=X.device)

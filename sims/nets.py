@@ -636,7 +636,7 @@ class Around:
     @property
     def h0(self) -> Tensor:
         """The pre-activations at the clean points, ``Wx + b``: ``(M, n, m)`` (where ``d + 1 < m``
-        formed when first read). Read only: the steps of the plain path add onto it."""
+        formed when first read). Do not modify it: every step where ``d + 1 >= m`` starts from it."""
         if self._h0 is None:
             self._h0 = self._form_h0()
         return self._h0
@@ -683,8 +683,8 @@ class Around:
         return torch.baddbmm(self.h0, delta, self.ens.W.transpose(1, 2), out=out)
 
     def clean_value(self, work: Tensor | None = None) -> Tensor:
-        """``f(x)`` at the clean points, ``(M, n)``; where ``d + 1 < m``, ``work`` (``(M, n, m)``,
-        overwritten) spares the pre-activations' allocation (elsewhere they are ``h₀``, kept)."""
+        """``f(x)`` at the clean points, ``(M, n)``; ``work`` (``(M, n, m)``, overwritten) spares an
+        allocation for the activations."""
         return self.output_at(None, work=work)
 
     def output(self, h: Tensor, *, inplace: bool = False) -> Tensor:
@@ -703,7 +703,7 @@ class Around:
     def output_at(self, delta: Tensor | None, *, work: Tensor | None = None) -> Tensor:
         """``f(x + δ)`` alone, ``(M, n)`` (``δ = None``: the clean points), its pre-activations formed in
         ``work`` (``(M, n, m)``, overwritten) if given."""
-        if delta is None and not self._augmented:  # from h₀, which must stay as it is
+        if delta is None and work is None and not self._augmented:  # h₀ itself must stay as it is
             return self.output(self.h0)
         return self.output(self.preact(delta, work), inplace=True)
 

@@ -509,6 +509,10 @@ def test_around_equals_the_network_at_the_perturbed_points(
     np.testing.assert_allclose(work.numpy(), h_ref, atol=1e-13)
     np.testing.assert_allclose(at.clean_value(work).numpy(), ens.forward(X).numpy(), atol=1e-13)
     np.testing.assert_allclose(at.h0.numpy(), h_ref, atol=1e-13)
+    # what preact(None) returns is the caller's: changing it leaves the clean points' h₀ alone
+    at.preact(None).fill_(7.0)
+    np.testing.assert_allclose(at.h0.numpy(), h_ref, atol=1e-13)
+    np.testing.assert_allclose(at.clean_value().numpy(), ens.forward(X).numpy(), atol=1e-13)
 
 
 def test_around_checks_the_buffers_it_is_given() -> None:
@@ -728,22 +732,23 @@ def test_min_norm_bisection_stops_early_with_the_full_bisection_result() -> None
 
 
 def test_pgd_keeps_the_output_dtype_of_a_model_without_one() -> None:
-    """An AutogradModel has no dtype: one whose function computes in float64 on float32 inputs gets
-    float64 margins, as its forward gives, with the best iterate kept or not."""
+    """An AutogradModel has no dtype: its margins y·f come in the promotion of the inputs' dtype and
+    its function's, as y·forward(x) would — float64 for a float64 function on float32 inputs and for a
+    float32 function on float64 inputs — with the best iterate kept or not; δ in the inputs' dtype."""
     from sims.nets import AutogradModel
 
-    w = torch.randn(2, 4, dtype=D64)
+    for x_dt, f_dt in ((torch.float32, D64), (D64, torch.float32)):
+        w = torch.randn(2, 4, dtype=f_dt)
 
-    def fn(X: torch.Tensor) -> torch.Tensor:
-        return (X.to(D64) * w[:, None, :]).sum(-1)
+        def fn(X: torch.Tensor, w: torch.Tensor = w, f_dt: torch.dtype = f_dt) -> torch.Tensor:
+            return (X.to(f_dt) * w[:, None, :]).sum(-1)
 
-    model = AutogradModel(fn, M=2, d=4)
-    X = torch.randn(6, 4)
-    y = torch.where(torch.randn(6) > 0, 1.0, -1.0)
-    for keep_best in (True, False):
-        res = PGD(steps=3, keep_best=keep_best)(model, X, y, L2Ball(0.3))
-        assert res.margin.dtype == res.clean_margin.dtype == D64
-        assert res.delta.dtype == torch.float32
-        np.testing.assert_allclose(
-            res.clean_margin.numpy(), (y.to(D64) * model.forward(X)).numpy(), rtol=1e-6
-        )
+        model = AutogradModel(fn, M=2, d=4)
+        X = torch.randn(6, 4, dtype=x_dt)
+        y = torch.where(torch.randn(6, dtype=x_dt) > 0, 1.0, -1.0)
+        want = (y * model.forward(X)).numpy()
+        for keep_best in (True, False):
+            res = PGD(steps=3, keep_best=keep_best)(model, X, y, L2Ball(0.3))
+            assert res.margin.dtype == res.clean_margin.dtype == D64
+            assert res.delta.dtype == x_dt
+            np.testing.assert_allclose(res.clean_margin.numpy(), want, rtol=1e-6)
