@@ -467,7 +467,8 @@ class TwoLayerEnsemble:
         memory, and one GEMM ``G_block X`` gives every first-layer gradient — the same numbers as
         :meth:`param_grads`, whatever the block size (tested). For ReLU, ``σ`` is applied in place and
         ``σ'(h) = sign(σ(h))``, saving a pass over the block. Measured with ``python -m benchmarks``:
-        2.1× faster than the points-first layout at the small shape, 1.3× at the large one.
+        2.1× faster than the points-first layout at the small shape, 1.3× at the large one. Per-member
+        inputs (an attack's points) go through member blocks too, points first.
 
         Args:
             X: inputs ``(n, d)`` or per-member ``(M, n, d)``.
@@ -533,10 +534,11 @@ class TwoLayerEnsemble:
     def _member_loss_grads(
         self, X: Tensor, y: Tensor, loss: str, h: Tensor | None, nb_max: int
     ) -> tuple[Tensor, dict[str, Tensor]]:
-        """:meth:`loss_grads` for per-member inputs ``X (M, n, d)``, ``nb_max`` members at a time: a
-        block's ``(nb, n, m)`` activations stay in cache from the output through the loss derivative
-        to the three gradients — the numbers of :meth:`output` and :meth:`param_grads`, which this
-        computes block by block. ``h`` (e.g. an attack's pre-activations) is read, never written."""
+        """:meth:`loss_grads` for per-member inputs ``X (M, n, d)``, ``nb_max`` members at a time: the
+        output, the loss derivative and the three gradients of one block before the next, so the
+        block's ``(nb, n, m)`` temporaries stay within the block budget instead of spanning every
+        member — the numbers of :meth:`output` and :meth:`param_grads`, block by block. ``h`` (e.g.
+        an attack's pre-activations) is read, never written."""
         from sims.losses import loss_derivative
 
         n = int(X.shape[-2])
