@@ -547,10 +547,7 @@ class TwoLayerEnsemble:
         for i0 in range(0, self.M, nb_max):
             i1 = min(self.M, i0 + nb_max)
             Xb, ab = X[i0:i1], self.a[i0:i1]
-            if h is None:
-                hb = torch.baddbmm(self.b[i0:i1, None, :], Xb, self.W[i0:i1].transpose(1, 2))
-            else:
-                hb = h[i0:i1]
+            hb = self._preact_block(X, i0, i1) if h is None else h[i0:i1]
             s = self._sig(hb, i0, i1)
             fb = torch.bmm(s, ab[:, :, None])[..., 0]
             f[i0:i1] = fb
